@@ -1,0 +1,427 @@
+//! Configuration: one `keyfob.toml` plus `KEYFOB_…` environment variables.
+//!
+//! The file is found at `--config`, `KEYFOB_CONFIG`, `./keyfob.toml`, then the user config
+//! directory. Variables override it, `__` separating levels:
+//! `KEYFOB_AUTH__GITHUB__CLIENT_SECRET`, `KEYFOB_STORE__KIND`, `KEYFOB_HOME`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The default address of the callback server. OAuth apps register redirect URIs with the port
+/// in them, so it is fixed rather than random.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8975";
+
+/// All of keyfob's configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where keyfob keeps its data (`KEYFOB_HOME`); the platform data directory by default.
+    pub home: Option<PathBuf>,
+    /// The callback server.
+    pub server: ServerConfig,
+    /// The session store.
+    pub store: StoreConfig,
+    /// Session timing.
+    pub session: SessionConfig,
+    /// Per-provider settings, `[auth.<provider>]`.
+    pub auth: BTreeMap<String, ProviderConfig>,
+    /// Generic OAuth2 providers defined in config, `[providers.<id>]`.
+    pub providers: BTreeMap<String, CustomProvider>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to bind; loopback by default.
+    pub bind: SocketAddr,
+    /// The URL browsers reach the server at, when behind a proxy (`https://auth.example.com`).
+    pub public_base_url: Option<String>,
+    /// A path prefix the proxy adds (`/keyfob`).
+    pub path_prefix: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: DEFAULT_BIND.parse().expect("valid default address"),
+            public_base_url: None,
+            path_prefix: String::new(),
+        }
+    }
+}
+
+/// Which store holds sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// In process memory.
+    Memory,
+    /// The embedded encrypted SQLite store (the CLI's default).
+    #[default]
+    Sqlite,
+    /// Redis, for several instances.
+    Redis,
+}
+
+/// `[store]`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The store kind.
+    pub kind: StoreKind,
+    /// The SQLite database file; `<home>/sessions.db` by default.
+    pub path: Option<PathBuf>,
+    /// The Redis URL.
+    pub url: Option<String>,
+    /// The encryption key as base64 of 32 bytes; otherwise a key file is used.
+    pub key: Option<SecretString>,
+    /// The key file; `<home>/key` by default, created with mode 0600 when missing.
+    pub key_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Refresh tokens that expire within this many seconds.
+    pub refresh_margin_secs: u64,
+    /// A pending flow (and its `state`) expires after this many seconds.
+    pub flow_timeout_secs: u64,
+    /// Timeout of each request to a provider.
+    pub http_timeout_secs: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { refresh_margin_secs: 300, flow_timeout_secs: 300, http_timeout_secs: 30 }
+    }
+}
+
+/// `[auth.<provider>]`: credentials and overrides for one provider.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct ProviderConfig {
+    /// The OAuth2 client id.
+    pub client_id: Option<String>,
+    /// The OAuth2 client secret.
+    pub client_secret: Option<SecretString>,
+    /// Whether to ask for the provider's recommended scopes too.
+    pub use_recommended_scopes: bool,
+    /// Whether a token handler may take the key from its env variable (`NOTION_TOKEN`).
+    pub allow_env: bool,
+    /// Discover endpoints from this OIDC issuer.
+    pub issuer: Option<String>,
+    /// Overrides the authorization endpoint (self-hosted or test servers).
+    pub authorize_url: Option<String>,
+    /// Overrides the token endpoint.
+    pub token_url: Option<String>,
+    /// Overrides the revocation endpoint.
+    pub revoke_url: Option<String>,
+    /// Overrides the device authorization endpoint.
+    pub device_url: Option<String>,
+    /// Provider fields such as Salesforce's `domain_url`.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            client_id: None,
+            client_secret: None,
+            use_recommended_scopes: true,
+            allow_env: false,
+            issuer: None,
+            authorize_url: None,
+            token_url: None,
+            revoke_url: None,
+            device_url: None,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("use_recommended_scopes", &self.use_recommended_scopes)
+            .field("issuer", &self.issuer)
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[providers.<id>]`: a generic OAuth2 provider with no crate of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomProvider {
+    /// The name shown to people; the id by default.
+    pub display_name: Option<String>,
+    /// OIDC issuer to discover endpoints from (`/.well-known/openid-configuration`).
+    pub issuer: Option<String>,
+    /// Authorization endpoint (when there is no issuer).
+    pub authorize_url: Option<String>,
+    /// Token endpoint (when there is no issuer).
+    pub token_url: Option<String>,
+    /// Revocation endpoint.
+    pub revoke_url: Option<String>,
+    /// Scopes always requested.
+    pub scopes: Vec<String>,
+    /// What joins scopes.
+    pub scope_separator: String,
+    /// Whether to use PKCE (S256).
+    pub pkce: bool,
+    /// `basic` or `body`.
+    pub client_auth: String,
+    /// `none`, `plain` or `rotating`.
+    pub refresh: String,
+    /// The env key tools read; `<ID>_TOKEN` by default.
+    pub env_key: Option<String>,
+}
+
+impl Default for CustomProvider {
+    fn default() -> Self {
+        CustomProvider {
+            display_name: None,
+            issuer: None,
+            authorize_url: None,
+            token_url: None,
+            revoke_url: None,
+            scopes: Vec::new(),
+            scope_separator: " ".into(),
+            pkce: true,
+            client_auth: "basic".into(),
+            refresh: "plain".into(),
+            env_key: None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the config file (if any) and the environment.
+    ///
+    /// Returns the config and the file it came from.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] naming the file and key when something does not parse.
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+        let path = match explicit {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(Error::new(ErrorKind::Config, format!("config file {} does not exist", p.display())));
+                }
+                Some(p.to_path_buf())
+            }
+            None => find_config_file(),
+        };
+        let mut figment = Figment::new();
+        if let Some(p) = &path {
+            figment = figment.merge(Toml::file_exact(p));
+        }
+        figment = figment.merge(env_provider());
+        let config: Config = figment.extract().map_err(config_error)?;
+        config.validate()?;
+        Ok((config, path))
+    }
+
+    /// Parses config from TOML text plus the environment (for tests and embedding).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when it does not parse or validate.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let config: Config = Figment::new().merge(Toml::string(text)).extract().map_err(config_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that serde cannot.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for the first invalid value.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(u) = &self.server.public_base_url {
+            let url = endpoint_url(u, "server.public_base_url")?;
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(Error::new(ErrorKind::Config, "server.public_base_url must not have a query or fragment"));
+            }
+        }
+        let prefix = &self.server.path_prefix;
+        if !prefix.is_empty() && (!prefix.starts_with('/') || prefix.ends_with('/')) {
+            return Err(Error::new(ErrorKind::Config, "server.path_prefix must start with `/` and not end with one"));
+        }
+        if self.session.flow_timeout_secs == 0 {
+            return Err(Error::new(ErrorKind::Config, "session.flow_timeout_secs must be positive"));
+        }
+        for (id, p) in &self.auth {
+            for (what, v) in [
+                ("issuer", &p.issuer),
+                ("authorize_url", &p.authorize_url),
+                ("token_url", &p.token_url),
+                ("revoke_url", &p.revoke_url),
+                ("device_url", &p.device_url),
+            ] {
+                if let Some(v) = v {
+                    endpoint_url(v, &format!("auth.{id}.{what}"))?;
+                }
+            }
+        }
+        for (id, p) in &self.providers {
+            if !crate::spec::is_valid_id(id) {
+                return Err(Error::new(ErrorKind::Config, format!("providers.{id}: ids must match ^[a-z][a-z0-9_]*$")));
+            }
+            if p.issuer.is_none() && (p.authorize_url.is_none() || p.token_url.is_none()) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("providers.{id} needs either `issuer` or both `authorize_url` and `token_url`"),
+                ));
+            }
+            if !matches!(p.client_auth.as_str(), "basic" | "body") {
+                return Err(Error::new(ErrorKind::Config, format!("providers.{id}.client_auth must be `basic` or `body`")));
+            }
+            if !matches!(p.refresh.as_str(), "none" | "plain" | "rotating") {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("providers.{id}.refresh must be `none`, `plain` or `rotating`"),
+                ));
+            }
+            for (what, v) in [("issuer", &p.issuer), ("authorize_url", &p.authorize_url), ("token_url", &p.token_url)] {
+                if let Some(v) = v {
+                    endpoint_url(v, &format!("providers.{id}.{what}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The data directory: `home`, else `<platform data dir>/keyfob`.
+    pub fn home(&self) -> PathBuf {
+        self.home.clone().unwrap_or_else(|| {
+            dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("keyfob")
+        })
+    }
+
+    /// The provider's settings (defaults when it has no `[auth.<id>]` table).
+    pub fn provider(&self, id: &str) -> ProviderConfig {
+        self.auth.get(id).cloned().unwrap_or_default()
+    }
+}
+
+fn env_provider() -> Env {
+    Env::prefixed("KEYFOB_").split("__").filter(|k| !matches!(k.as_str(), "config" | "log"))
+}
+
+fn find_config_file() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KEYFOB_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    let local = PathBuf::from("keyfob.toml");
+    if local.is_file() {
+        return Some(local);
+    }
+    dirs::config_dir().map(|d| d.join("keyfob").join("keyfob.toml")).filter(|p| p.is_file())
+}
+
+fn config_error(e: figment::Error) -> Error {
+    Error::new(ErrorKind::Config, format!("invalid configuration: {e}"))
+}
+
+/// Parses an endpoint URL: `https`, or plain `http` only for a loopback host; no user info.
+///
+/// # Errors
+/// [`ErrorKind::Config`] naming `what`.
+pub fn endpoint_url(text: &str, what: &str) -> Result<Url> {
+    let url = Url::parse(text).map_err(|_| Error::new(ErrorKind::Config, format!("{what} is not a valid URL")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::new(ErrorKind::Config, format!("{what} must not carry a user name or password")));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(Error::new(ErrorKind::Config, format!("{what} must use https (plain http is allowed only for loopback hosts)"))),
+        _ => Err(Error::new(ErrorKind::Config, format!("{what} must be an https URL"))),
+    }
+}
+
+/// Whether the URL's host is loopback (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file() {
+        let c = Config::from_toml(
+            r#"
+            [server]
+            bind = "127.0.0.1:9000"
+            path_prefix = "/keyfob"
+            [store]
+            kind = "memory"
+            [session]
+            refresh_margin_secs = 60
+            [auth.github]
+            client_id = "abc"
+            client_secret = "sentinel-secret"
+            token_url = "http://127.0.0.1:5555/token"
+            [auth.salesforce]
+            domain_url = "https://acme.my.salesforce.com"
+            [providers.myidp]
+            issuer = "http://localhost:4000"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.server.bind.port(), 9000);
+        assert_eq!(c.store.kind, StoreKind::Memory);
+        assert_eq!(c.provider("github").client_id.as_deref(), Some("abc"));
+        assert!(c.provider("github").use_recommended_scopes);
+        assert_eq!(c.provider("salesforce").extra["domain_url"], "https://acme.my.salesforce.com");
+        assert!(!format!("{c:?}").contains("sentinel"));
+    }
+
+    #[test]
+    fn rejects_bad_values_with_the_key() {
+        let e = Config::from_toml("[auth.github]\ntoken_url = \"http://evil.example/token\"").unwrap_err();
+        assert!(e.to_string().contains("auth.github.token_url must use https"), "{e}");
+        let e = Config::from_toml("[server]\nbind = \"nope\"").unwrap_err();
+        assert!(e.to_string().contains("bind"), "{e}");
+        let e = Config::from_toml("[store]\nkind = \"mongo\"").unwrap_err();
+        assert!(e.to_string().contains("mongo"), "{e}");
+        let e = Config::from_toml("[providers.x]\nscopes = []").unwrap_err();
+        assert!(e.to_string().contains("issuer"), "{e}");
+        let e = Config::from_toml("[auth.x]\ntoken_url = \"https://user:pw@x.test/\"").unwrap_err();
+        assert!(e.to_string().contains("user name"), "{e}");
+    }
+}

@@ -1,0 +1,163 @@
+//! Encryption at rest: XChaCha20-Poly1305 with a random nonce per record, the record's key as
+//! associated data (so a row copied under another key fails to open), and key-file handling.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+
+use crate::error::{Error, ErrorKind, Result};
+
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 24;
+
+/// Seals and opens stored records with one 256-bit key.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: XChaCha20Poly1305,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+impl Sealer {
+    /// A sealer for a raw 32-byte key.
+    pub fn new(key: &[u8; 32]) -> Self {
+        Sealer { cipher: XChaCha20Poly1305::new(key.into()) }
+    }
+
+    /// A sealer for a key written as base64 (44 characters), as in config or `KEYFOB_STORE__KEY`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when the text is not base64 of 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| bad_key())?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| bad_key())?;
+        Ok(Self::new(&key))
+    }
+
+    /// A fresh random key, as base64.
+    pub fn generate_key() -> String {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        STANDARD.encode(key)
+    }
+
+    /// Reads the key file at `path`, creating it with a fresh key (mode 0600) when missing.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when the file cannot be read, created or parsed.
+    pub fn from_key_file(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_base64(&text).map_err(|_| {
+                Error::new(ErrorKind::Config, format!("key file {} does not hold a base64 32-byte key", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Self::generate_key();
+                write_private(path, key.as_bytes()).map_err(|e| {
+                    Error::new(ErrorKind::Config, format!("cannot create key file {}", path.display())).with_source(e)
+                })?;
+                tracing::info!("created a new encryption key file");
+                Self::from_base64(&key)
+            }
+            Err(e) => Err(Error::new(ErrorKind::Config, format!("cannot read key file {}", path.display())).with_source(e)),
+        }
+    }
+
+    /// Encrypts `plaintext`, binding it to `aad`.
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let ct = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+        out.push(VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// Decrypts a record sealed with the same key and `aad`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Store`] when the key is wrong or the record is corrupted.
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
+            return Err(Error::new(ErrorKind::Store, "a stored record is corrupted (bad header)"));
+        }
+        let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
+        self.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| {
+            Error::new(
+                ErrorKind::Store,
+                "cannot decrypt a stored record: the encryption key is wrong or the record is corrupted",
+            )
+        })
+    }
+}
+
+fn bad_key() -> Error {
+    Error::new(ErrorKind::Config, "the encryption key must be base64 of exactly 32 bytes")
+}
+
+/// Creates `path` with owner-only permissions and writes `bytes`; fails if it exists.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_failures() {
+        let s = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+        let sealed = s.seal(b"github/default/default", b"sentinel");
+        assert!(!sealed.windows(8).any(|w| w == b"sentinel"));
+        assert_eq!(s.open(b"github/default/default", &sealed).unwrap(), b"sentinel");
+        assert_eq!(s.open(b"slack/default/default", &sealed).unwrap_err().kind(), ErrorKind::Store);
+        let other = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+        assert!(other.open(b"github/default/default", &sealed).unwrap_err().to_string().contains("key is wrong"));
+        assert_eq!(s.open(b"x", b"garbage").unwrap_err().kind(), ErrorKind::Store);
+        assert_eq!(Sealer::from_base64("short").unwrap_err().kind(), ErrorKind::Config);
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = std::env::temp_dir().join(format!("keyfob-key-{}", std::process::id()));
+        let path = dir.join("key");
+        let _ = std::fs::remove_dir_all(&dir);
+        let a = Sealer::from_key_file(&path).unwrap();
+        let b = Sealer::from_key_file(&path).unwrap();
+        assert_eq!(b.open(b"k", &a.seal(b"k", b"v")).unwrap(), b"v");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, "not a key").unwrap();
+        assert_eq!(Sealer::from_key_file(&path).unwrap_err().kind(), ErrorKind::Config);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

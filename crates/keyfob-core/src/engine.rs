@@ -1,0 +1,877 @@
+//! The engine: finds a valid session or starts the flow that gets one, completes flows from the
+//! callback server, refreshes single-flight, and hands out credentials.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::{Config, CustomProvider, ProviderConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::handler::{self, AuthHandler, Field, FlowInput, FlowStart, TokenHandler};
+use crate::now;
+use crate::oauth::{OAuth2Handler, Runtime};
+use crate::registry::Catalog;
+use crate::scope::{self, Scopes};
+use crate::session::{Credentials, DEFAULT, Grant, Session, SessionKey, SessionState};
+use crate::spec::{ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec};
+use crate::store::{Expect, FlowStatus, MemoryStore, PendingFlow, SessionStore};
+
+/// What a tool asks for: a provider, optionally a handler, scopes, and whose session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRequest {
+    /// Provider id.
+    pub provider: String,
+    /// Handler name; the provider's default when `None`.
+    pub handler: Option<String>,
+    /// Scopes the tool needs.
+    pub scopes: Vec<String>,
+    /// Thread id (`default`).
+    pub thread: String,
+    /// Profile (`default`).
+    pub profile: String,
+}
+
+impl AuthRequest {
+    /// A request for `provider`'s default handler, default thread and profile, no scopes.
+    pub fn new(provider: impl Into<String>) -> Self {
+        AuthRequest {
+            provider: provider.into(),
+            handler: None,
+            scopes: Vec::new(),
+            thread: DEFAULT.into(),
+            profile: DEFAULT.into(),
+        }
+    }
+
+    /// Chooses a handler.
+    #[must_use]
+    pub fn handler(mut self, handler: impl Into<String>) -> Self {
+        self.handler = Some(handler.into());
+        self
+    }
+
+    /// Adds scopes.
+    #[must_use]
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the thread.
+    #[must_use]
+    pub fn thread(mut self, thread: impl Into<String>) -> Self {
+        self.thread = thread.into();
+        self
+    }
+
+    /// Sets the profile.
+    #[must_use]
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = profile.into();
+        self
+    }
+
+    /// The session key this request reads and writes.
+    pub fn key(&self) -> SessionKey {
+        SessionKey::new(&self.provider, &self.thread, &self.profile)
+    }
+}
+
+/// What the user must do to finish a flow.
+#[derive(Clone)]
+pub struct Prompt {
+    /// The session the flow will write.
+    pub key: SessionKey,
+    /// The handler running it.
+    pub handler: &'static str,
+    /// The URL to open. It carries the flow's single-use `state`: show it to the user only.
+    pub url: String,
+    /// A sentence to show with it.
+    pub message: String,
+    /// A non-secret id to wait on.
+    pub flow_id: String,
+    /// Unix seconds after which the URL stops working.
+    pub expires_at: i64,
+}
+
+impl fmt::Debug for Prompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prompt")
+            .field("key", &self.key)
+            .field("handler", &self.handler)
+            .field("flow_id", &self.flow_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to [`Engine::ensure`].
+#[derive(Debug)]
+pub enum Ensured {
+    /// The credentials, ready.
+    Ready(Credentials),
+    /// The user must act first.
+    Prompt(Prompt),
+}
+
+/// What the callback route received.
+#[derive(Default, Clone)]
+pub struct CallbackParams {
+    /// `state`.
+    pub state: Option<String>,
+    /// `code`.
+    pub code: Option<String>,
+    /// `error`.
+    pub error: Option<String>,
+    /// `error_description`.
+    pub error_description: Option<String>,
+}
+
+impl fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackParams").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+/// A flow completed by the callback server.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// The session written.
+    pub key: SessionKey,
+    /// The provider's display name.
+    pub display_name: &'static str,
+}
+
+/// What the token-entry page shows.
+#[derive(Debug, Clone)]
+pub struct TokenPage {
+    /// The provider's display name.
+    pub display_name: &'static str,
+    /// Where to get a key.
+    pub docs_url: &'static str,
+    /// The fields to ask for.
+    pub fields: &'static [Field],
+    /// Unix seconds when the page stops accepting input.
+    pub expires_at: i64,
+}
+
+/// A session as `status` shows it: no secrets.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    /// Provider id.
+    pub provider: String,
+    /// Thread.
+    pub thread: String,
+    /// Profile.
+    pub profile: String,
+    /// Handler name.
+    pub handler: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Unix seconds; `None` when the token does not expire.
+    pub expires_at: Option<i64>,
+    /// Whether a refresh token is held.
+    pub refreshable: bool,
+    /// State now.
+    pub state: SessionState,
+    /// The last refresh failure that needs the user.
+    pub refresh_error: Option<String>,
+    /// Unix seconds of the last write.
+    pub updated_at: i64,
+}
+
+/// Builds an [`Engine`].
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    config: Config,
+    store: Option<Arc<dyn SessionStore>>,
+    known: &'static [&'static str],
+}
+
+impl EngineBuilder {
+    /// Uses this config.
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses this store (the memory store otherwise).
+    #[must_use]
+    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Names every provider that exists as a crate, enabled or not (the facade passes it).
+    #[must_use]
+    pub fn known_providers(mut self, known: &'static [&'static str]) -> Self {
+        self.known = known;
+        self
+    }
+
+    /// The engine.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for an invalid config.
+    pub fn build(self) -> Result<Engine> {
+        self.config.validate()?;
+        let mut catalog = Catalog::compiled(self.known);
+        for (id, custom) in &self.config.providers {
+            catalog.insert(custom_provider(id, custom));
+        }
+        let runtime = Arc::new(Runtime::new(Duration::from_secs(self.config.session.http_timeout_secs.max(1)))?);
+        let base = default_base(&self.config);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                catalog,
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                runtime,
+                base: RwLock::new(base),
+                flights: Mutex::new(HashMap::new()),
+                completed: tokio::sync::Notify::new(),
+                config: self.config,
+            }),
+        })
+    }
+}
+
+/// The engine. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    catalog: Catalog,
+    config: Config,
+    store: Arc<dyn SessionStore>,
+    runtime: Arc<Runtime>,
+    base: RwLock<String>,
+    flights: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
+    completed: tokio::sync::Notify,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store.name())
+            .field("providers", &self.inner.catalog.iter().count())
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_base(config: &Config) -> String {
+    let prefix = &config.server.path_prefix;
+    match &config.server.public_base_url {
+        Some(u) => format!("{}{prefix}", u.trim_end_matches('/')),
+        None => {
+            let mut addr = config.server.bind;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}{prefix}")
+        }
+    }
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// Turns a `[providers.<id>]` table into a provider. Config is read once per process, so the
+/// few bytes leaked here buy the same `&'static` specs that compiled-in providers have.
+fn custom_provider(id: &str, c: &CustomProvider) -> &'static Provider {
+    let id = leak(id.to_owned());
+    let scopes: Vec<&'static str> = c.scopes.iter().map(|s| leak(s.clone())).collect();
+    let spec: &'static OAuth2Spec = Box::leak(Box::new(OAuth2Spec {
+        name: leak(format!("{}-oauth2", id.replace('_', "-"))),
+        env_key: leak(c.env_key.clone().unwrap_or_else(|| format!("{}_TOKEN", id.to_ascii_uppercase()))),
+        authorize_url: leak(c.authorize_url.clone().unwrap_or_default()),
+        token_url: leak(c.token_url.clone().unwrap_or_default()),
+        revoke_url: c.revoke_url.clone().map(leak),
+        scope_separator: leak(c.scope_separator.clone()),
+        recommended_scopes: Box::leak(scopes.into_boxed_slice()),
+        client_auth: if c.client_auth == "body" { ClientAuth::Body } else { ClientAuth::Basic },
+        pkce: if c.pkce { Pkce::S256 } else { Pkce::None },
+        refresh: match c.refresh.as_str() {
+            "none" => Refresh::None,
+            "rotating" => Refresh::Rotating,
+            _ => Refresh::Plain,
+        },
+        ..OAuth2Spec::DEFAULTS
+    }));
+    let handlers: &'static [Handler] = Box::leak(vec![Handler::OAuth2(spec)].into_boxed_slice());
+    Box::leak(Box::new(Provider { id, display_name: leak(c.display_name.clone().unwrap_or_else(|| id.to_owned())), handlers }))
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Hex SHA-256 of a `state`: what stores key pending flows by.
+pub fn state_hash(state: &str) -> String {
+    Sha256::digest(state.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Engine {
+    /// A builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The providers this engine serves.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The config it runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// The base URL of the callback server that prompts point at.
+    pub fn callback_base(&self) -> String {
+        self.inner.base.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Points prompts at a callback server that bound `addr` (used when it binds port 0), unless
+    /// a public base URL is configured.
+    pub fn set_callback_addr(&self, addr: std::net::SocketAddr) {
+        if self.inner.config.server.public_base_url.is_none() {
+            let mut config = self.inner.config.clone();
+            config.server.bind = addr;
+            *self.inner.base.write().unwrap_or_else(|e| e.into_inner()) = default_base(&config);
+        }
+    }
+
+    /// The effective config of a provider (its `[auth.<id>]` table, plus a config-defined
+    /// provider's issuer).
+    pub fn provider_config(&self, id: &str) -> ProviderConfig {
+        let mut pc = self.inner.config.provider(id);
+        if pc.issuer.is_none() {
+            pc.issuer = self.inner.config.providers.get(id).and_then(|c| c.issuer.clone());
+        }
+        pc
+    }
+
+    /// Whether a handler has what it needs to run (an OAuth2 client id).
+    pub fn is_configured(&self, provider: &Provider, handler: &Handler) -> bool {
+        match handler {
+            Handler::Token(_) => true,
+            Handler::OAuth2(_) => self.provider_config(provider.id).client_id.is_some_and(|c| !c.is_empty()),
+        }
+    }
+
+    fn handler_object(&self, provider: &'static Provider, handler: &'static Handler) -> Box<dyn AuthHandler> {
+        match handler {
+            Handler::Token(t) => Box::new(TokenHandler::new(t)),
+            Handler::OAuth2(o) => {
+                Box::new(OAuth2Handler::new(provider.id, o, self.provider_config(provider.id), self.inner.runtime.clone()))
+            }
+        }
+    }
+
+    fn lookup_stored(&self, session: &Session) -> Result<(&'static Provider, &'static Handler)> {
+        self.inner.catalog.handler(&session.key.provider, Some(&session.handler))
+    }
+
+    fn margin(&self) -> i64 {
+        i64::try_from(self.inner.config.session.refresh_margin_secs).unwrap_or(i64::MAX / 4)
+    }
+
+    /// Returns ready credentials for `req`, refreshing when needed, or a prompt for the user.
+    ///
+    /// Calling it again while the user has not acted returns the same prompt.
+    ///
+    /// # Errors
+    /// Unknown provider or handler, missing client config, store and transport failures.
+    pub async fn ensure(&self, req: &AuthRequest) -> Result<Ensured> {
+        let (provider, handler) = self.inner.catalog.handler(&req.provider, req.handler.as_deref())?;
+        let key = req.key();
+        let wanted: Scopes = if handler.scoped() { scope::from_iter(req.scopes.iter().map(String::as_str)) } else { Scopes::new() };
+        let existing = self.inner.store.get(&key).await?;
+        if let Some(session) = &existing {
+            let same_handler = req.handler.is_none() || session.handler == handler.name();
+            if same_handler {
+                match session.state(&wanted, now(), self.margin()) {
+                    SessionState::Valid => return Ok(Ensured::Ready(self.credentials_of(session)?)),
+                    SessionState::NeedsRefresh => match self.refresh(&key).await {
+                        Ok(s) => return Ok(Ensured::Ready(self.credentials_of(&s)?)),
+                        Err(e) if e.kind() == ErrorKind::ReauthRequired => {
+                            tracing::info!(provider = provider.id, "refresh impossible; asking the user to log in again");
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    _ => {}
+                }
+            }
+        } else if let Some(session) = self.session_from_env(provider, handler, &key).await? {
+            return Ok(Ensured::Ready(self.credentials_of(&session)?));
+        }
+        let granted = existing.filter(|s| s.handler == handler.name()).map(|s| s.grant.scopes).unwrap_or_default();
+        let prompt = self.start_flow(provider, handler, &key, &wanted, &granted, false).await?;
+        Ok(Ensured::Prompt(prompt))
+    }
+
+    /// Starts a flow for `req` whatever the session's state (`keyfob login`).
+    ///
+    /// # Errors
+    /// As [`Engine::ensure`].
+    pub async fn login(&self, req: &AuthRequest) -> Result<Prompt> {
+        let (provider, handler) = self.inner.catalog.handler(&req.provider, req.handler.as_deref())?;
+        let key = req.key();
+        let wanted: Scopes = if handler.scoped() { scope::from_iter(req.scopes.iter().map(String::as_str)) } else { Scopes::new() };
+        let granted = match self.inner.store.get(&key).await? {
+            Some(s) if s.handler == handler.name() => s.grant.scopes,
+            _ => Scopes::new(),
+        };
+        self.start_flow(provider, handler, &key, &wanted, &granted, true).await
+    }
+
+    /// Stores a token handler's key taken from its env variable, when config allows it.
+    async fn session_from_env(&self, provider: &'static Provider, handler: &'static Handler, key: &SessionKey) -> Result<Option<Session>> {
+        let Handler::Token(spec) = handler else { return Ok(None) };
+        if !self.provider_config(provider.id).allow_env {
+            return Ok(None);
+        }
+        let Some(fields) = env_fields(spec) else { return Ok(None) };
+        let grant = TokenHandler::new(spec).grant_from_fields(fields).map_err(|e| e.with_provider(provider.id))?;
+        tracing::info!(provider = provider.id, "took the key from the environment");
+        self.save(key, handler.name(), grant).await.map(Some)
+    }
+
+    async fn start_flow(
+        &self,
+        provider: &'static Provider,
+        handler: &'static Handler,
+        key: &SessionKey,
+        wanted: &Scopes,
+        granted: &Scopes,
+        fresh: bool,
+    ) -> Result<Prompt> {
+        let store = &self.inner.store;
+        let now = now();
+        let mut scopes = wanted.clone();
+        if let Handler::OAuth2(spec) = handler {
+            if self.provider_config(provider.id).use_recommended_scopes {
+                scopes.extend(spec.recommended_scopes.iter().map(|s| (*s).to_owned()));
+            }
+            scopes.extend(granted.iter().cloned());
+        }
+        if !fresh {
+            if let Some(p) = store.pending_for(key).await? {
+                if p.status == FlowStatus::Waiting && p.expires_at > now && p.handler == handler.name() && scope::covers(&p.scopes, &scopes) {
+                    return Ok(self.prompt_of(provider, handler, &p));
+                }
+            }
+        }
+        let state = SecretString::from(random_token(32));
+        let base = self.callback_base();
+        let flow = FlowStart {
+            redirect_uri: format!("{base}/auth/{}/oauth2/callback", provider.id),
+            page_url: format!("{base}/auth/{}/token?state={}", provider.id, state.expose_secret()),
+            state,
+            scopes,
+        };
+        let started = self.handler_object(provider, handler).start(&flow).await?;
+        let pending = PendingFlow {
+            id: random_token(12),
+            state_hash: state_hash(flow.state.expose_secret()),
+            key: key.clone(),
+            handler: handler.name().to_owned(),
+            scopes: flow.scopes,
+            redirect_uri: flow.redirect_uri,
+            verifier: started.verifier,
+            prompt_url: SecretString::from(started.url),
+            created_at: now,
+            expires_at: now + i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
+            status: FlowStatus::Waiting,
+        };
+        store.purge_expired(now).await?;
+        store.put_pending(&pending).await?;
+        tracing::info!(provider = provider.id, handler = handler.name(), "login started");
+        Ok(self.prompt_of(provider, handler, &pending))
+    }
+
+    fn prompt_of(&self, provider: &'static Provider, handler: &'static Handler, p: &PendingFlow) -> Prompt {
+        let message = match handler {
+            Handler::OAuth2(_) => format!("Open this URL to sign in to {} and grant access", provider.display_name),
+            Handler::Token(_) => format!("Open this URL to enter your {} credentials", provider.display_name),
+        };
+        Prompt {
+            key: p.key.clone(),
+            handler: handler.name(),
+            url: p.prompt_url.expose_secret().to_owned(),
+            message,
+            flow_id: p.id.clone(),
+            expires_at: p.expires_at,
+        }
+    }
+
+    /// Finds the waiting flow that `state` belongs to, refusing unknown, expired, replayed and
+    /// cross-provider states without touching anything.
+    async fn flow_for_state(&self, provider: &str, state: Option<&str>) -> Result<(String, PendingFlow)> {
+        let state = state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidInput, "the request has no valid `state`; start the login again")
+        })?;
+        let hash = state_hash(state);
+        let unknown = || Error::new(ErrorKind::Expired, "this login link is unknown, expired or already used; start the login again");
+        let pending = self.inner.store.pending(&hash).await?.ok_or_else(unknown)?;
+        // The store looked the hash up; compare it again in constant time so that no store's
+        // lookup strategy can leak how much of a forged state matched.
+        if !bool::from(pending.state_hash.as_bytes().ct_eq(hash.as_bytes())) {
+            return Err(unknown());
+        }
+        if pending.key.provider != provider {
+            tracing::warn!(provider, "a state was sent to another provider's route; refused");
+            return Err(Error::new(ErrorKind::InvalidInput, "this login link belongs to another provider's flow"));
+        }
+        if pending.status != FlowStatus::Waiting || pending.expires_at <= now() {
+            return Err(unknown());
+        }
+        Ok((hash, pending))
+    }
+
+    /// Completes an OAuth2 flow from the callback's query.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] or [`ErrorKind::Expired`] for a bad `state` (nothing is
+    /// touched); [`ErrorKind::Denied`] when the user refused; exchange errors.
+    pub async fn complete_oauth2(&self, provider: &str, params: CallbackParams) -> Result<Completed> {
+        let (hash, _) = self.flow_for_state(provider, params.state.as_deref()).await?;
+        let input = match (params.error, params.code) {
+            (Some(error), _) => {
+                let desc = params.error_description.map(|d| format!(": {}", clean(&d))).unwrap_or_default();
+                Err(Error::new(ErrorKind::Denied, format!("authorization was refused ({}{desc})", clean(&error))).with_provider(provider))
+            }
+            (None, Some(code)) if !code.is_empty() && code.len() <= 4096 => Ok(FlowInput::Code(SecretString::from(code))),
+            (None, _) => Err(Error::new(ErrorKind::InvalidInput, "the callback has neither `code` nor `error`").with_provider(provider)),
+        };
+        self.finish(&hash, input).await
+    }
+
+    /// What the token-entry page for `state` shows.
+    ///
+    /// # Errors
+    /// As for [`Engine::complete_oauth2`]'s `state` checks, and when the flow is not a token flow.
+    pub async fn token_page(&self, provider: &str, state: Option<&str>) -> Result<TokenPage> {
+        let (_, pending) = self.flow_for_state(provider, state).await?;
+        let p = self.inner.catalog.provider(provider)?;
+        match p.handler(&pending.handler) {
+            Some(Handler::Token(t)) => Ok(TokenPage {
+                display_name: p.display_name,
+                docs_url: t.docs_url,
+                fields: handler::fields(t.entry),
+                expires_at: pending.expires_at,
+            }),
+            _ => Err(Error::new(ErrorKind::InvalidInput, "this login link is not for a token page")),
+        }
+    }
+
+    /// Completes a token flow with the page's fields.
+    ///
+    /// # Errors
+    /// As [`Engine::complete_oauth2`]; [`ErrorKind::InvalidInput`] for empty fields (the flow
+    /// stays open so the user can try again).
+    pub async fn complete_token(&self, provider: &str, state: Option<&str>, fields: Vec<(String, SecretString)>) -> Result<Completed> {
+        let (hash, pending) = self.flow_for_state(provider, state).await?;
+        let p = self.inner.catalog.provider(provider)?;
+        let Some(Handler::Token(spec)) = p.handler(&pending.handler) else {
+            return Err(Error::new(ErrorKind::InvalidInput, "this login link is not for a token page"));
+        };
+        // Check the input before claiming the state, so a typo does not burn the link.
+        TokenHandler::new(spec).grant_from_fields(fields.clone()).map_err(|e| e.with_provider(provider))?;
+        self.finish(&hash, Ok(FlowInput::Fields(fields))).await
+    }
+
+    async fn finish(&self, hash: &str, input: Result<FlowInput>) -> Result<Completed> {
+        let store = &self.inner.store;
+        let claimed = store.claim_pending(hash, now()).await?.ok_or_else(|| {
+            Error::new(ErrorKind::Expired, "this login link is unknown, expired or already used; start the login again")
+        })?;
+        let result: Result<Completed> = async {
+            let (provider, handler) = self.inner.catalog.handler(&claimed.key.provider, Some(&claimed.handler))?;
+            let grant = self.handler_object(provider, handler).complete(&claimed, input?).await?;
+            self.save(&claimed.key, handler.name(), grant).await?;
+            Ok(Completed { key: claimed.key.clone(), display_name: provider.display_name })
+        }
+        .await;
+        let status = match &result {
+            Ok(_) => FlowStatus::Done,
+            Err(e) => FlowStatus::Failed(e.kind(), e.to_string()),
+        };
+        store.finish_pending(hash, status).await?;
+        self.inner.completed.notify_waiters();
+        match &result {
+            Ok(c) => tracing::info!(provider = c.key.provider.as_str(), "session stored"),
+            Err(e) => tracing::warn!(provider = claimed.key.provider.as_str(), kind = e.kind().as_str(), "login failed"),
+        }
+        result
+    }
+
+    /// Writes a new grant for `key`, keeping the first-login time.
+    async fn save(&self, key: &SessionKey, handler: &str, grant: Grant) -> Result<Session> {
+        let store = &self.inner.store;
+        let now = now();
+        let previous = store.get(key).await?;
+        let mut session = Session {
+            key: key.clone(),
+            handler: handler.to_owned(),
+            grant,
+            created_at: previous.as_ref().map_or(now, |p| p.created_at),
+            updated_at: now,
+            refresh_error: None,
+            version: 0,
+        };
+        session.version = store.put(&session, Expect::Any).await?;
+        Ok(session)
+    }
+
+    /// Waits until the flow of `prompt` completes, then returns the credentials.
+    ///
+    /// Works across processes sharing a store: completion wakes in-process waiters at once and
+    /// is polled for otherwise.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Timeout`] after `timeout` (the flow stays open until it expires); the
+    /// flow's own error (denied, exchange failed); [`ErrorKind::Expired`] when it expired or was
+    /// replaced by a newer one.
+    pub async fn wait(&self, prompt: &Prompt, timeout: Duration) -> Result<Credentials> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let store = &self.inner.store;
+        loop {
+            let notified = self.inner.completed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match store.pending_for(&prompt.key).await? {
+                Some(p) if p.id == prompt.flow_id => match p.status {
+                    FlowStatus::Done => {
+                        store.delete_pending(&p.state_hash).await?;
+                        return self.credentials(&prompt.key).await;
+                    }
+                    FlowStatus::Failed(kind, message) => {
+                        store.delete_pending(&p.state_hash).await?;
+                        return Err(Error::new(kind, message));
+                    }
+                    _ if p.expires_at <= now() => {
+                        store.delete_pending(&p.state_hash).await?;
+                        return Err(Error::new(ErrorKind::Expired, "the login link expired before it was used").with_provider(&prompt.key.provider));
+                    }
+                    _ => {}
+                },
+                _ => {
+                    // Consumed by another waiter, or replaced: a usable session is still an answer.
+                    if let Some(s) = store.get(&prompt.key).await? {
+                        if s.updated_at >= prompt.expires_at - i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(0) {
+                            return self.credentials(&prompt.key).await;
+                        }
+                    }
+                    return Err(Error::new(ErrorKind::Expired, "the login flow was replaced by a newer one or expired").with_provider(&prompt.key.provider));
+                }
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(Error::new(ErrorKind::Timeout, "timed out waiting for the user to finish the login").with_provider(&prompt.key.provider));
+                }
+            }
+        }
+    }
+
+    /// Credentials for a stored session, refreshed first when near expiry (`keyfob token`).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NoSession`] when there is none; [`ErrorKind::ReauthRequired`] when it
+    /// cannot be refreshed.
+    pub async fn credentials(&self, key: &SessionKey) -> Result<Credentials> {
+        let session = self.inner.store.get(key).await?.ok_or_else(|| no_session(key))?;
+        let session = match session.state(&Scopes::new(), now(), self.margin()) {
+            SessionState::NeedsRefresh | SessionState::NeedsAuth => self.refresh(key).await?,
+            _ => session,
+        };
+        self.credentials_of(&session)
+    }
+
+    fn credentials_of(&self, session: &Session) -> Result<Credentials> {
+        let (_, handler) = self.lookup_stored(session)?;
+        Ok(Credentials::for_session(session, handler))
+    }
+
+    fn flight(&self, key: &SessionKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.inner.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights.retain(|_, l| Arc::strong_count(l) > 1);
+        flights.entry(key.clone()).or_default().clone()
+    }
+
+    /// Refreshes the session if it still needs it. Concurrent callers for one key share one
+    /// token request: the first refreshes while the rest wait, then re-read what it stored.
+    ///
+    /// A failed refresh never deletes the session; while its access token is still valid the
+    /// session is returned as is (with a warning).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NoSession`]; [`ErrorKind::ReauthRequired`] when the refresh token is
+    /// missing or rejected and the access token has expired; transport errors likewise.
+    pub async fn refresh(&self, key: &SessionKey) -> Result<Session> {
+        let lock = self.flight(key);
+        let _guard = lock.lock().await;
+        let store = &self.inner.store;
+        let session = store.get(key).await?.ok_or_else(|| no_session(key))?;
+        let now = now();
+        if session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid {
+            return Ok(session);
+        }
+        let (provider, handler) = self.lookup_stored(&session)?;
+        match self.handler_object(provider, handler).refresh(&session.grant).await {
+            Ok(grant) => {
+                let mut next = Session { grant, updated_at: now, refresh_error: None, version: 0, ..session.clone() };
+                match store.put(&next, Expect::Version(session.version)).await {
+                    Ok(v) => {
+                        next.version = v;
+                        tracing::info!(provider = provider.id, "access token refreshed");
+                        Ok(next)
+                    }
+                    Err(e) if e.kind() == ErrorKind::Conflict => {
+                        // Another process refreshed meanwhile; its write wins.
+                        store.get(key).await?.ok_or_else(|| no_session(key))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => {
+                // Another process may have rotated the refresh token under us: prefer its result.
+                if let Some(current) = store.get(key).await? {
+                    if current.version != session.version && current.state(&Scopes::new(), now, self.margin()) == SessionState::Valid {
+                        return Ok(current);
+                    }
+                }
+                if e.kind() == ErrorKind::ReauthRequired {
+                    let marked = Session { refresh_error: Some(e.to_string()), ..session.clone() };
+                    match store.put(&marked, Expect::Version(session.version)).await {
+                        Ok(_) => {}
+                        Err(ce) if ce.kind() == ErrorKind::Conflict => {}
+                        Err(ce) => return Err(ce),
+                    }
+                }
+                if !session.is_expired(now) {
+                    tracing::warn!(provider = provider.id, kind = e.kind().as_str(), "refresh failed; the access token is still valid, using it");
+                    return Ok(session);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Sessions of one thread (or all), without secrets.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn status(&self, thread: Option<&str>) -> Result<Vec<SessionInfo>> {
+        let now = now();
+        let sessions = self.inner.store.list(thread).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| SessionInfo {
+                state: s.state(&Scopes::new(), now, self.margin()),
+                provider: s.key.provider,
+                thread: s.key.thread,
+                profile: s.key.profile,
+                handler: s.handler,
+                scopes: s.grant.scopes.into_iter().collect(),
+                expires_at: s.grant.expires_at,
+                refreshable: s.grant.refresh_token.is_some(),
+                refresh_error: s.refresh_error,
+                updated_at: s.updated_at,
+            })
+            .collect())
+    }
+
+    /// The state of the session for `req`, including pending and resolved flows.
+    ///
+    /// # Errors
+    /// Unknown provider, store failures.
+    pub async fn state(&self, req: &AuthRequest) -> Result<SessionState> {
+        let (_, handler) = self.inner.catalog.handler(&req.provider, req.handler.as_deref())?;
+        let key = req.key();
+        if let Some(p) = self.inner.store.pending_for(&key).await? {
+            match p.status {
+                FlowStatus::Waiting | FlowStatus::Claimed if p.expires_at > now() => return Ok(SessionState::Pending),
+                FlowStatus::Done => return Ok(SessionState::Resolved),
+                _ => {}
+            }
+        }
+        let wanted = if handler.scoped() { scope::from_iter(req.scopes.iter().map(String::as_str)) } else { Scopes::new() };
+        Ok(match self.inner.store.get(&key).await? {
+            None => SessionState::None,
+            Some(s) => s.state(&wanted, now(), self.margin()),
+        })
+    }
+
+    /// Deletes the session and any pending flow for it; `true` when a session existed.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn logout(&self, key: &SessionKey) -> Result<bool> {
+        if let Some(p) = self.inner.store.pending_for(key).await? {
+            self.inner.store.delete_pending(&p.state_hash).await?;
+        }
+        let existed = self.inner.store.delete(key).await?;
+        if existed {
+            tracing::info!(provider = key.provider.as_str(), "session deleted");
+        }
+        Ok(existed)
+    }
+
+    /// Removes expired pending flows; returns how many.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        self.inner.store.purge_expired(now()).await
+    }
+}
+
+fn env_fields(spec: &TokenSpec) -> Option<Vec<(String, SecretString)>> {
+    use crate::spec::TokenEntry;
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty()).map(SecretString::from);
+    match spec.entry {
+        TokenEntry::ApiKey => Some(vec![("token".into(), var(spec.env_key)?)]),
+        TokenEntry::KeyPair { secret_env_key } => {
+            Some(vec![("key".into(), var(spec.env_key)?), ("secret".into(), var(secret_env_key)?)])
+        }
+        TokenEntry::BasicAuth => None,
+    }
+}
+
+fn no_session(key: &SessionKey) -> Error {
+    let mut hint = format!("keyfob login {}", key.provider);
+    if key.profile != DEFAULT {
+        hint.push_str(&format!(" --profile {}", key.profile));
+    }
+    if key.thread != DEFAULT {
+        hint.push_str(&format!(" --thread {}", key.thread));
+    }
+    Error::new(ErrorKind::NoSession, format!("not logged in (thread {}, profile {}); run `{hint}`", key.thread, key.profile))
+        .with_provider(&key.provider)
+}
+
+fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}

@@ -1,0 +1,353 @@
+//! Provider and handler specs: static data that provider crates declare and register.
+//!
+//! A provider is a list of handlers; the first is its default. Every field is plain data built in
+//! const context so that a provider crate is a `static` plus one `register_provider!` line.
+
+use std::fmt;
+
+/// A provider: what tools name in `auth_provider = "github"`.
+#[derive(Debug)]
+pub struct Provider {
+    /// The stable id: lowercase letters, digits and `_`, starting with a letter.
+    pub id: &'static str,
+    /// The name people know the service by.
+    pub display_name: &'static str,
+    /// Its handlers; the first is the default.
+    pub handlers: &'static [Handler],
+}
+
+impl Provider {
+    /// The default handler.
+    pub fn default_handler(&self) -> &'static Handler {
+        &self.handlers[0]
+    }
+
+    /// The handler called `name`, if this provider has it.
+    pub fn handler(&self, name: &str) -> Option<&'static Handler> {
+        self.handlers.iter().find(|h| h.name() == name)
+    }
+}
+
+/// One way to authenticate with a provider.
+#[derive(Debug, Clone, Copy)]
+pub enum Handler {
+    /// The user enters a key, a username and password, or a key pair on a local page.
+    Token(&'static TokenSpec),
+    /// OAuth2 authorization code (with PKCE where allowed) and refresh.
+    OAuth2(&'static OAuth2Spec),
+}
+
+impl Handler {
+    /// The handler's name, e.g. `github-oauth2`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Handler::Token(t) => t.name,
+            Handler::OAuth2(o) => o.name,
+        }
+    }
+
+    /// The kind, for listings.
+    pub fn kind(&self) -> HandlerKind {
+        match self {
+            Handler::Token(t) => match t.entry {
+                TokenEntry::ApiKey => HandlerKind::Token,
+                TokenEntry::BasicAuth => HandlerKind::BasicAuth,
+                TokenEntry::KeyPair { .. } => HandlerKind::KeyPair,
+            },
+            Handler::OAuth2(_) => HandlerKind::OAuth2,
+        }
+    }
+
+    /// The environment keys a tool receives, unprofiled.
+    pub fn env_keys(&self) -> Vec<&'static str> {
+        match self {
+            Handler::Token(t) => match t.entry {
+                TokenEntry::KeyPair { secret_env_key, .. } => vec![t.env_key, secret_env_key],
+                _ => vec![t.env_key],
+            },
+            Handler::OAuth2(o) => vec![o.env_key],
+        }
+    }
+
+    /// Whether requests through this handler carry scopes.
+    pub fn scoped(&self) -> bool {
+        matches!(self, Handler::OAuth2(o) if o.scope_param.is_some())
+    }
+}
+
+/// The kind of a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerKind {
+    /// An API key.
+    Token,
+    /// Username and password.
+    BasicAuth,
+    /// API key and secret.
+    KeyPair,
+    /// OAuth2.
+    OAuth2,
+}
+
+impl HandlerKind {
+    /// Lowercase name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandlerKind::Token => "token",
+            HandlerKind::BasicAuth => "basicauth",
+            HandlerKind::KeyPair => "keypair",
+            HandlerKind::OAuth2 => "oauth2",
+        }
+    }
+}
+
+/// What the token-entry page asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEntry {
+    /// One secret field, handed over as is.
+    ApiKey,
+    /// Username and password, handed over as `base64(user:password)`.
+    BasicAuth,
+    /// Key and secret, handed over under two env keys.
+    KeyPair {
+        /// The env key of the second field.
+        secret_env_key: &'static str,
+    },
+}
+
+/// A handler where the user enters a key.
+#[derive(Debug)]
+pub struct TokenSpec {
+    /// Handler name, e.g. `notion-token`.
+    pub name: &'static str,
+    /// The env key a tool reads, e.g. `NOTION_TOKEN`.
+    pub env_key: &'static str,
+    /// What to ask for.
+    pub entry: TokenEntry,
+    /// Where the user creates a key (shown on the page).
+    pub docs_url: &'static str,
+    /// A cheap authenticated GET that tells whether a key works (used by key verification).
+    pub verify_url: Option<&'static str>,
+}
+
+impl TokenSpec {
+    /// Defaults for `..TokenSpec::DEFAULTS`.
+    pub const DEFAULTS: TokenSpec = TokenSpec {
+        name: "",
+        env_key: "",
+        entry: TokenEntry::ApiKey,
+        docs_url: "",
+        verify_url: None,
+    };
+}
+
+/// How the client authenticates at the token endpoint. Never both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with form-url-encoded id and secret (RFC 6749 §2.3.1).
+    Basic,
+    /// `client_id` and `client_secret` in the request body.
+    Body,
+}
+
+/// PKCE support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pkce {
+    /// Send an S256 challenge and a fresh verifier per flow.
+    S256,
+    /// The provider rejects or ignores PKCE.
+    None,
+}
+
+/// How access tokens are renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// Tokens never expire or cannot be refreshed: log in again when needed.
+    None,
+    /// `grant_type=refresh_token`; the refresh token stays valid.
+    Plain,
+    /// `grant_type=refresh_token`; every use returns a new refresh token and kills the old one.
+    Rotating,
+}
+
+/// The body format of token requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/x-www-form-urlencoded` (RFC 6749).
+    Form,
+    /// `application/json` (Notion).
+    Json,
+}
+
+/// Code for what data cannot say. Every method has a default that does nothing.
+pub trait OAuth2Hooks: Send + Sync + 'static {
+    /// Rewrites a token response before it is parsed, e.g. to lift a nested token.
+    fn normalize_token_response(&self, _body: &mut serde_json::Value) {}
+}
+
+/// A handler for OAuth2 authorization code with refresh.
+pub struct OAuth2Spec {
+    /// Handler name, e.g. `github-oauth2`.
+    pub name: &'static str,
+    /// The env key a tool reads, e.g. `GITHUB_TOKEN`.
+    pub env_key: &'static str,
+    /// Authorization endpoint; may contain `{field}` placeholders filled from config.
+    pub authorize_url: &'static str,
+    /// Token endpoint; may contain `{field}` placeholders filled from config.
+    pub token_url: &'static str,
+    /// RFC 7009 revocation endpoint.
+    pub revoke_url: Option<&'static str>,
+    /// RFC 8628 device authorization endpoint.
+    pub device_url: Option<&'static str>,
+    /// The authorize parameter that carries scopes (`scope`, Slack's `user_scope`); `None` when
+    /// the provider takes no scopes.
+    pub scope_param: Option<&'static str>,
+    /// What joins scopes.
+    pub scope_separator: &'static str,
+    /// Scopes requested when `use_recommended_scopes` is on.
+    pub recommended_scopes: &'static [&'static str],
+    /// Fixed extra authorize parameters.
+    pub authorize_params: &'static [(&'static str, &'static str)],
+    /// Client authentication at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// PKCE support.
+    pub pkce: Pkce,
+    /// Refresh behaviour.
+    pub refresh: Refresh,
+    /// Token request body format.
+    pub body_format: BodyFormat,
+    /// Extra config fields the provider needs (`domain_url`), used in URL placeholders.
+    pub config_fields: &'static [&'static str],
+    /// Where to register an OAuth app.
+    pub docs_url: &'static str,
+    /// Quirk code.
+    pub hooks: Option<&'static dyn OAuth2Hooks>,
+}
+
+impl OAuth2Spec {
+    /// Defaults for `..OAuth2Spec::DEFAULTS`: space-separated `scope`, body client auth, S256
+    /// PKCE, plain refresh, form bodies.
+    pub const DEFAULTS: OAuth2Spec = OAuth2Spec {
+        name: "",
+        env_key: "",
+        authorize_url: "",
+        token_url: "",
+        revoke_url: None,
+        device_url: None,
+        scope_param: Some("scope"),
+        scope_separator: " ",
+        recommended_scopes: &[],
+        authorize_params: &[],
+        client_auth: ClientAuth::Body,
+        pkce: Pkce::S256,
+        refresh: Refresh::Plain,
+        body_format: BodyFormat::Form,
+        config_fields: &[],
+        docs_url: "",
+        hooks: None,
+    };
+}
+
+impl fmt::Debug for OAuth2Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth2Spec")
+            .field("name", &self.name)
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("client_auth", &self.client_auth)
+            .field("pkce", &self.pkce)
+            .field("refresh", &self.refresh)
+            .field("hooks", &self.hooks.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks that a provider id follows the rule: `^[a-z][a-z0-9_]*$`.
+pub fn is_valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Checks a spec for mistakes a provider author can make; used by the conformance kit.
+///
+/// # Errors
+/// A list of problems, one sentence each.
+pub fn validate(provider: &Provider) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    if !is_valid_id(provider.id) {
+        problems.push(format!("id `{}` must match ^[a-z][a-z0-9_]*$", provider.id));
+    }
+    if provider.display_name.trim().is_empty() {
+        problems.push("display_name is empty".into());
+    }
+    if provider.handlers.is_empty() {
+        problems.push("a provider needs at least one handler".into());
+    }
+    let dashed = provider.id.replace('_', "-");
+    for h in provider.handlers {
+        if !h.name().starts_with(&dashed) {
+            problems.push(format!("handler `{}` should start with `{dashed}`", h.name()));
+        }
+        for key in h.env_keys() {
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+                problems.push(format!("env key `{key}` of `{}` must be SHOUTY_SNAKE_CASE", h.name()));
+            }
+        }
+        if let Handler::OAuth2(o) = h {
+            for (what, url) in [("authorize_url", o.authorize_url), ("token_url", o.token_url)] {
+                if !url.starts_with("https://") && !url.starts_with("{") {
+                    problems.push(format!("{what} of `{}` must be https", o.name));
+                }
+            }
+            if o.scope_separator.is_empty() {
+                problems.push(format!("scope_separator of `{}` is empty", o.name));
+            }
+        }
+    }
+    let mut names: Vec<_> = provider.handlers.iter().map(|h| h.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() != provider.handlers.len() {
+        problems.push("handler names must be unique".into());
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(is_valid_id("github"));
+        assert!(is_valid_id("microsoft_clarity"));
+        assert!(!is_valid_id("Github"));
+        assert!(!is_valid_id("1password"));
+        assert!(!is_valid_id("a-b"));
+        assert!(!is_valid_id(""));
+    }
+
+    static BAD_TOKEN: TokenSpec = TokenSpec { name: "other-token", env_key: "lower", ..TokenSpec::DEFAULTS };
+    static BAD_OAUTH: OAuth2Spec = OAuth2Spec {
+        name: "acme-oauth2",
+        env_key: "ACME_TOKEN",
+        authorize_url: "http://acme.test/authorize",
+        token_url: "https://acme.test/token",
+        ..OAuth2Spec::DEFAULTS
+    };
+    static BAD: Provider = Provider {
+        id: "acme",
+        display_name: " ",
+        handlers: &[Handler::Token(&BAD_TOKEN), Handler::OAuth2(&BAD_OAUTH)],
+    };
+
+    #[test]
+    fn validate_lists_every_problem() {
+        let problems = validate(&BAD).unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("display_name")));
+        assert!(problems.iter().any(|p| p.contains("should start with `acme`")));
+        assert!(problems.iter().any(|p| p.contains("SHOUTY")));
+        assert!(problems.iter().any(|p| p.contains("authorize_url")));
+    }
+}

@@ -1,0 +1,252 @@
+//! The `SessionStore` trait, pending-flow records, and the in-memory store.
+//!
+//! Every store passes the same conformance suite (`keyfob_testkit::store_conformance!`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::scope::Scopes;
+use crate::session::{Session, SessionKey};
+
+/// What a write expects to find, for compare-and-swap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// No session may exist yet.
+    Absent,
+    /// The stored session must have this version.
+    Version(u64),
+    /// Overwrite whatever is there.
+    Any,
+}
+
+/// Where a pending flow stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlowStatus {
+    /// Waiting for the user; its `state` may be used once.
+    Waiting,
+    /// A callback claimed the `state` and is completing the flow.
+    Claimed,
+    /// The session was stored.
+    Done,
+    /// The flow ended in an error that the waiter should see.
+    Failed(ErrorKind, String),
+}
+
+/// A flow started but not finished, keyed by the SHA-256 of its `state`.
+#[derive(Clone)]
+pub struct PendingFlow {
+    /// A non-secret id for waiting and logs.
+    pub id: String,
+    /// Hex SHA-256 of the `state`; the `state` itself is never stored.
+    pub state_hash: String,
+    /// The session the flow will write.
+    pub key: SessionKey,
+    /// The handler running the flow.
+    pub handler: String,
+    /// The scopes asked for.
+    pub scopes: Scopes,
+    /// The redirect URI sent with the authorization request (the exchange must repeat it).
+    pub redirect_uri: String,
+    /// The PKCE verifier.
+    pub verifier: Option<SecretString>,
+    /// The URL shown to the user (it carries the `state`, so it is kept secret).
+    pub prompt_url: SecretString,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds after which the `state` is refused and the record purged.
+    pub expires_at: i64,
+    /// Progress.
+    pub status: FlowStatus,
+}
+
+impl fmt::Debug for PendingFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingFlow")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("handler", &self.handler)
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where sessions and pending flows live.
+///
+/// Implementations must make `put` with [`Expect`] and `claim_pending` atomic: the engine's
+/// single-flight refresh and single-use `state` rest on them.
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// A short name for messages (`memory`, `sqlite`).
+    fn name(&self) -> &'static str;
+
+    /// The session for `key`, with its version.
+    async fn get(&self, key: &SessionKey) -> Result<Option<Session>>;
+
+    /// Writes `session` if the stored version matches `expect`, and returns the new version.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Conflict`] when another writer got there first.
+    async fn put(&self, session: &Session, expect: Expect) -> Result<u64>;
+
+    /// Deletes the session; `true` when there was one.
+    async fn delete(&self, key: &SessionKey) -> Result<bool>;
+
+    /// Sessions of one thread, or all of them, sorted by key.
+    async fn list(&self, thread: Option<&str>) -> Result<Vec<Session>>;
+
+    /// Stores a pending flow, replacing any earlier flow for the same session key.
+    async fn put_pending(&self, flow: &PendingFlow) -> Result<()>;
+
+    /// The pending flow with this state hash, whatever its status.
+    async fn pending(&self, state_hash: &str) -> Result<Option<PendingFlow>>;
+
+    /// The pending flow for a session key.
+    async fn pending_for(&self, key: &SessionKey) -> Result<Option<PendingFlow>>;
+
+    /// Atomically moves a `Waiting`, unexpired flow to `Claimed` and returns it; `None` when the
+    /// flow is unknown, expired or already claimed (a replay).
+    async fn claim_pending(&self, state_hash: &str, now: i64) -> Result<Option<PendingFlow>>;
+
+    /// Records how a claimed flow ended.
+    async fn finish_pending(&self, state_hash: &str, status: FlowStatus) -> Result<()>;
+
+    /// Removes a pending flow.
+    async fn delete_pending(&self, state_hash: &str) -> Result<()>;
+
+    /// Removes every pending flow whose `expires_at` has passed; returns how many.
+    async fn purge_expired(&self, now: i64) -> Result<usize>;
+}
+
+/// Sessions in process memory: fast, lost on exit. Always compiled in.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    sessions: HashMap<SessionKey, Session>,
+    pending: HashMap<String, PendingFlow>,
+    next_version: u64,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        // A panic while holding the lock cannot leave a half-written map entry, so go on.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("sessions", &inner.sessions.len())
+            .field("pending", &inner.pending.len())
+            .finish()
+    }
+}
+
+/// The error every store returns when a compare-and-swap loses.
+pub fn conflict(key: &SessionKey) -> Error {
+    Error::new(ErrorKind::Conflict, format!("session {key} was changed by another writer"))
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn get(&self, key: &SessionKey) -> Result<Option<Session>> {
+        Ok(self.lock().sessions.get(key).cloned())
+    }
+
+    async fn put(&self, session: &Session, expect: Expect) -> Result<u64> {
+        let mut inner = self.lock();
+        let current = inner.sessions.get(&session.key).map(|s| s.version);
+        let ok = match expect {
+            Expect::Any => true,
+            Expect::Absent => current.is_none(),
+            Expect::Version(v) => current == Some(v),
+        };
+        if !ok {
+            return Err(conflict(&session.key));
+        }
+        inner.next_version += 1;
+        let version = inner.next_version;
+        let mut stored = session.clone();
+        stored.version = version;
+        inner.sessions.insert(session.key.clone(), stored);
+        Ok(version)
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<bool> {
+        Ok(self.lock().sessions.remove(key).is_some())
+    }
+
+    async fn list(&self, thread: Option<&str>) -> Result<Vec<Session>> {
+        let inner = self.lock();
+        let mut v: Vec<_> =
+            inner.sessions.values().filter(|s| thread.is_none_or(|t| s.key.thread == t)).cloned().collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(v)
+    }
+
+    async fn put_pending(&self, flow: &PendingFlow) -> Result<()> {
+        let mut inner = self.lock();
+        inner.pending.retain(|_, p| p.key != flow.key);
+        inner.pending.insert(flow.state_hash.clone(), flow.clone());
+        Ok(())
+    }
+
+    async fn pending(&self, state_hash: &str) -> Result<Option<PendingFlow>> {
+        Ok(self.lock().pending.get(state_hash).cloned())
+    }
+
+    async fn pending_for(&self, key: &SessionKey) -> Result<Option<PendingFlow>> {
+        Ok(self.lock().pending.values().find(|p| &p.key == key).cloned())
+    }
+
+    async fn claim_pending(&self, state_hash: &str, now: i64) -> Result<Option<PendingFlow>> {
+        let mut inner = self.lock();
+        match inner.pending.get_mut(state_hash) {
+            Some(p) if p.status == FlowStatus::Waiting && p.expires_at > now => {
+                p.status = FlowStatus::Claimed;
+                Ok(Some(p.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn finish_pending(&self, state_hash: &str, status: FlowStatus) -> Result<()> {
+        if let Some(p) = self.lock().pending.get_mut(state_hash) {
+            p.status = status;
+        }
+        Ok(())
+    }
+
+    async fn delete_pending(&self, state_hash: &str) -> Result<()> {
+        self.lock().pending.remove(state_hash);
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<usize> {
+        let mut inner = self.lock();
+        let before = inner.pending.len();
+        inner.pending.retain(|_, p| p.expires_at > now);
+        Ok(before - inner.pending.len())
+    }
+}

@@ -1,0 +1,1 @@
+//! The store conformance suite: checks every `SessionStore` must pass (being written).

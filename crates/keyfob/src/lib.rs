@@ -1,0 +1,86 @@
+//! keyfob gives LLM-agent tools their credentials: a tool asks for a provider and scopes, and
+//! keyfob finds a valid session or runs the flow that gets one (OAuth2 with PKCE through a local
+//! callback server, or a token-entry page), stores it encrypted, refreshes it before it expires,
+//! and hands the tool its environment (`GITHUB_TOKEN=…`).
+//!
+//! ```no_run
+//! # async fn demo() -> keyfob::Result<()> {
+//! let (config, _) = keyfob::Config::load(None)?;
+//! let engine = keyfob::open(config)?;
+//! match engine.ensure(&keyfob::AuthRequest::new("github").scopes(["repo"])).await? {
+//!     keyfob::Ensured::Ready(creds) => { /* run the tool with creds.env() */ }
+//!     keyfob::Ensured::Prompt(p) => println!("{}: {}", p.message, p.url),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | enables | default |
+//! |---|---|---|
+//! | `github`, `notion`, `slack` | that provider's crate | yes |
+//! | `all-providers` | every provider crate | no |
+//! | `store-sqlite` | the embedded encrypted store | yes |
+//! | `all-stores` | every store | no |
+//!
+//! A provider whose feature is off is reported by name with the feature that enables it.
+
+pub mod providers;
+
+use std::sync::Arc;
+
+pub use keyfob_core::{
+    AuthRequest, CallbackParams, Config, Credentials, Engine, EngineBuilder, Ensured, Error, ErrorKind, ExposeSecret,
+    Prompt, Provider, Result, SecretString, Session, SessionInfo, SessionKey, SessionState, SessionStore,
+};
+pub use keyfob_core::{config, crypto, registry, spec, store};
+#[cfg(feature = "store-sqlite")]
+pub use keyfob_store_sqlite as store_sqlite;
+
+use keyfob_core::config::StoreKind;
+
+/// An engine builder that knows every provider crate (so disabled ones get a helpful error).
+pub fn builder() -> EngineBuilder {
+    // Touch the list so the linker keeps every enabled provider and its registration.
+    debug_assert!(providers::ENABLED.iter().all(|p| !p.id.is_empty()));
+    Engine::builder().known_providers(providers::KNOWN)
+}
+
+/// The store that `config` selects, opened.
+///
+/// # Errors
+/// [`ErrorKind::Config`] for a store this build lacks or a bad key; [`ErrorKind::Store`] when
+/// the store cannot be opened.
+pub fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
+    match config.store.kind {
+        StoreKind::Memory => Ok(Arc::new(store::MemoryStore::new())),
+        #[cfg(feature = "store-sqlite")]
+        StoreKind::Sqlite => {
+            let home = config.home();
+            let path = config.store.path.clone().unwrap_or_else(|| home.join("sessions.db"));
+            let sealer = match &config.store.key {
+                Some(k) => crypto::Sealer::from_base64(k.expose_secret())?,
+                None => crypto::Sealer::from_key_file(&config.store.key_file.clone().unwrap_or_else(|| home.join("key")))?,
+            };
+            Ok(Arc::new(store_sqlite::SqliteStore::open(&path, sealer)?))
+        }
+        #[cfg(not(feature = "store-sqlite"))]
+        StoreKind::Sqlite => Err(Error::new(
+            ErrorKind::Config,
+            "the sqlite store is not compiled into this build; enable the `store-sqlite` feature or set [store] kind = \"memory\"",
+        )),
+        StoreKind::Redis => Err(Error::new(
+            ErrorKind::Config,
+            "the redis store is not available in this build yet; set [store] kind = \"sqlite\" or \"memory\"",
+        )),
+    }
+}
+
+/// An engine for `config`, with the store it selects and every compiled-in provider.
+///
+/// # Errors
+/// As [`open_store`], and invalid config.
+pub fn open(config: Config) -> Result<Engine> {
+    let store = open_store(&config)?;
+    builder().config(config).store(store).build()
+}
