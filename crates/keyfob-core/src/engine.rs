@@ -411,7 +411,7 @@ impl Engine {
             if same_handler {
                 match session.state(&wanted, now(), self.margin()) {
                     SessionState::Valid => return Ok(Ensured::Ready(self.credentials_of(session)?)),
-                    SessionState::NeedsRefresh => match self.refresh(&key).await {
+                    SessionState::NeedsRefresh => match self.refresh_from(session).await {
                         Ok(s) => return Ok(Ensured::Ready(self.credentials_of(&s)?)),
                         Err(e) if e.kind() == ErrorKind::ReauthRequired => {
                             tracing::info!(provider = provider.id, "refresh impossible; asking the user to log in again");
@@ -703,7 +703,7 @@ impl Engine {
     pub async fn credentials(&self, key: &SessionKey) -> Result<Credentials> {
         let session = self.inner.store.get(key).await?.ok_or_else(|| no_session(key))?;
         let session = match session.state(&Scopes::new(), now(), self.margin()) {
-            SessionState::NeedsRefresh | SessionState::NeedsAuth => self.refresh(key).await?,
+            SessionState::NeedsRefresh | SessionState::NeedsAuth => self.refresh_from(&session).await?,
             _ => session,
         };
         self.credentials_of(&session)
@@ -730,12 +730,25 @@ impl Engine {
     /// [`ErrorKind::NoSession`]; [`ErrorKind::ReauthRequired`] when the refresh token is
     /// missing or rejected and the access token has expired; transport errors likewise.
     pub async fn refresh(&self, key: &SessionKey) -> Result<Session> {
+        let seen = self.inner.store.get(key).await?.ok_or_else(|| no_session(key))?;
+        self.refresh_from(&seen).await
+    }
+
+    /// Refreshes `seen` unless someone else has written the session since it was read: then
+    /// their write (a refresh, a new login) is the answer, and no second request is made.
+    async fn refresh_from(&self, seen: &Session) -> Result<Session> {
+        let key = &seen.key;
         let lock = self.flight(key);
         let _guard = lock.lock().await;
         let store = &self.inner.store;
         let session = store.get(key).await?.ok_or_else(|| no_session(key))?;
         let now = now();
-        if session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid {
+        if session.version != seen.version || session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid {
+            return Ok(session);
+        }
+        if session.refresh_error.is_some() && !session.is_expired(now) {
+            // The refresh token was already rejected; don't hammer the server while the access
+            // token still works.
             return Ok(session);
         }
         let (provider, handler) = self.lookup_stored(&session)?;

@@ -150,8 +150,17 @@ impl Session {
             return SessionState::NeedsAuth;
         }
         match self.grant.expires_at {
-            Some(at) if at - margin_secs <= now => SessionState::NeedsRefresh,
+            Some(at) if at - self.effective_margin(margin_secs) <= now => SessionState::NeedsRefresh,
             _ => SessionState::Valid,
+        }
+    }
+
+    /// The refresh margin, capped at half the token's lifetime (counted from the last write), so
+    /// that a token living shorter than the margin is not refreshed on every use.
+    pub fn effective_margin(&self, margin_secs: i64) -> i64 {
+        match self.grant.expires_at {
+            Some(at) => margin_secs.min((at - self.updated_at).max(0) / 2),
+            None => margin_secs,
         }
     }
 
@@ -261,6 +270,11 @@ mod tests {
         let repo = scope::from_iter(["repo"]);
         assert_eq!(s.state(&repo, 0, 300), SessionState::Valid);
         assert_eq!(s.state(&repo, 700, 300), SessionState::NeedsRefresh);
+        // A 60 s token is due at half its life, not at once.
+        let mut short = session("default", Some(1_060), &[]);
+        short.updated_at = 1_000;
+        assert_eq!(short.state(&Scopes::new(), 1_010, 300), SessionState::Valid);
+        assert_eq!(short.state(&Scopes::new(), 1_031, 300), SessionState::NeedsRefresh);
         assert_eq!(s.state(&scope::from_iter(["repo", "gist"]), 0, 300), SessionState::NeedsAuth);
         assert_eq!(session("default", None, &[]).state(&Scopes::new(), i64::MAX, 300), SessionState::Valid);
     }

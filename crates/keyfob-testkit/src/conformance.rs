@@ -200,14 +200,16 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
     assert_no_sentinel("error message", &replay.to_string());
     assert_eq!(stub.requests().len(), 1, "{}: a replay reached the token endpoint", spec.name);
 
-    // Refresh: the first token expires within the refresh margin, so asking for credentials
-    // refreshes it (or, where tokens cannot be refreshed, hands out the still-valid one).
+    // Refresh: once the first token is due, asking for credentials refreshes it (or, where tokens cannot be refreshed, hands out the still-valid one).
     stub.clear_requests();
     stub.set_response(StubResponse::json(
         200,
         &json!({"access_token": format!("{SENTINEL}-access-2"), "refresh_token": format!("{SENTINEL}-refresh-2"), "expires_in": 3600}),
     ));
     let key = req.key();
+    let mut aged = engine.store().get(&key).await.expect("store").expect("session");
+    aged.updated_at -= 3600; // an old 60 s token: due now, whatever the margin
+    engine.store().put(&aged, keyfob_core::store::Expect::Any).await.expect("store");
     let creds = engine.credentials(&key).await.expect("a refresh never fails while the token is valid");
     let after = engine.store().get(&key).await.expect("store").expect("session");
     let primary = if spec.refresh == Refresh::None { "1" } else { "2" };

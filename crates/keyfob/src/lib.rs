@@ -33,7 +33,7 @@ pub use keyfob_core::{
     AuthRequest, CallbackParams, Config, Credentials, Engine, EngineBuilder, Ensured, Error, ErrorKind, ExposeSecret,
     Prompt, Provider, Result, SecretString, Session, SessionInfo, SessionKey, SessionState, SessionStore,
 };
-pub use keyfob_core::{config, crypto, registry, spec, store};
+pub use keyfob_core::{config, crypto, now, registry, spec, store};
 #[cfg(feature = "store-sqlite")]
 pub use keyfob_store_sqlite as store_sqlite;
 
