@@ -40,7 +40,11 @@ pub fn router(engine: Engine) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(engine);
-    if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes).fallback(not_found) }
+    if prefix.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&prefix, routes).fallback(not_found)
+    }
 }
 
 async fn security_headers(mut resp: Response) -> Response {
@@ -52,18 +56,31 @@ async fn security_headers(mut resp: Response) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
 async fn health() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], "{\"status\":\"ok\"}")
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"ok\"}",
+    )
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Html(pages::error("Not found", "There is nothing here."))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Html(pages::error("Not found", "There is nothing here.")),
+    )
+        .into_response()
 }
 
 fn status_of(e: &Error) -> StatusCode {
@@ -99,17 +116,26 @@ fn pairs(raw: &[u8]) -> Vec<(String, String)> {
 }
 
 fn take(pairs: &mut Vec<(String, String)>, name: &str) -> Option<String> {
-    pairs.iter().position(|(k, _)| k == name).map(|i| pairs.swap_remove(i).1)
+    pairs
+        .iter()
+        .position(|(k, _)| k == name)
+        .map(|i| pairs.swap_remove(i).1)
 }
 
-fn valid_provider(engine: &Engine, provider: &str) -> Result<(), Response> {
-    engine.catalog().provider(provider).map(|_| ()).map_err(|_| {
-        (StatusCode::NOT_FOUND, Html(pages::error("Unknown provider", "No such provider is configured here."))).into_response()
+/// The 404 page for a provider this server does not serve, if it does not.
+fn unknown_provider(engine: &Engine, provider: &str) -> Option<Response> {
+    engine.catalog().provider(provider).err().map(|_| {
+        let page = pages::error("Unknown provider", "No such provider is configured here.");
+        (StatusCode::NOT_FOUND, Html(page)).into_response()
     })
 }
 
-async fn oauth2_callback(State(engine): State<Engine>, Path(provider): Path<String>, RawQuery(query): RawQuery) -> Response {
-    if let Err(r) = valid_provider(&engine, &provider) {
+async fn oauth2_callback(
+    State(engine): State<Engine>,
+    Path(provider): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(r) = unknown_provider(&engine, &provider) {
         return r;
     }
     let mut q = pairs(query.unwrap_or_default().as_bytes());
@@ -126,19 +152,29 @@ async fn oauth2_callback(State(engine): State<Engine>, Path(provider): Path<Stri
 }
 
 fn token_action(engine: &Engine, provider: &str) -> String {
-    format!("{}/auth/{provider}/token", engine.config().server.path_prefix)
+    format!(
+        "{}/auth/{provider}/token",
+        engine.config().server.path_prefix
+    )
 }
 
-async fn token_form(State(engine): State<Engine>, Path(provider): Path<String>, RawQuery(query): RawQuery) -> Response {
-    if let Err(r) = valid_provider(&engine, &provider) {
+async fn token_form(
+    State(engine): State<Engine>,
+    Path(provider): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(r) = unknown_provider(&engine, &provider) {
         return r;
     }
     let state = take(&mut pairs(query.unwrap_or_default().as_bytes()), "state");
     match engine.token_page(&provider, state.as_deref()).await {
-        Ok(page) => {
-            Html(pages::token_form(&page, &token_action(&engine, &provider), state.as_deref().unwrap_or(""), None))
-                .into_response()
-        }
+        Ok(page) => Html(pages::token_form(
+            &page,
+            &token_action(&engine, &provider),
+            state.as_deref().unwrap_or(""),
+            None,
+        ))
+        .into_response(),
         Err(e) => error_page(&e),
     }
 }
@@ -146,40 +182,79 @@ async fn token_form(State(engine): State<Engine>, Path(provider): Path<String>, 
 /// Refuses a form posted from another site: the `state` is unguessable, but a page that learnt
 /// it must still not be able to post a key of its choosing.
 fn same_origin(engine: &Engine, headers: &HeaderMap) -> bool {
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site") {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site")
+    {
         return false;
     }
-    let Some(origin) = headers.get(header::ORIGIN) else { return true };
-    let Ok(expected) = url::Url::parse(&engine.callback_base()) else { return false };
-    origin.to_str().is_ok_and(|o| o == expected.origin().ascii_serialization())
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(expected) = url::Url::parse(&engine.callback_base()) else {
+        return false;
+    };
+    origin
+        .to_str()
+        .is_ok_and(|o| o == expected.origin().ascii_serialization())
 }
 
-async fn token_submit(State(engine): State<Engine>, Path(provider): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = valid_provider(&engine, &provider) {
+async fn token_submit(
+    State(engine): State<Engine>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = unknown_provider(&engine, &provider) {
         return r;
     }
     if !same_origin(&engine, &headers) {
-        return (StatusCode::FORBIDDEN, Html(pages::error("Refused", "Cross-site form submissions are refused."))).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            Html(pages::error(
+                "Refused",
+                "Cross-site form submissions are refused.",
+            )),
+        )
+            .into_response();
     }
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Html(pages::error("Refused", "Send the form as application/x-www-form-urlencoded.")))
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Html(pages::error(
+                "Refused",
+                "Send the form as application/x-www-form-urlencoded.",
+            )),
+        )
             .into_response();
     }
     let mut form = pairs(&body);
     let state = take(&mut form, "state");
-    let fields: Vec<(String, SecretString)> = form.into_iter().map(|(k, v)| (k, SecretString::from(v))).collect();
-    match engine.complete_token(&provider, state.as_deref(), fields).await {
+    let fields: Vec<(String, SecretString)> = form
+        .into_iter()
+        .map(|(k, v)| (k, SecretString::from(v)))
+        .collect();
+    match engine
+        .complete_token(&provider, state.as_deref(), fields)
+        .await
+    {
         Ok(done) => Html(pages::success(done.display_name)).into_response(),
         Err(e) if e.kind() == ErrorKind::InvalidInput && state.is_some() => {
             // A typo keeps the link alive: show the form again with the problem.
             match engine.token_page(&provider, state.as_deref()).await {
                 Ok(page) => (
                     StatusCode::BAD_REQUEST,
-                    Html(pages::token_form(&page, &token_action(&engine, &provider), state.as_deref().unwrap_or(""), Some(e.message()))),
+                    Html(pages::token_form(
+                        &page,
+                        &token_action(&engine, &provider),
+                        state.as_deref().unwrap_or(""),
+                        Some(e.message()),
+                    )),
                 )
                     .into_response(),
                 Err(_) => error_page(&e),
@@ -205,9 +280,15 @@ pub struct Server {
 /// [`ErrorKind::Config`] when the address cannot be bound, naming it.
 pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Server> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        Error::new(ErrorKind::Config, format!("cannot listen on {addr}; set [server] bind in keyfob.toml or pass --bind")).with_source(e)
+        Error::new(
+            ErrorKind::Config,
+            format!("cannot listen on {addr}; set [server] bind in keyfob.toml or pass --bind"),
+        )
+        .with_source(e)
     })?;
-    let addr = listener.local_addr().map_err(|e| Error::new(ErrorKind::Config, "cannot read the bound address").with_source(e))?;
+    let addr = listener.local_addr().map_err(|e| {
+        Error::new(ErrorKind::Config, "cannot read the bound address").with_source(e)
+    })?;
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "the callback server listens on a non-loopback address");
     }
@@ -231,7 +312,12 @@ pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Serv
         }
     });
     tracing::info!(%addr, "callback server listening");
-    Ok(Server { addr, shutdown: Some(tx), task, purger })
+    Ok(Server {
+        addr,
+        shutdown: Some(tx),
+        task,
+        purger,
+    })
 }
 
 impl Server {

@@ -37,12 +37,24 @@ pub(crate) fn success(display_name: &str) -> String {
 
 /// A page for an error; `message` is shown escaped.
 pub(crate) fn error(title: &str, message: &str) -> String {
-    layout(title, &format!("<h1>{}</h1><p class=\"err\">{}</p>", text(title), text(message)))
+    layout(
+        title,
+        &format!(
+            "<h1>{}</h1><p class=\"err\">{}</p>",
+            text(title),
+            text(message)
+        ),
+    )
 }
 
 /// The token-entry form. `state` is echoed in a hidden field; `problem` is shown above the form
 /// after a rejected entry.
-pub(crate) fn token_form(page: &TokenPage, action: &str, state: &str, problem: Option<&str>) -> String {
+pub(crate) fn token_form(
+    page: &TokenPage,
+    action: &str,
+    state: &str,
+    problem: Option<&str>,
+) -> String {
     let mut fields = String::new();
     for f in page.fields {
         fields.push_str(&format!(
@@ -61,7 +73,9 @@ pub(crate) fn token_form(page: &TokenPage, action: &str, state: &str, problem: O
             t = text(page.docs_url)
         )
     };
-    let problem = problem.map(|p| format!("<p class=\"err\">{}</p>", text(p))).unwrap_or_default();
+    let problem = problem
+        .map(|p| format!("<p class=\"err\">{}</p>", text(p)))
+        .unwrap_or_default();
     layout(
         &format!("{} credentials", page.display_name),
         &format!(

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyfob_core::{AuthRequest, Config, Engine, Ensured, ErrorKind, ExposeSecret, MemoryStore, Prompt, SessionKey};
+use keyfob_core::{
+    AuthRequest, Config, Engine, Ensured, ErrorKind, ExposeSecret, MemoryStore, Prompt, SessionKey,
+};
 use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, StubResponse, StubServer, free_port};
 
 // Name the provider crates so they are linked and registered.
@@ -31,8 +33,16 @@ async fn setup(ttl: u64, extra_config: &str) -> Setup {
     let base = format!("http://127.0.0.1:{port}");
     let idp = Idp::start(IdpOptions {
         clients: vec![
-            IdpClient::basic("kf-basic", "basic-secret", &[&format!("{base}/auth/testidp/oauth2/callback")]),
-            IdpClient::post("kf-post", "post-secret", &[&format!("{base}/auth/github/oauth2/callback")]),
+            IdpClient::basic(
+                "kf-basic",
+                "basic-secret",
+                &[&format!("{base}/auth/testidp/oauth2/callback")],
+            ),
+            IdpClient::post(
+                "kf-post",
+                "post-secret",
+                &[&format!("{base}/auth/github/oauth2/callback")],
+            ),
         ],
         access_token_ttl_secs: ttl,
         extra_scopes: vec!["repo".into(), "read:user".into()],
@@ -64,17 +74,36 @@ async fn setup(ttl: u64, extra_config: &str) -> Setup {
         token = idp.token_url(),
     );
     let config = Config::from_toml(&toml).expect("config");
-    let engine = Engine::builder().config(config).store(Arc::new(MemoryStore::new())).build().expect("engine");
-    let server = keyfob_callback::start(engine.clone(), format!("127.0.0.1:{port}").parse().unwrap()).await.expect("server");
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Setup { engine, server, idp, http }
+    let engine = Engine::builder()
+        .config(config)
+        .store(Arc::new(MemoryStore::new()))
+        .build()
+        .expect("engine");
+    let server =
+        keyfob_callback::start(engine.clone(), format!("127.0.0.1:{port}").parse().unwrap())
+            .await
+            .expect("server");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Setup {
+        engine,
+        server,
+        idp,
+        http,
+    }
 }
 
 /// Makes a fresh session look old, so that its short-lived token is due for refresh now.
 async fn age(engine: &Engine, key: &SessionKey) {
     let mut s = engine.store().get(key).await.unwrap().expect("session");
     s.updated_at -= 3600;
-    engine.store().put(&s, keyfob_core::store::Expect::Any).await.unwrap();
+    engine
+        .store()
+        .put(&s, keyfob_core::store::Expect::Any)
+        .await
+        .unwrap();
 }
 
 async fn prompt(engine: &Engine, req: &AuthRequest) -> Prompt {
@@ -87,8 +116,15 @@ async fn prompt(engine: &Engine, req: &AuthRequest) -> Prompt {
 /// Plays the user: approves at the IdP, then follows the redirect to our callback server.
 async fn approve(s: &Setup, p: &Prompt) -> reqwest::Response {
     let callback = Browser::new().approve(&p.url).await.expect("IdP approves");
-    assert!(callback.starts_with(&s.base()), "the IdP redirects to our callback: {callback}");
-    s.http.get(&callback).send().await.expect("callback request")
+    assert!(
+        callback.starts_with(&s.base()),
+        "the IdP redirects to our callback: {callback}"
+    );
+    s.http
+        .get(&callback)
+        .send()
+        .await
+        .expect("callback request")
 }
 
 #[tokio::test]
@@ -101,19 +137,46 @@ async fn oauth2_with_generic_provider_pkce_refresh_and_rotation() {
     assert_eq!(resp.status(), 200);
     let page = resp.text().await.unwrap();
     assert!(page.contains("Test IdP"), "{page}");
-    let creds = s.engine.wait(&p, Duration::from_secs(5)).await.expect("login completes");
-    let first = creds.get("TESTIDP_TOKEN").expect("env key").expose_secret().to_owned();
+    let creds = s
+        .engine
+        .wait(&p, Duration::from_secs(5))
+        .await
+        .expect("login completes");
+    let first = creds
+        .get("TESTIDP_TOKEN")
+        .expect("env key")
+        .expose_secret()
+        .to_owned();
     assert_eq!(s.idp.stats().await.token("authorization_code"), 1);
 
     // A fresh 60 s token is used as is (the margin is capped at half its life)...
-    assert_eq!(s.engine.credentials(&req.key()).await.unwrap().access_token(), first);
+    assert_eq!(
+        s.engine
+            .credentials(&req.key())
+            .await
+            .unwrap()
+            .access_token(),
+        first
+    );
     assert_eq!(s.idp.stats().await.token("refresh_token"), 0);
     // ...and refreshed once it is due, with rotation.
     age(&s.engine, &req.key()).await;
-    let second = s.engine.credentials(&req.key()).await.expect("first refresh").access_token().to_owned();
+    let second = s
+        .engine
+        .credentials(&req.key())
+        .await
+        .expect("first refresh")
+        .access_token()
+        .to_owned();
     assert_ne!(first, second);
     age(&s.engine, &req.key()).await;
-    let third = s.engine.credentials(&req.key()).await.expect("second refresh uses the rotated token").access_token().to_owned();
+    let third = s
+        .engine
+        .credentials(&req.key())
+        .await
+        .expect("second refresh uses the rotated token")
+        .access_token()
+        .to_owned();
     assert_ne!(second, third);
     assert_eq!(s.idp.stats().await.token("refresh_token"), 2);
     s.server.shutdown().await;
@@ -127,7 +190,11 @@ async fn oauth2_with_github_crate_and_endpoint_overrides() {
     // The same prompt comes back while the user has not acted.
     assert_eq!(prompt(&s.engine, &req).await.url, p.url);
     assert_eq!(approve(&s, &p).await.status(), 200);
-    let creds = s.engine.wait(&p, Duration::from_secs(5)).await.expect("login completes");
+    let creds = s
+        .engine
+        .wait(&p, Duration::from_secs(5))
+        .await
+        .expect("login completes");
     assert!(creds.get("GITHUB_TOKEN").is_some());
     match s.engine.ensure(&req).await.unwrap() {
         Ensured::Ready(c) => assert_eq!(c.access_token(), creds.access_token()),
@@ -135,10 +202,22 @@ async fn oauth2_with_github_crate_and_endpoint_overrides() {
     }
     // A scope the session lacks needs a new consent that keeps the granted ones.
     let more = prompt(&s.engine, &AuthRequest::new("github").scopes(["read:user"])).await;
-    let scope = url::Url::parse(&more.url).unwrap().query_pairs().find(|(k, _)| k == "scope").unwrap().1.into_owned();
-    assert!(scope.contains("repo") && scope.contains("read:user"), "{scope}");
+    let scope = url::Url::parse(&more.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        scope.contains("repo") && scope.contains("read:user"),
+        "{scope}"
+    );
     let work = s.engine.ensure(&req.clone().profile("work")).await.unwrap();
-    assert!(matches!(work, Ensured::Prompt(_)), "profiles are separate sessions");
+    assert!(
+        matches!(work, Ensured::Prompt(_)),
+        "profiles are separate sessions"
+    );
 }
 
 #[tokio::test]
@@ -152,7 +231,14 @@ async fn access_denied_ends_the_flow_with_a_clear_error() {
     let e = s.engine.wait(&p, Duration::from_secs(5)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Denied);
     assert!(e.to_string().contains("access_denied"), "{e}");
-    assert!(s.engine.store().get(&SessionKey::default_for("testidp")).await.unwrap().is_none());
+    assert!(
+        s.engine
+            .store()
+            .get(&SessionKey::default_for("testidp"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -161,32 +247,81 @@ async fn forged_replayed_and_cross_provider_states_touch_nothing() {
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
     let callback = Browser::new().approve(&p.url).await.unwrap();
     let url = url::Url::parse(&callback).unwrap();
-    let code = url.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    let state = url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
 
     // Forged state, missing state, and the real state on another provider's route.
     for bad in [
-        format!("{}/auth/testidp/oauth2/callback?code={code}&state=forged", s.base()),
+        format!(
+            "{}/auth/testidp/oauth2/callback?code={code}&state=forged",
+            s.base()
+        ),
         format!("{}/auth/testidp/oauth2/callback?code={code}", s.base()),
-        format!("{}/auth/github/oauth2/callback?code={code}&state={state}", s.base()),
+        format!(
+            "{}/auth/github/oauth2/callback?code={code}&state={state}",
+            s.base()
+        ),
     ] {
         let r = s.http.get(&bad).send().await.unwrap();
         assert_eq!(r.status(), 400, "{bad}");
         let body = r.text().await.unwrap();
         assert!(!body.contains(&code), "the page must not echo the code");
     }
-    assert_eq!(s.idp.stats().await.token_requests_total, 0, "nothing reached the token endpoint");
-    assert!(s.engine.store().get(&SessionKey::default_for("testidp")).await.unwrap().is_none());
-    assert!(s.engine.store().get(&SessionKey::default_for("github")).await.unwrap().is_none());
+    assert_eq!(
+        s.idp.stats().await.token_requests_total,
+        0,
+        "nothing reached the token endpoint"
+    );
+    assert!(
+        s.engine
+            .store()
+            .get(&SessionKey::default_for("testidp"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.engine
+            .store()
+            .get(&SessionKey::default_for("github"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // The real flow still completes, once.
     assert_eq!(s.http.get(&callback).send().await.unwrap().status(), 200);
-    let session = s.engine.store().get(&SessionKey::default_for("testidp")).await.unwrap().expect("session");
+    let session = s
+        .engine
+        .store()
+        .get(&SessionKey::default_for("testidp"))
+        .await
+        .unwrap()
+        .expect("session");
     let replay = s.http.get(&callback).send().await.unwrap();
     assert_eq!(replay.status(), 400);
     assert!(replay.text().await.unwrap().contains("already used"));
-    let after = s.engine.store().get(&SessionKey::default_for("testidp")).await.unwrap().unwrap();
-    assert_eq!(after.version, session.version, "a replay must not touch the session");
+    let after = s
+        .engine
+        .store()
+        .get(&SessionKey::default_for("testidp"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after.version, session.version,
+        "a replay must not touch the session"
+    );
     assert_eq!(s.idp.stats().await.token("authorization_code"), 1);
 }
 
@@ -196,7 +331,13 @@ async fn hundred_concurrent_callers_cause_one_refresh() {
     let req = AuthRequest::new("testidp");
     let p = prompt(&s.engine, &req).await;
     approve(&s, &p).await;
-    let first = s.engine.wait(&p, Duration::from_secs(5)).await.unwrap().access_token().to_owned();
+    let first = s
+        .engine
+        .wait(&p, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .access_token()
+        .to_owned();
     age(&s.engine, &req.key()).await;
     s.idp.reset_stats().await;
     let tasks: Vec<_> = (0..100)
@@ -215,51 +356,99 @@ async fn hundred_concurrent_callers_cause_one_refresh() {
     for t in tasks {
         tokens.push(t.await.unwrap());
     }
-    assert_eq!(s.idp.stats().await.token("refresh_token"), 1, "exactly one refresh request");
-    assert!(tokens.iter().all(|t| t == &tokens[0] && t != &first), "all 100 callers get the new token");
+    assert_eq!(
+        s.idp.stats().await.token("refresh_token"),
+        1,
+        "exactly one refresh request"
+    );
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0] && t != &first),
+        "all 100 callers get the new token"
+    );
 }
 
 #[tokio::test]
 async fn token_page_over_http() {
     let s = setup(3600, "").await;
-    let req = AuthRequest::new("notion").handler("notion-token").profile("work");
+    let req = AuthRequest::new("notion")
+        .handler("notion-token")
+        .profile("work");
     let p = prompt(&s.engine, &req).await;
     let page = s.http.get(&p.url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let h = page.headers();
-    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["cache-control"], "no-store");
     let html = page.text().await.unwrap();
     assert!(html.contains("type=\"password\"") && html.contains("Notion"));
-    let state = url::Url::parse(&p.url).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let state = url::Url::parse(&p.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
     let action = format!("{}/auth/notion/token", s.base());
 
     // An empty key is refused and keeps the link alive.
-    let r = s.http.post(&action).form(&[("state", state.as_str()), ("token", "")]).send().await.unwrap();
+    let r = s
+        .http
+        .post(&action)
+        .form(&[("state", state.as_str()), ("token", "")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     // A cross-site post is refused.
-    let r = s.http.post(&action).header("origin", "https://evil.example").form(&[("state", state.as_str()), ("token", "x")]).send().await.unwrap();
+    let r = s
+        .http
+        .post(&action)
+        .header("origin", "https://evil.example")
+        .form(&[("state", state.as_str()), ("token", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     // An oversized body is refused.
     let big = "a".repeat(keyfob_callback::MAX_BODY + 1);
-    let r = s.http.post(&action).form(&[("state", state.as_str()), ("token", big.as_str())]).send().await.unwrap();
+    let r = s
+        .http
+        .post(&action)
+        .form(&[("state", state.as_str()), ("token", big.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
 
     let r = s
         .http
         .post(&action)
         .header("origin", s.base())
-        .form(&[("state", state.as_str()), ("token", "secret_sentinel_notion")])
+        .form(&[
+            ("state", state.as_str()),
+            ("token", "secret_sentinel_notion"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!r.text().await.unwrap().contains("secret_sentinel_notion"));
     let creds = s.engine.wait(&p, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(creds.get("WORK_NOTION_TOKEN").unwrap().expose_secret(), "secret_sentinel_notion");
-    assert_eq!(creds.get("NOTION_TOKEN").unwrap().expose_secret(), "secret_sentinel_notion");
+    assert_eq!(
+        creds.get("WORK_NOTION_TOKEN").unwrap().expose_secret(),
+        "secret_sentinel_notion"
+    );
+    assert_eq!(
+        creds.get("NOTION_TOKEN").unwrap().expose_secret(),
+        "secret_sentinel_notion"
+    );
     // The page is dead once used.
     assert_eq!(s.http.get(&p.url).send().await.unwrap().status(), 400);
 }
@@ -274,13 +463,23 @@ async fn pages_escape_what_they_echo_and_unknown_paths_404() {
         format!("/auth/{evil}/token"),
         "/nope".to_owned(),
     ] {
-        let r = s.http.get(format!("{}{path}", s.base())).send().await.unwrap();
+        let r = s
+            .http
+            .get(format!("{}{path}", s.base()))
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_client_error(), "{path}");
         assert!(r.headers().contains_key("content-security-policy"));
         let body = r.text().await.unwrap();
         assert!(!body.contains("<script>"), "{path}: {body}");
     }
-    let health = s.http.get(format!("{}/health", s.base())).send().await.unwrap();
+    let health = s
+        .http
+        .get(format!("{}/health", s.base()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.text().await.unwrap(), "{\"status\":\"ok\"}");
 }
 
@@ -295,11 +494,26 @@ async fn a_thousand_concurrent_flows_keep_their_own_tokens() {
             let limit = limit.clone();
             tokio::spawn(async move {
                 let _permit = limit.acquire().await.unwrap();
-                let req = AuthRequest::new("notion").handler("notion-token").thread(format!("t{}", i % 100)).profile(format!("p{}", i / 100));
+                let req = AuthRequest::new("notion")
+                    .handler("notion-token")
+                    .thread(format!("t{}", i % 100))
+                    .profile(format!("p{}", i / 100));
                 let p = prompt(&s.engine, &req).await;
-                let state = url::Url::parse(&p.url).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+                let state = url::Url::parse(&p.url)
+                    .unwrap()
+                    .query_pairs()
+                    .find(|(k, _)| k == "state")
+                    .unwrap()
+                    .1
+                    .into_owned();
                 let token = format!("token-{i}");
-                let r = s.http.post(format!("{}/auth/notion/token", s.base())).form(&[("state", state.as_str()), ("token", token.as_str())]).send().await.unwrap();
+                let r = s
+                    .http
+                    .post(format!("{}/auth/notion/token", s.base()))
+                    .form(&[("state", state.as_str()), ("token", token.as_str())])
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 200);
                 s.engine.wait(&p, Duration::from_secs(10)).await.unwrap();
             })
@@ -318,33 +532,76 @@ async fn a_thousand_concurrent_flows_keep_their_own_tokens() {
 
 #[tokio::test]
 async fn bad_token_endpoints_give_clear_errors() {
-    let stub = StubServer::start(StubResponse::html(500, "<html>Internal error</html>")).await.unwrap();
+    let stub = StubServer::start(StubResponse::html(500, "<html>Internal error</html>"))
+        .await
+        .unwrap();
     let toml = format!(
         "[session]\nhttp_timeout_secs = 1\n[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nauthorize_url = \"{u}/authorize\"\ntoken_url = \"{t}\"\n",
         u = stub.url(),
         t = stub.token_url()
     );
-    let engine = Engine::builder().config(Config::from_toml(&toml).unwrap()).build().unwrap();
+    let engine = Engine::builder()
+        .config(Config::from_toml(&toml).unwrap())
+        .build()
+        .unwrap();
     let cases: Vec<(StubResponse, &str)> = vec![
-        (StubResponse::html(500, "<html>Internal error</html>"), "HTTP 500 with text/html"),
-        (StubResponse::html(200, "<html>login page</html>"), "neither JSON nor form data"),
-        (StubResponse::new(200, "application/json", "{\"access_tok"), "neither JSON nor form data"),
-        (StubResponse::json(502, &serde_json::json!({})), "failed with HTTP 502"),
-        (StubResponse::json(200, &serde_json::json!({"error": "bad_verification_code"})), "bad_verification_code"),
-        (StubResponse::token("t").with_delay(Duration::from_secs(3)), "did not answer within 1 s"),
+        (
+            StubResponse::html(500, "<html>Internal error</html>"),
+            "HTTP 500 with text/html",
+        ),
+        (
+            StubResponse::html(200, "<html>login page</html>"),
+            "neither JSON nor form data",
+        ),
+        (
+            StubResponse::new(200, "application/json", "{\"access_tok"),
+            "neither JSON nor form data",
+        ),
+        (
+            StubResponse::json(502, &serde_json::json!({})),
+            "failed with HTTP 502",
+        ),
+        (
+            StubResponse::json(200, &serde_json::json!({"error": "bad_verification_code"})),
+            "bad_verification_code",
+        ),
+        (
+            StubResponse::token("t").with_delay(Duration::from_secs(3)),
+            "did not answer within 1 s",
+        ),
     ];
     for (response, expected) in cases {
         stub.set_response(response);
         let p = engine.login(&AuthRequest::new("github")).await.unwrap();
-        let state = url::Url::parse(&p.url).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-        let params = keyfob_core::CallbackParams { state: Some(state), code: Some("code-1".into()), ..Default::default() };
+        let state = url::Url::parse(&p.url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let params = keyfob_core::CallbackParams {
+            state: Some(state),
+            code: Some("code-1".into()),
+            ..Default::default()
+        };
         let e = engine.complete_oauth2("github", params).await.unwrap_err();
-        assert!(e.to_string().contains(expected), "expected `{expected}` in `{e}`");
+        assert!(
+            e.to_string().contains(expected),
+            "expected `{expected}` in `{e}`"
+        );
         assert!(!e.to_string().contains("code-1"));
         // The failure reaches the waiter, and no session is written.
         let waited = engine.wait(&p, Duration::from_secs(2)).await.unwrap_err();
         assert_eq!(waited.kind(), e.kind());
-        assert!(engine.store().get(&SessionKey::default_for("github")).await.unwrap().is_none());
+        assert!(
+            engine
+                .store()
+                .get(&SessionKey::default_for("github"))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     // A missing client id names the config to set.
     let bare = Engine::builder().build().unwrap();
@@ -359,35 +616,85 @@ async fn failed_refresh_keeps_a_valid_session_and_asks_to_log_in_when_expired() 
     let req = AuthRequest::new("testidp");
     let p = prompt(&s.engine, &req).await;
     approve(&s, &p).await;
-    let token = s.engine.wait(&p, Duration::from_secs(5)).await.unwrap().access_token().to_owned();
+    let token = s
+        .engine
+        .wait(&p, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .access_token()
+        .to_owned();
     // Break the refresh token: the server now rejects it with invalid_grant.
     let mut session = s.engine.store().get(&req.key()).await.unwrap().unwrap();
     session.grant.refresh_token = Some("revoked-or-bogus".to_owned().into());
-    s.engine.store().put(&session, keyfob_core::store::Expect::Any).await.unwrap();
+    s.engine
+        .store()
+        .put(&session, keyfob_core::store::Expect::Any)
+        .await
+        .unwrap();
     age(&s.engine, &req.key()).await;
     // Still valid for a minute: the caller gets the current token, and the session survives.
-    let creds = s.engine.credentials(&req.key()).await.expect("still-valid token is served");
+    let creds = s
+        .engine
+        .credentials(&req.key())
+        .await
+        .expect("still-valid token is served");
     assert_eq!(creds.access_token(), token);
-    let kept = s.engine.store().get(&req.key()).await.unwrap().expect("session kept");
-    assert!(kept.refresh_error.as_deref().is_some_and(|e| e.contains("log in again")));
+    let kept = s
+        .engine
+        .store()
+        .get(&req.key())
+        .await
+        .unwrap()
+        .expect("session kept");
+    assert!(
+        kept.refresh_error
+            .as_deref()
+            .is_some_and(|e| e.contains("log in again"))
+    );
     // Once expired, the caller is told to log in again, and `ensure` returns a prompt.
     let mut expired = kept.clone();
     expired.grant.expires_at = Some(keyfob_core::now() - 1);
-    s.engine.store().put(&expired, keyfob_core::store::Expect::Any).await.unwrap();
+    s.engine
+        .store()
+        .put(&expired, keyfob_core::store::Expect::Any)
+        .await
+        .unwrap();
     let e = s.engine.credentials(&req.key()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ReauthRequired, "{e}");
-    assert!(matches!(s.engine.ensure(&req).await.unwrap(), Ensured::Prompt(_)));
-    assert!(s.engine.store().get(&req.key()).await.unwrap().is_some(), "never deleted");
+    assert!(matches!(
+        s.engine.ensure(&req).await.unwrap(),
+        Ensured::Prompt(_)
+    ));
+    assert!(
+        s.engine.store().get(&req.key()).await.unwrap().is_some(),
+        "never deleted"
+    );
 }
 
 #[tokio::test]
 async fn pending_flows_expire_and_are_purged() {
     let s = setup(3600, "[session]\nflow_timeout_secs = 1").await;
-    let p = prompt(&s.engine, &AuthRequest::new("notion").handler("notion-token")).await;
+    let p = prompt(
+        &s.engine,
+        &AuthRequest::new("notion").handler("notion-token"),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(s.http.get(&p.url).send().await.unwrap().status(), 400, "an expired link is refused");
+    assert_eq!(
+        s.http.get(&p.url).send().await.unwrap().status(),
+        400,
+        "an expired link is refused"
+    );
     assert_eq!(s.engine.purge_expired().await.unwrap(), 1);
-    assert!(s.engine.store().pending_for(&p.key).await.unwrap().is_none(), "nothing left behind");
+    assert!(
+        s.engine
+            .store()
+            .pending_for(&p.key)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing left behind"
+    );
     let e = s.engine.wait(&p, Duration::from_secs(1)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Expired);
 }

@@ -15,7 +15,11 @@ use clap::{Args, Parser, Subcommand};
 use keyfob::{AuthRequest, Engine, ErrorKind, ExposeSecret, SessionKey, SessionState};
 
 #[derive(Parser)]
-#[command(name = "keyfob", version, about = "Credentials for agent tools: log in once, hand tokens to tools")]
+#[command(
+    name = "keyfob",
+    version,
+    about = "Credentials for agent tools: log in once, hand tokens to tools"
+)]
 struct Cli {
     /// The config file (default: $KEYFOB_CONFIG, ./keyfob.toml, then the user config directory).
     #[arg(long, global = true, value_name = "PATH")]
@@ -107,7 +111,13 @@ struct LoginArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = std::env::var("KEYFOB_LOG").unwrap_or_else(|_| if cli.verbose { "keyfob=debug".into() } else { "keyfob=warn".into() });
+    let filter = std::env::var("KEYFOB_LOG").unwrap_or_else(|_| {
+        if cli.verbose {
+            "keyfob=debug".into()
+        } else {
+            "keyfob=warn".into()
+        }
+    });
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
@@ -156,7 +166,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(k) => {
             let engine = engine(config)?;
             engine.catalog().provider(&k.provider)?;
-            let creds = engine.credentials(&SessionKey::new(&k.provider, &k.thread, &k.profile)).await?;
+            let creds = engine
+                .credentials(&SessionKey::new(&k.provider, &k.thread, &k.profile))
+                .await?;
             println!("{}", creds.access_token());
             Ok(ExitCode::SUCCESS)
         }
@@ -166,13 +178,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine.catalog().provider(&k.provider)?;
             let key = SessionKey::new(&k.provider, &k.thread, &k.profile);
             if engine.logout(&key).await? {
-                eprintln!("Logged out of {} (thread {}, profile {}).", k.provider, key.thread, key.profile);
+                eprintln!(
+                    "Logged out of {} (thread {}, profile {}).",
+                    k.provider, key.thread, key.profile
+                );
             } else {
-                eprintln!("Not logged in to {} (thread {}, profile {}); nothing to do.", k.provider, key.thread, key.profile);
+                eprintln!(
+                    "Not logged in to {} (thread {}, profile {}); nothing to do.",
+                    k.provider, key.thread, key.profile
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Exec { providers, profile, thread, command } => exec(&engine(config)?, &providers, &profile, &thread, &command).await,
+        Command::Exec {
+            providers,
+            profile,
+            thread,
+            command,
+        } => exec(&engine(config)?, &providers, &profile, &thread, &command).await,
         Command::Serve { bind } => serve(engine(config)?, bind).await,
     }
 }
@@ -218,7 +241,10 @@ fn providers(engine: &Engine, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<18} {:<22} {:<9} {:<26} CONFIGURED", "PROVIDER", "HANDLER", "KIND", "ENV");
+    println!(
+        "{:<18} {:<22} {:<9} {:<26} CONFIGURED",
+        "PROVIDER", "HANDLER", "KIND", "ENV"
+    );
     for p in &list {
         for h in &p.handlers {
             println!(
@@ -227,7 +253,11 @@ fn providers(engine: &Engine, json: bool) -> anyhow::Result<ExitCode> {
                 format!("{}{}", h.name, if h.default { " *" } else { "" }),
                 h.kind,
                 h.env_keys.join(","),
-                if h.configured { "yes" } else { "no (set client_id in [auth.<id>])" }
+                if h.configured {
+                    "yes"
+                } else {
+                    "no (set client_id in [auth.<id>])"
+                }
             );
         }
     }
@@ -237,25 +267,41 @@ fn providers(engine: &Engine, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Whether a keyfob server already answers at `addr` (then `login` can use it).
 async fn keyfob_server_at(addr: SocketAddr) -> bool {
-    let Ok(client) = reqwest::Client::builder().timeout(Duration::from_secs(2)).build() else { return false };
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
     match client.get(format!("http://{addr}/health")).send().await {
-        Ok(r) => r.text().await.is_ok_and(|t| t.contains("\"status\":\"ok\"")),
+        Ok(r) => r
+            .text()
+            .await
+            .is_ok_and(|t| t.contains("\"status\":\"ok\"")),
         Err(_) => false,
     }
 }
 
 async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let k = &args.key;
-    let mut req = AuthRequest::new(&k.provider).scopes(args.scopes.iter().cloned()).thread(&k.thread).profile(&k.profile);
+    let mut req = AuthRequest::new(&k.provider)
+        .scopes(args.scopes.iter().cloned())
+        .thread(&k.thread)
+        .profile(&k.profile);
     if let Some(h) = &args.handler {
         req = req.handler(h);
     }
-    engine.catalog().handler(&req.provider, req.handler.as_deref())?;
+    engine
+        .catalog()
+        .handler(&req.provider, req.handler.as_deref())?;
     let bind = args.bind.unwrap_or(engine.config().server.bind);
     let server = match keyfob_callback::start(engine.clone(), bind).await {
         Ok(s) => Some(s),
         Err(e) if keyfob_server_at(bind).await => {
-            tracing::debug!(kind = e.kind().as_str(), "using the keyfob server already on {bind}");
+            tracing::debug!(
+                kind = e.kind().as_str(),
+                "using the keyfob server already on {bind}"
+            );
             None
         }
         Err(e) => return Err(e.into()),
@@ -266,7 +312,10 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     if !args.no_browser && webbrowser::open(&prompt.url).is_err() {
         eprintln!("(could not open a browser; open the URL above yourself)");
     }
-    let timeout = Duration::from_secs(args.timeout.unwrap_or(engine.config().session.flow_timeout_secs));
+    let timeout = Duration::from_secs(
+        args.timeout
+            .unwrap_or(engine.config().session.flow_timeout_secs),
+    );
     let spinner = std::io::stderr().is_terminal().then(|| {
         let s = indicatif::ProgressBar::new_spinner();
         s.set_message("waiting for you to finish in the browser… (Ctrl-C to cancel)");
@@ -290,8 +339,13 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
         }
         Some(Err(e)) => Err(e.into()),
         Some(Ok(_)) => {
-            let (p, _) = engine.catalog().handler(&req.provider, req.handler.as_deref())?;
-            eprintln!("Logged in to {} (thread {}, profile {}).", p.display_name, prompt.key.thread, prompt.key.profile);
+            let (p, _) = engine
+                .catalog()
+                .handler(&req.provider, req.handler.as_deref())?;
+            eprintln!(
+                "Logged in to {} (thread {}, profile {}).",
+                p.display_name, prompt.key.thread, prompt.key.profile
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -308,14 +362,21 @@ async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Re
         return Ok(ExitCode::SUCCESS);
     }
     let now = keyfob::now();
-    println!("{:<14} {:<10} {:<10} {:<16} {:<14} {:<14} SCOPES", "PROVIDER", "THREAD", "PROFILE", "HANDLER", "STATE", "EXPIRES");
+    println!(
+        "{:<14} {:<10} {:<10} {:<16} {:<14} {:<14} SCOPES",
+        "PROVIDER", "THREAD", "PROFILE", "HANDLER", "STATE", "EXPIRES"
+    );
     for s in sessions {
         let expires = match s.expires_at {
             None => "never".to_owned(),
             Some(at) if at <= now => "expired".to_owned(),
             Some(at) => format!("in {}", human(at - now)),
         };
-        let state = if s.refresh_error.is_some() && s.state != SessionState::Valid { "needs_login" } else { s.state.as_str() };
+        let state = if s.refresh_error.is_some() && s.state != SessionState::Valid {
+            "needs_login"
+        } else {
+            s.state.as_str()
+        };
         println!(
             "{:<14} {:<10} {:<10} {:<16} {:<14} {:<14} {}",
             s.provider,
@@ -339,11 +400,23 @@ fn human(secs: i64) -> String {
     }
 }
 
-async fn exec(engine: &Engine, providers: &str, profile: &str, thread: &str, command: &[String]) -> anyhow::Result<ExitCode> {
+async fn exec(
+    engine: &Engine,
+    providers: &str,
+    profile: &str,
+    thread: &str,
+    command: &[String],
+) -> anyhow::Result<ExitCode> {
     let mut all: Option<keyfob::Credentials> = None;
-    for id in providers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for id in providers
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         engine.catalog().provider(id)?;
-        let creds = engine.credentials(&SessionKey::new(id, thread, profile)).await?;
+        let creds = engine
+            .credentials(&SessionKey::new(id, thread, profile))
+            .await?;
         match &mut all {
             Some(a) => a.extend(creds),
             None => all = Some(creds),
@@ -370,13 +443,18 @@ async fn exec(engine: &Engine, providers: &str, profile: &str, thread: &str, com
             return Ok(ExitCode::from(128 + u8::try_from(sig).unwrap_or(0)));
         }
     }
-    Ok(ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1)))
+    Ok(ExitCode::from(
+        u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
+    ))
 }
 
 async fn serve(engine: Engine, bind: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     let bind = bind.unwrap_or(engine.config().server.bind);
     let server = keyfob_callback::start(engine.clone(), bind).await?;
-    println!("keyfob callback server listening on {}", engine.callback_base());
+    println!(
+        "keyfob callback server listening on {}",
+        engine.callback_base()
+    );
     tokio::select! {
         r = server.wait() => { r.context("the callback server stopped")?; }
         _ = tokio::signal::ctrl_c() => { eprintln!("Stopping."); }

@@ -115,7 +115,11 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { refresh_margin_secs: 300, flow_timeout_secs: 300, http_timeout_secs: 30 }
+        SessionConfig {
+            refresh_margin_secs: 300,
+            flow_timeout_secs: 300,
+            http_timeout_secs: 30,
+        }
     }
 }
 
@@ -167,7 +171,10 @@ impl fmt::Debug for ProviderConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProviderConfig")
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("use_recommended_scopes", &self.use_recommended_scopes)
             .field("issuer", &self.issuer)
             .field("authorize_url", &self.authorize_url)
@@ -233,7 +240,10 @@ impl Config {
         let path = match explicit {
             Some(p) => {
                 if !p.is_file() {
-                    return Err(Error::new(ErrorKind::Config, format!("config file {} does not exist", p.display())));
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("config file {} does not exist", p.display()),
+                    ));
                 }
                 Some(p.to_path_buf())
             }
@@ -254,7 +264,10 @@ impl Config {
     /// # Errors
     /// [`ErrorKind::Config`] when it does not parse or validate.
     pub fn from_toml(text: &str) -> Result<Config> {
-        let config: Config = Figment::new().merge(Toml::string(text)).extract().map_err(config_error)?;
+        let config: Config = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(config_error)?;
         config.validate()?;
         Ok(config)
     }
@@ -267,15 +280,24 @@ impl Config {
         if let Some(u) = &self.server.public_base_url {
             let url = endpoint_url(u, "server.public_base_url")?;
             if url.query().is_some() || url.fragment().is_some() {
-                return Err(Error::new(ErrorKind::Config, "server.public_base_url must not have a query or fragment"));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "server.public_base_url must not have a query or fragment",
+                ));
             }
         }
         let prefix = &self.server.path_prefix;
         if !prefix.is_empty() && (!prefix.starts_with('/') || prefix.ends_with('/')) {
-            return Err(Error::new(ErrorKind::Config, "server.path_prefix must start with `/` and not end with one"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "server.path_prefix must start with `/` and not end with one",
+            ));
         }
         if self.session.flow_timeout_secs == 0 {
-            return Err(Error::new(ErrorKind::Config, "session.flow_timeout_secs must be positive"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "session.flow_timeout_secs must be positive",
+            ));
         }
         for (id, p) in &self.auth {
             for (what, v) in [
@@ -292,16 +314,24 @@ impl Config {
         }
         for (id, p) in &self.providers {
             if !crate::spec::is_valid_id(id) {
-                return Err(Error::new(ErrorKind::Config, format!("providers.{id}: ids must match ^[a-z][a-z0-9_]*$")));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("providers.{id}: ids must match ^[a-z][a-z0-9_]*$"),
+                ));
             }
             if p.issuer.is_none() && (p.authorize_url.is_none() || p.token_url.is_none()) {
                 return Err(Error::new(
                     ErrorKind::Config,
-                    format!("providers.{id} needs either `issuer` or both `authorize_url` and `token_url`"),
+                    format!(
+                        "providers.{id} needs either `issuer` or both `authorize_url` and `token_url`"
+                    ),
                 ));
             }
             if !matches!(p.client_auth.as_str(), "basic" | "body") {
-                return Err(Error::new(ErrorKind::Config, format!("providers.{id}.client_auth must be `basic` or `body`")));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("providers.{id}.client_auth must be `basic` or `body`"),
+                ));
             }
             if !matches!(p.refresh.as_str(), "none" | "plain" | "rotating") {
                 return Err(Error::new(
@@ -309,7 +339,11 @@ impl Config {
                     format!("providers.{id}.refresh must be `none`, `plain` or `rotating`"),
                 ));
             }
-            for (what, v) in [("issuer", &p.issuer), ("authorize_url", &p.authorize_url), ("token_url", &p.token_url)] {
+            for (what, v) in [
+                ("issuer", &p.issuer),
+                ("authorize_url", &p.authorize_url),
+                ("token_url", &p.token_url),
+            ] {
                 if let Some(v) = v {
                     endpoint_url(v, &format!("providers.{id}.{what}"))?;
                 }
@@ -321,7 +355,9 @@ impl Config {
     /// The data directory: `home`, else `<platform data dir>/keyfob`.
     pub fn home(&self) -> PathBuf {
         self.home.clone().unwrap_or_else(|| {
-            dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("keyfob")
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("keyfob")
         })
     }
 
@@ -332,7 +368,11 @@ impl Config {
 }
 
 fn env_provider() -> Env {
-    Env::prefixed("KEYFOB_").split("__").filter(|k| !matches!(k.as_str(), "config" | "log"))
+    Env::prefixed("KEYFOB_").split("__").filter(|k| {
+        !["config", "log"]
+            .iter()
+            .any(|n| k.as_str().eq_ignore_ascii_case(n))
+    })
 }
 
 fn find_config_file() -> Option<PathBuf> {
@@ -343,7 +383,9 @@ fn find_config_file() -> Option<PathBuf> {
     if local.is_file() {
         return Some(local);
     }
-    dirs::config_dir().map(|d| d.join("keyfob").join("keyfob.toml")).filter(|p| p.is_file())
+    dirs::config_dir()
+        .map(|d| d.join("keyfob").join("keyfob.toml"))
+        .filter(|p| p.is_file())
 }
 
 fn config_error(e: figment::Error) -> Error {
@@ -355,15 +397,25 @@ fn config_error(e: figment::Error) -> Error {
 /// # Errors
 /// [`ErrorKind::Config`] naming `what`.
 pub fn endpoint_url(text: &str, what: &str) -> Result<Url> {
-    let url = Url::parse(text).map_err(|_| Error::new(ErrorKind::Config, format!("{what} is not a valid URL")))?;
+    let url = Url::parse(text)
+        .map_err(|_| Error::new(ErrorKind::Config, format!("{what} is not a valid URL")))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::new(ErrorKind::Config, format!("{what} must not carry a user name or password")));
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{what} must not carry a user name or password"),
+        ));
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(Error::new(ErrorKind::Config, format!("{what} must use https (plain http is allowed only for loopback hosts)"))),
-        _ => Err(Error::new(ErrorKind::Config, format!("{what} must be an https URL"))),
+        "http" => Err(Error::new(
+            ErrorKind::Config,
+            format!("{what} must use https (plain http is allowed only for loopback hosts)"),
+        )),
+        _ => Err(Error::new(
+            ErrorKind::Config,
+            format!("{what} must be an https URL"),
+        )),
     }
 }
 
@@ -407,14 +459,22 @@ mod tests {
         assert_eq!(c.store.kind, StoreKind::Memory);
         assert_eq!(c.provider("github").client_id.as_deref(), Some("abc"));
         assert!(c.provider("github").use_recommended_scopes);
-        assert_eq!(c.provider("salesforce").extra["domain_url"], "https://acme.my.salesforce.com");
+        assert_eq!(
+            c.provider("salesforce").extra["domain_url"],
+            "https://acme.my.salesforce.com"
+        );
         assert!(!format!("{c:?}").contains("sentinel"));
     }
 
     #[test]
     fn rejects_bad_values_with_the_key() {
-        let e = Config::from_toml("[auth.github]\ntoken_url = \"http://evil.example/token\"").unwrap_err();
-        assert!(e.to_string().contains("auth.github.token_url must use https"), "{e}");
+        let e = Config::from_toml("[auth.github]\ntoken_url = \"http://evil.example/token\"")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("auth.github.token_url must use https"),
+            "{e}"
+        );
         let e = Config::from_toml("[server]\nbind = \"nope\"").unwrap_err();
         assert!(e.to_string().contains("bind"), "{e}");
         let e = Config::from_toml("[store]\nkind = \"mongo\"").unwrap_err();

@@ -31,7 +31,9 @@ impl fmt::Debug for Sealer {
 impl Sealer {
     /// A sealer for a raw 32-byte key.
     pub fn new(key: &[u8; 32]) -> Self {
-        Sealer { cipher: XChaCha20Poly1305::new(key.into()) }
+        Sealer {
+            cipher: XChaCha20Poly1305::new(key.into()),
+        }
     }
 
     /// A sealer for a key written as base64 (44 characters), as in config or `KEYFOB_STORE__KEY`.
@@ -58,17 +60,31 @@ impl Sealer {
     pub fn from_key_file(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text).map_err(|_| {
-                Error::new(ErrorKind::Config, format!("key file {} does not hold a base64 32-byte key", path.display()))
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "key file {} does not hold a base64 32-byte key",
+                        path.display()
+                    ),
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate_key();
                 write_private(path, key.as_bytes()).map_err(|e| {
-                    Error::new(ErrorKind::Config, format!("cannot create key file {}", path.display())).with_source(e)
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("cannot create key file {}", path.display()),
+                    )
+                    .with_source(e)
                 })?;
                 tracing::info!("created a new encryption key file");
                 Self::from_base64(&key)
             }
-            Err(e) => Err(Error::new(ErrorKind::Config, format!("cannot read key file {}", path.display())).with_source(e)),
+            Err(e) => Err(Error::new(
+                ErrorKind::Config,
+                format!("cannot read key file {}", path.display()),
+            )
+            .with_source(e)),
         }
     }
 
@@ -78,7 +94,13 @@ impl Sealer {
         rand::rng().fill_bytes(&mut nonce);
         let ct = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
         out.push(VERSION);
@@ -93,7 +115,10 @@ impl Sealer {
     /// [`ErrorKind::Store`] when the key is wrong or the record is corrupted.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
         if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
-            return Err(Error::new(ErrorKind::Store, "a stored record is corrupted (bad header)"));
+            return Err(Error::new(
+                ErrorKind::Store,
+                "a stored record is corrupted (bad header)",
+            ));
         }
         let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
         self.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| {
@@ -106,7 +131,10 @@ impl Sealer {
 }
 
 fn bad_key() -> Error {
-    Error::new(ErrorKind::Config, "the encryption key must be base64 of exactly 32 bytes")
+    Error::new(
+        ErrorKind::Config,
+        "the encryption key must be base64 of exactly 32 bytes",
+    )
 }
 
 /// Creates `path` with owner-only permissions and writes `bytes`; fails if it exists.
@@ -135,12 +163,32 @@ mod tests {
         let s = Sealer::from_base64(&Sealer::generate_key()).unwrap();
         let sealed = s.seal(b"github/default/default", b"sentinel");
         assert!(!sealed.windows(8).any(|w| w == b"sentinel"));
-        assert_eq!(s.open(b"github/default/default", &sealed).unwrap(), b"sentinel");
-        assert_eq!(s.open(b"slack/default/default", &sealed).unwrap_err().kind(), ErrorKind::Store);
+        assert_eq!(
+            s.open(b"github/default/default", &sealed).unwrap(),
+            b"sentinel"
+        );
+        assert_eq!(
+            s.open(b"slack/default/default", &sealed)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Store
+        );
         let other = Sealer::from_base64(&Sealer::generate_key()).unwrap();
-        assert!(other.open(b"github/default/default", &sealed).unwrap_err().to_string().contains("key is wrong"));
-        assert_eq!(s.open(b"x", b"garbage").unwrap_err().kind(), ErrorKind::Store);
-        assert_eq!(Sealer::from_base64("short").unwrap_err().kind(), ErrorKind::Config);
+        assert!(
+            other
+                .open(b"github/default/default", &sealed)
+                .unwrap_err()
+                .to_string()
+                .contains("key is wrong")
+        );
+        assert_eq!(
+            s.open(b"x", b"garbage").unwrap_err().kind(),
+            ErrorKind::Store
+        );
+        assert_eq!(
+            Sealer::from_base64("short").unwrap_err().kind(),
+            ErrorKind::Config
+        );
     }
 
     #[test]
@@ -154,10 +202,16 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         std::fs::write(&path, "not a key").unwrap();
-        assert_eq!(Sealer::from_key_file(&path).unwrap_err().kind(), ErrorKind::Config);
+        assert_eq!(
+            Sealer::from_key_file(&path).unwrap_err().kind(),
+            ErrorKind::Config
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -137,7 +137,9 @@ pub struct CallbackParams {
 
 impl fmt::Debug for CallbackParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallbackParams").field("error", &self.error).finish_non_exhaustive()
+        f.debug_struct("CallbackParams")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,7 +230,9 @@ impl EngineBuilder {
         for (id, custom) in &self.config.providers {
             catalog.insert(custom_provider(id, custom));
         }
-        let runtime = Arc::new(Runtime::new(Duration::from_secs(self.config.session.http_timeout_secs.max(1)))?);
+        let runtime = Arc::new(Runtime::new(Duration::from_secs(
+            self.config.session.http_timeout_secs.max(1),
+        ))?);
         let base = default_base(&self.config);
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -294,13 +298,21 @@ fn custom_provider(id: &str, c: &CustomProvider) -> &'static Provider {
     let scopes: Vec<&'static str> = c.scopes.iter().map(|s| leak(s.clone())).collect();
     let spec: &'static OAuth2Spec = Box::leak(Box::new(OAuth2Spec {
         name: leak(format!("{}-oauth2", id.replace('_', "-"))),
-        env_key: leak(c.env_key.clone().unwrap_or_else(|| format!("{}_TOKEN", id.to_ascii_uppercase()))),
+        env_key: leak(
+            c.env_key
+                .clone()
+                .unwrap_or_else(|| format!("{}_TOKEN", id.to_ascii_uppercase())),
+        ),
         authorize_url: leak(c.authorize_url.clone().unwrap_or_default()),
         token_url: leak(c.token_url.clone().unwrap_or_default()),
         revoke_url: c.revoke_url.clone().map(leak),
         scope_separator: leak(c.scope_separator.clone()),
         recommended_scopes: Box::leak(scopes.into_boxed_slice()),
-        client_auth: if c.client_auth == "body" { ClientAuth::Body } else { ClientAuth::Basic },
+        client_auth: if c.client_auth == "body" {
+            ClientAuth::Body
+        } else {
+            ClientAuth::Basic
+        },
         pkce: if c.pkce { Pkce::S256 } else { Pkce::None },
         refresh: match c.refresh.as_str() {
             "none" => Refresh::None,
@@ -310,7 +322,11 @@ fn custom_provider(id: &str, c: &CustomProvider) -> &'static Provider {
         ..OAuth2Spec::DEFAULTS
     }));
     let handlers: &'static [Handler] = Box::leak(vec![Handler::OAuth2(spec)].into_boxed_slice());
-    Box::leak(Box::new(Provider { id, display_name: leak(c.display_name.clone().unwrap_or_else(|| id.to_owned())), handlers }))
+    Box::leak(Box::new(Provider {
+        id,
+        display_name: leak(c.display_name.clone().unwrap_or_else(|| id.to_owned())),
+        handlers,
+    }))
 }
 
 fn random_token(bytes: usize) -> String {
@@ -321,7 +337,10 @@ fn random_token(bytes: usize) -> String {
 
 /// Hex SHA-256 of a `state`: what stores key pending flows by.
 pub fn state_hash(state: &str) -> String {
-    Sha256::digest(state.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Engine {
@@ -347,7 +366,11 @@ impl Engine {
 
     /// The base URL of the callback server that prompts point at.
     pub fn callback_base(&self) -> String {
-        self.inner.base.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .base
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Points prompts at a callback server that bound `addr` (used when it binds port 0), unless
@@ -365,7 +388,12 @@ impl Engine {
     pub fn provider_config(&self, id: &str) -> ProviderConfig {
         let mut pc = self.inner.config.provider(id);
         if pc.issuer.is_none() {
-            pc.issuer = self.inner.config.providers.get(id).and_then(|c| c.issuer.clone());
+            pc.issuer = self
+                .inner
+                .config
+                .providers
+                .get(id)
+                .and_then(|c| c.issuer.clone());
         }
         pc
     }
@@ -374,21 +402,33 @@ impl Engine {
     pub fn is_configured(&self, provider: &Provider, handler: &Handler) -> bool {
         match handler {
             Handler::Token(_) => true,
-            Handler::OAuth2(_) => self.provider_config(provider.id).client_id.is_some_and(|c| !c.is_empty()),
+            Handler::OAuth2(_) => self
+                .provider_config(provider.id)
+                .client_id
+                .is_some_and(|c| !c.is_empty()),
         }
     }
 
-    fn handler_object(&self, provider: &'static Provider, handler: &'static Handler) -> Box<dyn AuthHandler> {
+    fn handler_object(
+        &self,
+        provider: &'static Provider,
+        handler: &'static Handler,
+    ) -> Box<dyn AuthHandler> {
         match handler {
             Handler::Token(t) => Box::new(TokenHandler::new(t)),
-            Handler::OAuth2(o) => {
-                Box::new(OAuth2Handler::new(provider.id, o, self.provider_config(provider.id), self.inner.runtime.clone()))
-            }
+            Handler::OAuth2(o) => Box::new(OAuth2Handler::new(
+                provider.id,
+                o,
+                self.provider_config(provider.id),
+                self.inner.runtime.clone(),
+            )),
         }
     }
 
     fn lookup_stored(&self, session: &Session) -> Result<(&'static Provider, &'static Handler)> {
-        self.inner.catalog.handler(&session.key.provider, Some(&session.handler))
+        self.inner
+            .catalog
+            .handler(&session.key.provider, Some(&session.handler))
     }
 
     fn margin(&self) -> i64 {
@@ -402,19 +442,31 @@ impl Engine {
     /// # Errors
     /// Unknown provider or handler, missing client config, store and transport failures.
     pub async fn ensure(&self, req: &AuthRequest) -> Result<Ensured> {
-        let (provider, handler) = self.inner.catalog.handler(&req.provider, req.handler.as_deref())?;
+        let (provider, handler) = self
+            .inner
+            .catalog
+            .handler(&req.provider, req.handler.as_deref())?;
         let key = req.key();
-        let wanted: Scopes = if handler.scoped() { scope::from_iter(req.scopes.iter().map(String::as_str)) } else { Scopes::new() };
+        let wanted: Scopes = if handler.scoped() {
+            scope::from_iter(req.scopes.iter().map(String::as_str))
+        } else {
+            Scopes::new()
+        };
         let existing = self.inner.store.get(&key).await?;
         if let Some(session) = &existing {
             let same_handler = req.handler.is_none() || session.handler == handler.name();
             if same_handler {
                 match session.state(&wanted, now(), self.margin()) {
-                    SessionState::Valid => return Ok(Ensured::Ready(self.credentials_of(session)?)),
+                    SessionState::Valid => {
+                        return Ok(Ensured::Ready(self.credentials_of(session)?));
+                    }
                     SessionState::NeedsRefresh => match self.refresh_from(session).await {
                         Ok(s) => return Ok(Ensured::Ready(self.credentials_of(&s)?)),
                         Err(e) if e.kind() == ErrorKind::ReauthRequired => {
-                            tracing::info!(provider = provider.id, "refresh impossible; asking the user to log in again");
+                            tracing::info!(
+                                provider = provider.id,
+                                "refresh impossible; asking the user to log in again"
+                            );
                         }
                         Err(e) => return Err(e),
                     },
@@ -424,8 +476,13 @@ impl Engine {
         } else if let Some(session) = self.session_from_env(provider, handler, &key).await? {
             return Ok(Ensured::Ready(self.credentials_of(&session)?));
         }
-        let granted = existing.filter(|s| s.handler == handler.name()).map(|s| s.grant.scopes).unwrap_or_default();
-        let prompt = self.start_flow(provider, handler, &key, &wanted, &granted, false).await?;
+        let granted = existing
+            .filter(|s| s.handler == handler.name())
+            .map(|s| s.grant.scopes)
+            .unwrap_or_default();
+        let prompt = self
+            .start_flow(provider, handler, &key, &wanted, &granted, false)
+            .await?;
         Ok(Ensured::Prompt(prompt))
     }
 
@@ -434,26 +491,57 @@ impl Engine {
     /// # Errors
     /// As [`Engine::ensure`].
     pub async fn login(&self, req: &AuthRequest) -> Result<Prompt> {
-        let (provider, handler) = self.inner.catalog.handler(&req.provider, req.handler.as_deref())?;
+        let (provider, handler) = self
+            .inner
+            .catalog
+            .handler(&req.provider, req.handler.as_deref())?;
         let key = req.key();
-        let wanted: Scopes = if handler.scoped() { scope::from_iter(req.scopes.iter().map(String::as_str)) } else { Scopes::new() };
+        let wanted: Scopes = if handler.scoped() {
+            scope::from_iter(req.scopes.iter().map(String::as_str))
+        } else {
+            Scopes::new()
+        };
         let granted = match self.inner.store.get(&key).await? {
             Some(s) if s.handler == handler.name() => s.grant.scopes,
             _ => Scopes::new(),
         };
-        self.start_flow(provider, handler, &key, &wanted, &granted, true).await
+        self.start_flow(provider, handler, &key, &wanted, &granted, true)
+            .await
     }
 
     /// Stores a token handler's key taken from its env variable, when config allows it.
-    async fn session_from_env(&self, provider: &'static Provider, handler: &'static Handler, key: &SessionKey) -> Result<Option<Session>> {
-        let Handler::Token(spec) = handler else { return Ok(None) };
+    async fn session_from_env(
+        &self,
+        provider: &'static Provider,
+        handler: &'static Handler,
+        key: &SessionKey,
+    ) -> Result<Option<Session>> {
+        let Handler::Token(spec) = handler else {
+            return Ok(None);
+        };
         if !self.provider_config(provider.id).allow_env {
             return Ok(None);
         }
-        let Some(fields) = env_fields(spec) else { return Ok(None) };
-        let grant = TokenHandler::new(spec).grant_from_fields(fields).map_err(|e| e.with_provider(provider.id))?;
+        let Some(fields) = env_fields(spec) else {
+            return Ok(None);
+        };
+        let grant = TokenHandler::new(spec)
+            .grant_from_fields(fields)
+            .map_err(|e| e.with_provider(provider.id))?;
         tracing::info!(provider = provider.id, "took the key from the environment");
         self.save(key, handler.name(), grant).await.map(Some)
+    }
+
+    /// The first token handler of the key's provider that may, and can, take its key from the
+    /// environment.
+    async fn any_session_from_env(&self, key: &SessionKey) -> Result<Option<Session>> {
+        let provider = self.inner.catalog.provider(&key.provider)?;
+        for handler in provider.handlers {
+            if let Some(s) = self.session_from_env(provider, handler, key).await? {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
     }
 
     async fn start_flow(
@@ -476,7 +564,11 @@ impl Engine {
         }
         if !fresh {
             if let Some(p) = store.pending_for(key).await? {
-                if p.status == FlowStatus::Waiting && p.expires_at > now && p.handler == handler.name() && scope::covers(&p.scopes, &scopes) {
+                if p.status == FlowStatus::Waiting
+                    && p.expires_at > now
+                    && p.handler == handler.name()
+                    && scope::covers(&p.scopes, &scopes)
+                {
                     return Ok(self.prompt_of(provider, handler, &p));
                 }
             }
@@ -485,7 +577,11 @@ impl Engine {
         let base = self.callback_base();
         let flow = FlowStart {
             redirect_uri: format!("{base}/auth/{}/oauth2/callback", provider.id),
-            page_url: format!("{base}/auth/{}/token?state={}", provider.id, state.expose_secret()),
+            page_url: format!(
+                "{base}/auth/{}/token?state={}",
+                provider.id,
+                state.expose_secret()
+            ),
             state,
             scopes,
         };
@@ -500,19 +596,35 @@ impl Engine {
             verifier: started.verifier,
             prompt_url: SecretString::from(started.url),
             created_at: now,
-            expires_at: now + i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
+            expires_at: now
+                + i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
             status: FlowStatus::Waiting,
         };
         store.purge_expired(now).await?;
         store.put_pending(&pending).await?;
-        tracing::info!(provider = provider.id, handler = handler.name(), "login started");
+        tracing::info!(
+            provider = provider.id,
+            handler = handler.name(),
+            "login started"
+        );
         Ok(self.prompt_of(provider, handler, &pending))
     }
 
-    fn prompt_of(&self, provider: &'static Provider, handler: &'static Handler, p: &PendingFlow) -> Prompt {
+    fn prompt_of(
+        &self,
+        provider: &'static Provider,
+        handler: &'static Handler,
+        p: &PendingFlow,
+    ) -> Prompt {
         let message = match handler {
-            Handler::OAuth2(_) => format!("Open this URL to sign in to {} and grant access", provider.display_name),
-            Handler::Token(_) => format!("Open this URL to enter your {} credentials", provider.display_name),
+            Handler::OAuth2(_) => format!(
+                "Open this URL to sign in to {} and grant access",
+                provider.display_name
+            ),
+            Handler::Token(_) => format!(
+                "Open this URL to enter your {} credentials",
+                provider.display_name
+            ),
         };
         Prompt {
             key: p.key.clone(),
@@ -526,12 +638,26 @@ impl Engine {
 
     /// Finds the waiting flow that `state` belongs to, refusing unknown, expired, replayed and
     /// cross-provider states without touching anything.
-    async fn flow_for_state(&self, provider: &str, state: Option<&str>) -> Result<(String, PendingFlow)> {
-        let state = state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidInput, "the request has no valid `state`; start the login again")
-        })?;
+    async fn flow_for_state(
+        &self,
+        provider: &str,
+        state: Option<&str>,
+    ) -> Result<(String, PendingFlow)> {
+        let state = state
+            .filter(|s| !s.is_empty() && s.len() <= 512)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    "the request has no valid `state`; start the login again",
+                )
+            })?;
         let hash = state_hash(state);
-        let unknown = || Error::new(ErrorKind::Expired, "this login link is unknown, expired or already used; start the login again");
+        let unknown = || {
+            Error::new(
+                ErrorKind::Expired,
+                "this login link is unknown, expired or already used; start the login again",
+            )
+        };
         let pending = self.inner.store.pending(&hash).await?.ok_or_else(unknown)?;
         // The store looked the hash up; compare it again in constant time so that no store's
         // lookup strategy can leak how much of a forged state matched.
@@ -539,8 +665,14 @@ impl Engine {
             return Err(unknown());
         }
         if pending.key.provider != provider {
-            tracing::warn!(provider, "a state was sent to another provider's route; refused");
-            return Err(Error::new(ErrorKind::InvalidInput, "this login link belongs to another provider's flow"));
+            tracing::warn!(
+                provider,
+                "a state was sent to another provider's route; refused"
+            );
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "this login link belongs to another provider's flow",
+            ));
         }
         if pending.status != FlowStatus::Waiting || pending.expires_at <= now() {
             return Err(unknown());
@@ -553,15 +685,34 @@ impl Engine {
     /// # Errors
     /// [`ErrorKind::InvalidInput`] or [`ErrorKind::Expired`] for a bad `state` (nothing is
     /// touched); [`ErrorKind::Denied`] when the user refused; exchange errors.
-    pub async fn complete_oauth2(&self, provider: &str, params: CallbackParams) -> Result<Completed> {
-        let (hash, _) = self.flow_for_state(provider, params.state.as_deref()).await?;
+    pub async fn complete_oauth2(
+        &self,
+        provider: &str,
+        params: CallbackParams,
+    ) -> Result<Completed> {
+        let (hash, _) = self
+            .flow_for_state(provider, params.state.as_deref())
+            .await?;
         let input = match (params.error, params.code) {
             (Some(error), _) => {
-                let desc = params.error_description.map(|d| format!(": {}", clean(&d))).unwrap_or_default();
-                Err(Error::new(ErrorKind::Denied, format!("authorization was refused ({}{desc})", clean(&error))).with_provider(provider))
+                let desc = params
+                    .error_description
+                    .map(|d| format!(": {}", clean(&d)))
+                    .unwrap_or_default();
+                Err(Error::new(
+                    ErrorKind::Denied,
+                    format!("authorization was refused ({}{desc})", clean(&error)),
+                )
+                .with_provider(provider))
             }
-            (None, Some(code)) if !code.is_empty() && code.len() <= 4096 => Ok(FlowInput::Code(SecretString::from(code))),
-            (None, _) => Err(Error::new(ErrorKind::InvalidInput, "the callback has neither `code` nor `error`").with_provider(provider)),
+            (None, Some(code)) if !code.is_empty() && code.len() <= 4096 => {
+                Ok(FlowInput::Code(SecretString::from(code)))
+            }
+            (None, _) => Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the callback has neither `code` nor `error`",
+            )
+            .with_provider(provider)),
         };
         self.finish(&hash, input).await
     }
@@ -580,7 +731,10 @@ impl Engine {
                 fields: handler::fields(t.entry),
                 expires_at: pending.expires_at,
             }),
-            _ => Err(Error::new(ErrorKind::InvalidInput, "this login link is not for a token page")),
+            _ => Err(Error::new(
+                ErrorKind::InvalidInput,
+                "this login link is not for a token page",
+            )),
         }
     }
 
@@ -589,27 +743,49 @@ impl Engine {
     /// # Errors
     /// As [`Engine::complete_oauth2`]; [`ErrorKind::InvalidInput`] for empty fields (the flow
     /// stays open so the user can try again).
-    pub async fn complete_token(&self, provider: &str, state: Option<&str>, fields: Vec<(String, SecretString)>) -> Result<Completed> {
+    pub async fn complete_token(
+        &self,
+        provider: &str,
+        state: Option<&str>,
+        fields: Vec<(String, SecretString)>,
+    ) -> Result<Completed> {
         let (hash, pending) = self.flow_for_state(provider, state).await?;
         let p = self.inner.catalog.provider(provider)?;
         let Some(Handler::Token(spec)) = p.handler(&pending.handler) else {
-            return Err(Error::new(ErrorKind::InvalidInput, "this login link is not for a token page"));
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "this login link is not for a token page",
+            ));
         };
         // Check the input before claiming the state, so a typo does not burn the link.
-        TokenHandler::new(spec).grant_from_fields(fields.clone()).map_err(|e| e.with_provider(provider))?;
+        TokenHandler::new(spec)
+            .grant_from_fields(fields.clone())
+            .map_err(|e| e.with_provider(provider))?;
         self.finish(&hash, Ok(FlowInput::Fields(fields))).await
     }
 
     async fn finish(&self, hash: &str, input: Result<FlowInput>) -> Result<Completed> {
         let store = &self.inner.store;
         let claimed = store.claim_pending(hash, now()).await?.ok_or_else(|| {
-            Error::new(ErrorKind::Expired, "this login link is unknown, expired or already used; start the login again")
+            Error::new(
+                ErrorKind::Expired,
+                "this login link is unknown, expired or already used; start the login again",
+            )
         })?;
         let result: Result<Completed> = async {
-            let (provider, handler) = self.inner.catalog.handler(&claimed.key.provider, Some(&claimed.handler))?;
-            let grant = self.handler_object(provider, handler).complete(&claimed, input?).await?;
+            let (provider, handler) = self
+                .inner
+                .catalog
+                .handler(&claimed.key.provider, Some(&claimed.handler))?;
+            let grant = self
+                .handler_object(provider, handler)
+                .complete(&claimed, input?)
+                .await?;
             self.save(&claimed.key, handler.name(), grant).await?;
-            Ok(Completed { key: claimed.key.clone(), display_name: provider.display_name })
+            Ok(Completed {
+                key: claimed.key.clone(),
+                display_name: provider.display_name,
+            })
         }
         .await;
         let status = match &result {
@@ -620,7 +796,11 @@ impl Engine {
         self.inner.completed.notify_waiters();
         match &result {
             Ok(c) => tracing::info!(provider = c.key.provider.as_str(), "session stored"),
-            Err(e) => tracing::warn!(provider = claimed.key.provider.as_str(), kind = e.kind().as_str(), "login failed"),
+            Err(e) => tracing::warn!(
+                provider = claimed.key.provider.as_str(),
+                kind = e.kind().as_str(),
+                "login failed"
+            ),
         }
         result
     }
@@ -671,18 +851,30 @@ impl Engine {
                     }
                     _ if p.expires_at <= now() => {
                         store.delete_pending(&p.state_hash).await?;
-                        return Err(Error::new(ErrorKind::Expired, "the login link expired before it was used").with_provider(&prompt.key.provider));
+                        return Err(Error::new(
+                            ErrorKind::Expired,
+                            "the login link expired before it was used",
+                        )
+                        .with_provider(&prompt.key.provider));
                     }
                     _ => {}
                 },
                 _ => {
                     // Consumed by another waiter, or replaced: a usable session is still an answer.
                     if let Some(s) = store.get(&prompt.key).await? {
-                        if s.updated_at >= prompt.expires_at - i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(0) {
+                        if s.updated_at
+                            >= prompt.expires_at
+                                - i64::try_from(self.inner.config.session.flow_timeout_secs)
+                                    .unwrap_or(0)
+                        {
                             return self.credentials(&prompt.key).await;
                         }
                     }
-                    return Err(Error::new(ErrorKind::Expired, "the login flow was replaced by a newer one or expired").with_provider(&prompt.key.provider));
+                    return Err(Error::new(
+                        ErrorKind::Expired,
+                        "the login flow was replaced by a newer one or expired",
+                    )
+                    .with_provider(&prompt.key.provider));
                 }
             }
             tokio::select! {
@@ -701,9 +893,17 @@ impl Engine {
     /// [`ErrorKind::NoSession`] when there is none; [`ErrorKind::ReauthRequired`] when it
     /// cannot be refreshed.
     pub async fn credentials(&self, key: &SessionKey) -> Result<Credentials> {
-        let session = self.inner.store.get(key).await?.ok_or_else(|| no_session(key))?;
+        let session = match self.inner.store.get(key).await? {
+            Some(s) => s,
+            None => self
+                .any_session_from_env(key)
+                .await?
+                .ok_or_else(|| no_session(key))?,
+        };
         let session = match session.state(&Scopes::new(), now(), self.margin()) {
-            SessionState::NeedsRefresh | SessionState::NeedsAuth => self.refresh_from(&session).await?,
+            SessionState::NeedsRefresh | SessionState::NeedsAuth => {
+                self.refresh_from(&session).await?
+            }
             _ => session,
         };
         self.credentials_of(&session)
@@ -730,7 +930,12 @@ impl Engine {
     /// [`ErrorKind::NoSession`]; [`ErrorKind::ReauthRequired`] when the refresh token is
     /// missing or rejected and the access token has expired; transport errors likewise.
     pub async fn refresh(&self, key: &SessionKey) -> Result<Session> {
-        let seen = self.inner.store.get(key).await?.ok_or_else(|| no_session(key))?;
+        let seen = self
+            .inner
+            .store
+            .get(key)
+            .await?
+            .ok_or_else(|| no_session(key))?;
         self.refresh_from(&seen).await
     }
 
@@ -743,7 +948,9 @@ impl Engine {
         let store = &self.inner.store;
         let session = store.get(key).await?.ok_or_else(|| no_session(key))?;
         let now = now();
-        if session.version != seen.version || session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid {
+        if session.version != seen.version
+            || session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid
+        {
             return Ok(session);
         }
         if session.refresh_error.is_some() && !session.is_expired(now) {
@@ -752,9 +959,19 @@ impl Engine {
             return Ok(session);
         }
         let (provider, handler) = self.lookup_stored(&session)?;
-        match self.handler_object(provider, handler).refresh(&session.grant).await {
+        match self
+            .handler_object(provider, handler)
+            .refresh(&session.grant)
+            .await
+        {
             Ok(grant) => {
-                let mut next = Session { grant, updated_at: now, refresh_error: None, version: 0, ..session.clone() };
+                let mut next = Session {
+                    grant,
+                    updated_at: now,
+                    refresh_error: None,
+                    version: 0,
+                    ..session.clone()
+                };
                 match store.put(&next, Expect::Version(session.version)).await {
                     Ok(v) => {
                         next.version = v;
@@ -771,12 +988,17 @@ impl Engine {
             Err(e) => {
                 // Another process may have rotated the refresh token under us: prefer its result.
                 if let Some(current) = store.get(key).await? {
-                    if current.version != session.version && current.state(&Scopes::new(), now, self.margin()) == SessionState::Valid {
+                    if current.version != session.version
+                        && current.state(&Scopes::new(), now, self.margin()) == SessionState::Valid
+                    {
                         return Ok(current);
                     }
                 }
                 if e.kind() == ErrorKind::ReauthRequired {
-                    let marked = Session { refresh_error: Some(e.to_string()), ..session.clone() };
+                    let marked = Session {
+                        refresh_error: Some(e.to_string()),
+                        ..session.clone()
+                    };
                     match store.put(&marked, Expect::Version(session.version)).await {
                         Ok(_) => {}
                         Err(ce) if ce.kind() == ErrorKind::Conflict => {}
@@ -784,7 +1006,11 @@ impl Engine {
                     }
                 }
                 if !session.is_expired(now) {
-                    tracing::warn!(provider = provider.id, kind = e.kind().as_str(), "refresh failed; the access token is still valid, using it");
+                    tracing::warn!(
+                        provider = provider.id,
+                        kind = e.kind().as_str(),
+                        "refresh failed; the access token is still valid, using it"
+                    );
                     return Ok(session);
                 }
                 Err(e)
@@ -821,16 +1047,25 @@ impl Engine {
     /// # Errors
     /// Unknown provider, store failures.
     pub async fn state(&self, req: &AuthRequest) -> Result<SessionState> {
-        let (_, handler) = self.inner.catalog.handler(&req.provider, req.handler.as_deref())?;
+        let (_, handler) = self
+            .inner
+            .catalog
+            .handler(&req.provider, req.handler.as_deref())?;
         let key = req.key();
         if let Some(p) = self.inner.store.pending_for(&key).await? {
             match p.status {
-                FlowStatus::Waiting | FlowStatus::Claimed if p.expires_at > now() => return Ok(SessionState::Pending),
+                FlowStatus::Waiting | FlowStatus::Claimed if p.expires_at > now() => {
+                    return Ok(SessionState::Pending);
+                }
                 FlowStatus::Done => return Ok(SessionState::Resolved),
                 _ => {}
             }
         }
-        let wanted = if handler.scoped() { scope::from_iter(req.scopes.iter().map(String::as_str)) } else { Scopes::new() };
+        let wanted = if handler.scoped() {
+            scope::from_iter(req.scopes.iter().map(String::as_str))
+        } else {
+            Scopes::new()
+        };
         Ok(match self.inner.store.get(&key).await? {
             None => SessionState::None,
             Some(s) => s.state(&wanted, now(), self.margin()),
@@ -863,12 +1098,18 @@ impl Engine {
 
 fn env_fields(spec: &TokenSpec) -> Option<Vec<(String, SecretString)>> {
     use crate::spec::TokenEntry;
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty()).map(SecretString::from);
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(SecretString::from)
+    };
     match spec.entry {
         TokenEntry::ApiKey => Some(vec![("token".into(), var(spec.env_key)?)]),
-        TokenEntry::KeyPair { secret_env_key } => {
-            Some(vec![("key".into(), var(spec.env_key)?), ("secret".into(), var(secret_env_key)?)])
-        }
+        TokenEntry::KeyPair { secret_env_key } => Some(vec![
+            ("key".into(), var(spec.env_key)?),
+            ("secret".into(), var(secret_env_key)?),
+        ]),
         TokenEntry::BasicAuth => None,
     }
 }
@@ -881,10 +1122,146 @@ fn no_session(key: &SessionKey) -> Error {
     if key.thread != DEFAULT {
         hint.push_str(&format!(" --thread {}", key.thread));
     }
-    Error::new(ErrorKind::NoSession, format!("not logged in (thread {}, profile {}); run `{hint}`", key.thread, key.profile))
-        .with_provider(&key.provider)
+    Error::new(
+        ErrorKind::NoSession,
+        format!(
+            "not logged in (thread {}, profile {}); run `{hint}`",
+            key.thread, key.profile
+        ),
+    )
+    .with_provider(&key.provider)
 }
 
 fn clean(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::TokenSpec;
+
+    static TOKEN: TokenSpec = TokenSpec {
+        name: "enginetest-token",
+        env_key: "ENGINETEST_TOKEN",
+        ..TokenSpec::DEFAULTS
+    };
+    static PROVIDER: Provider = Provider {
+        id: "enginetest",
+        display_name: "Engine Test",
+        handlers: &[Handler::Token(&TOKEN)],
+    };
+    crate::register_provider!(PROVIDER);
+
+    fn state_of(url: &str) -> String {
+        url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
+    fn field(v: &str) -> Vec<(String, SecretString)> {
+        vec![("token".into(), SecretString::from(v))]
+    }
+
+    #[tokio::test]
+    async fn states_follow_the_flow() {
+        let engine = Engine::builder().build().unwrap();
+        let req = AuthRequest::new("enginetest").thread("t1");
+        assert_eq!(engine.state(&req).await.unwrap(), SessionState::None);
+        let Ensured::Prompt(p) = engine.ensure(&req).await.unwrap() else {
+            panic!("prompt")
+        };
+        assert_eq!(engine.state(&req).await.unwrap(), SessionState::Pending);
+        // Asking again returns the same link; an explicit login replaces it.
+        let Ensured::Prompt(again) = engine.ensure(&req).await.unwrap() else {
+            panic!("prompt")
+        };
+        assert_eq!(again.url, p.url);
+        let fresh = engine.login(&req).await.unwrap();
+        assert_ne!(fresh.url, p.url);
+        let old = engine
+            .complete_token("enginetest", Some(&state_of(&p.url)), field("x"))
+            .await;
+        assert_eq!(
+            old.unwrap_err().kind(),
+            ErrorKind::Expired,
+            "a replaced link is dead"
+        );
+        engine
+            .complete_token("enginetest", Some(&state_of(&fresh.url)), field("tok"))
+            .await
+            .unwrap();
+        assert_eq!(engine.state(&req).await.unwrap(), SessionState::Resolved);
+        let creds = engine.wait(&fresh, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(creds.access_token(), "tok");
+        assert_eq!(engine.state(&req).await.unwrap(), SessionState::Valid);
+        assert!(matches!(
+            engine.ensure(&req).await.unwrap(),
+            Ensured::Ready(_)
+        ));
+        // Other threads are other sessions.
+        let other = AuthRequest::new("enginetest").thread("t2");
+        assert_eq!(engine.state(&other).await.unwrap(), SessionState::None);
+        assert_eq!(engine.status(Some("t1")).await.unwrap().len(), 1);
+        assert!(engine.logout(&req.key()).await.unwrap());
+        assert_eq!(engine.state(&req).await.unwrap(), SessionState::None);
+    }
+
+    #[tokio::test]
+    async fn waiting_times_out_and_the_link_stays_usable() {
+        let engine = Engine::builder().build().unwrap();
+        let p = engine.login(&AuthRequest::new("enginetest")).await.unwrap();
+        let e = engine
+            .wait(&p, Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        engine
+            .complete_token("enginetest", Some(&state_of(&p.url)), field("late"))
+            .await
+            .unwrap();
+        assert_eq!(
+            engine
+                .wait(&p, Duration::from_secs(1))
+                .await
+                .unwrap()
+                .access_token(),
+            "late"
+        );
+    }
+
+    #[tokio::test]
+    async fn waiters_wake_when_the_flow_completes() {
+        let engine = Engine::builder().build().unwrap();
+        let p = engine.login(&AuthRequest::new("enginetest")).await.unwrap();
+        let waiter = {
+            let engine = engine.clone();
+            let p = p.clone();
+            tokio::spawn(async move { engine.wait(&p, Duration::from_secs(5)).await })
+        };
+        tokio::task::yield_now().await;
+        engine
+            .complete_token("enginetest", Some(&state_of(&p.url)), field("woken"))
+            .await
+            .unwrap();
+        assert_eq!(waiter.await.unwrap().unwrap().access_token(), "woken");
+    }
+
+    #[test]
+    fn default_bind_is_loopback_and_base_follows_config() {
+        let engine = Engine::builder().build().unwrap();
+        assert_eq!(engine.callback_base(), "http://127.0.0.1:8975");
+        let config = Config::from_toml(
+            "[server]\npublic_base_url = \"https://auth.example.com/\"\npath_prefix = \"/kf\"",
+        )
+        .unwrap();
+        let engine = Engine::builder().config(config).build().unwrap();
+        assert_eq!(engine.callback_base(), "https://auth.example.com/kf");
+        engine.set_callback_addr("127.0.0.1:1".parse().unwrap());
+        assert_eq!(engine.callback_base(), "https://auth.example.com/kf");
+    }
 }

@@ -73,7 +73,9 @@ impl ErrorKind {
             ErrorKind::InvalidInput,
             ErrorKind::Timeout,
         ];
-        ALL.into_iter().find(|k| k.as_str() == name).unwrap_or(ErrorKind::Protocol)
+        ALL.into_iter()
+            .find(|k| k.as_str() == name)
+            .unwrap_or(ErrorKind::Protocol)
     }
 }
 
@@ -93,7 +95,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a lowercase, secret-free message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), provider: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            provider: None,
+            source: None,
+        }
     }
 
     /// Names the provider the error concerns.
@@ -148,7 +155,9 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -159,9 +168,14 @@ mod tests {
     #[test]
     fn display_prefixes_provider_and_keeps_source() {
         let io = std::io::Error::other("disk gone");
-        let e = Error::new(ErrorKind::Store, "cannot write session").with_provider("github").with_source(io);
+        let e = Error::new(ErrorKind::Store, "cannot write session")
+            .with_provider("github")
+            .with_source(io);
         assert_eq!(e.to_string(), "github: cannot write session");
-        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "disk gone");
+        assert_eq!(
+            std::error::Error::source(&e).unwrap().to_string(),
+            "disk gone"
+        );
         assert_eq!(e.kind().as_str(), "store");
     }
 }

@@ -27,7 +27,9 @@ pub struct FlowStart {
 
 impl fmt::Debug for FlowStart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FlowStart").field("scopes", &self.scopes).finish_non_exhaustive()
+        f.debug_struct("FlowStart")
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,7 +79,10 @@ pub trait AuthHandler: Send + Sync + fmt::Debug {
     /// [`ErrorKind::Unsupported`] by default; [`ErrorKind::ReauthRequired`] when the server
     /// rejected the refresh token.
     async fn refresh(&self, _grant: &Grant) -> Result<Grant> {
-        Err(Error::new(ErrorKind::Unsupported, "this handler cannot refresh; log in again"))
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "this handler cannot refresh; log in again",
+        ))
     }
 }
 
@@ -94,14 +99,34 @@ pub struct Field {
 
 /// The fields a token entry asks for.
 pub fn fields(entry: TokenEntry) -> &'static [Field] {
-    const API_KEY: &[Field] = &[Field { name: "token", label: "API key or token", secret: true }];
+    const API_KEY: &[Field] = &[Field {
+        name: "token",
+        label: "API key or token",
+        secret: true,
+    }];
     const BASIC: &[Field] = &[
-        Field { name: "username", label: "Username", secret: false },
-        Field { name: "password", label: "Password", secret: true },
+        Field {
+            name: "username",
+            label: "Username",
+            secret: false,
+        },
+        Field {
+            name: "password",
+            label: "Password",
+            secret: true,
+        },
     ];
     const PAIR: &[Field] = &[
-        Field { name: "key", label: "API key", secret: true },
-        Field { name: "secret", label: "API secret", secret: true },
+        Field {
+            name: "key",
+            label: "API key",
+            secret: true,
+        },
+        Field {
+            name: "secret",
+            label: "API secret",
+            secret: true,
+        },
     ];
     match entry {
         TokenEntry::ApiKey => API_KEY,
@@ -130,7 +155,9 @@ impl TokenHandler {
     pub fn grant_from_fields(&self, mut input: Vec<(String, SecretString)>) -> Result<Grant> {
         let mut take = |name: &str| -> Result<SecretString> {
             let pos = input.iter().position(|(k, _)| k == name);
-            let value = pos.map(|i| input.swap_remove(i).1).ok_or_else(|| missing(name))?;
+            let value = pos
+                .map(|i| input.swap_remove(i).1)
+                .ok_or_else(|| missing(name))?;
             let trimmed = value.expose_secret().trim();
             if trimmed.is_empty() {
                 return Err(missing(name));
@@ -155,7 +182,9 @@ impl TokenHandler {
                 let key = take("key")?;
                 let secret = take("secret")?;
                 let mut grant = Grant::bearer(key);
-                grant.extra_secrets.push((secret_env_key.to_owned(), secret));
+                grant
+                    .extra_secrets
+                    .push((secret_env_key.to_owned(), secret));
                 Ok(grant)
             }
         }
@@ -163,21 +192,28 @@ impl TokenHandler {
 }
 
 fn missing(name: &str) -> Error {
-    Error::new(ErrorKind::InvalidInput, format!("the {name} field is empty"))
+    Error::new(
+        ErrorKind::InvalidInput,
+        format!("the {name} field is empty"),
+    )
 }
 
 #[async_trait]
 impl AuthHandler for TokenHandler {
     async fn start(&self, flow: &FlowStart) -> Result<Started> {
-        Ok(Started { url: flow.page_url.clone(), verifier: None })
+        Ok(Started {
+            url: flow.page_url.clone(),
+            verifier: None,
+        })
     }
 
     async fn complete(&self, _pending: &PendingFlow, input: FlowInput) -> Result<Grant> {
         match input {
             FlowInput::Fields(fields) => self.grant_from_fields(fields),
-            FlowInput::Code(_) => {
-                Err(Error::new(ErrorKind::InvalidInput, "a token handler takes entered keys, not an authorization code"))
-            }
+            FlowInput::Code(_) => Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a token handler takes entered keys, not an authorization code",
+            )),
         }
     }
 }
@@ -186,26 +222,54 @@ impl AuthHandler for TokenHandler {
 mod tests {
     use super::*;
 
-    static BASIC: TokenSpec = TokenSpec { name: "x-basicauth", env_key: "X", entry: TokenEntry::BasicAuth, ..TokenSpec::DEFAULTS };
-    static KEY: TokenSpec = TokenSpec { name: "x-token", env_key: "X", ..TokenSpec::DEFAULTS };
+    static BASIC: TokenSpec = TokenSpec {
+        name: "x-basicauth",
+        env_key: "X",
+        entry: TokenEntry::BasicAuth,
+        ..TokenSpec::DEFAULTS
+    };
+    static KEY: TokenSpec = TokenSpec {
+        name: "x-token",
+        env_key: "X",
+        ..TokenSpec::DEFAULTS
+    };
 
     fn f(pairs: &[(&str, &str)]) -> Vec<(String, SecretString)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), SecretString::from(*v))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), SecretString::from(*v)))
+            .collect()
     }
 
     #[test]
     fn basic_auth_is_base64_of_user_colon_password() {
-        let g = TokenHandler::new(&BASIC).grant_from_fields(f(&[("username", "ann"), ("password", "pw")])).unwrap();
+        let g = TokenHandler::new(&BASIC)
+            .grant_from_fields(f(&[("username", "ann"), ("password", "pw")]))
+            .unwrap();
         assert_eq!(g.access_token.expose_secret(), "YW5uOnB3");
     }
 
     #[test]
     fn rejects_empty_and_control_characters() {
         let h = TokenHandler::new(&KEY);
-        assert_eq!(h.grant_from_fields(f(&[("token", "  ")])).unwrap_err().kind(), ErrorKind::InvalidInput);
-        assert_eq!(h.grant_from_fields(f(&[])).unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            h.grant_from_fields(f(&[("token", "  ")]))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            h.grant_from_fields(f(&[])).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
         let e = h.grant_from_fields(f(&[("token", "a\u{0}b")])).unwrap_err();
         assert!(!e.to_string().contains("a\u{0}b"));
-        assert_eq!(h.grant_from_fields(f(&[("token", " tok \n")])).unwrap().access_token.expose_secret(), "tok");
+        assert_eq!(
+            h.grant_from_fields(f(&[("token", " tok \n")]))
+                .unwrap()
+                .access_token
+                .expose_secret(),
+            "tok"
+        );
     }
 }

@@ -19,12 +19,18 @@ pub mod store;
 pub mod store_suite;
 
 pub use config::Config;
-pub use engine::{AuthRequest, CallbackParams, Completed, Engine, EngineBuilder, Ensured, Prompt, SessionInfo, TokenPage};
+pub use engine::{
+    AuthRequest, CallbackParams, Completed, Engine, EngineBuilder, Ensured, Prompt, SessionInfo,
+    TokenPage,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use handler::AuthHandler;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use session::{Credentials, Grant, Session, SessionKey, SessionState};
-pub use spec::{BodyFormat, ClientAuth, Handler, HandlerKind, OAuth2Hooks, OAuth2Spec, Pkce, Provider, Refresh, TokenEntry, TokenSpec};
+pub use spec::{
+    BodyFormat, ClientAuth, Handler, HandlerKind, OAuth2Hooks, OAuth2Spec, Pkce, Provider, Refresh,
+    TokenEntry, TokenSpec,
+};
 pub use store::{MemoryStore, SessionStore};
 
 #[doc(hidden)]

@@ -2,7 +2,7 @@
 //! code exchange and refresh, with a tolerant token-response normalizer in front of the crate's
 //! strict parser.
 //!
-//! Requests go through [`Runtime::send`], which turns a JSON-body provider's form into JSON and
+//! Requests go through `Runtime::send`, which turns a JSON-body provider's form into JSON and
 //! rewrites what real servers answer (form-encoded bodies, `expires_in` as a string, no
 //! `token_type`, array or comma scopes, HTTP 200 carrying an error, HTML error pages) into the
 //! RFC 6749 shape the `oauth2` crate parses. Anything that cannot be read becomes an error
@@ -16,10 +16,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use oauth2::http::{self, HeaderValue, header};
 use oauth2::{
-    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
-    basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType},
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, RequestTokenError, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse, TokenUrl,
+    basic::{
+        BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+        BasicTokenType,
+    },
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -46,7 +50,9 @@ pub struct Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,39 +86,80 @@ impl Runtime {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .user_agent(concat!("keyfob/", env!("CARGO_PKG_VERSION"), " (+agent auth)"))
+            .user_agent(concat!(
+                "keyfob/",
+                env!("CARGO_PKG_VERSION"),
+                " (+agent auth)"
+            ))
             .build()
-            .map_err(|e| Error::new(ErrorKind::Config, "cannot build the HTTP client").with_source(e))?;
-        Ok(Runtime { client, timeout, discovery: Mutex::new(HashMap::new()) })
+            .map_err(|e| {
+                Error::new(ErrorKind::Config, "cannot build the HTTP client").with_source(e)
+            })?;
+        Ok(Runtime {
+            client,
+            timeout,
+            discovery: Mutex::new(HashMap::new()),
+        })
     }
 
     async fn discover(&self, issuer: &str) -> Result<Discovered> {
-        if let Some(d) = self.discovery.lock().unwrap_or_else(|e| e.into_inner()).get(issuer) {
+        if let Some(d) = self
+            .discovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(issuer)
+        {
             return Ok(d.clone());
         }
         let base = endpoint_url(issuer, "issuer")?;
-        let url = format!("{}/.well-known/openid-configuration", base.as_str().trim_end_matches('/'));
-        let resp = self.client.get(&url).send().await.map_err(|e| self.transport("the OIDC issuer", &e))?;
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            base.as_str().trim_end_matches('/')
+        );
+        let resp = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.transport("the OIDC issuer", &e))?;
         if !resp.status().is_success() {
             return Err(Error::new(
                 ErrorKind::Protocol,
-                format!("OIDC discovery at {url} answered HTTP {}", resp.status().as_u16()),
+                format!(
+                    "OIDC discovery at {url} answered HTTP {}",
+                    resp.status().as_u16()
+                ),
             ));
         }
         let d: Discovered = resp.json().await.map_err(|_| {
-            Error::new(ErrorKind::Protocol, format!("OIDC discovery at {url} did not return provider metadata"))
+            Error::new(
+                ErrorKind::Protocol,
+                format!("OIDC discovery at {url} did not return provider metadata"),
+            )
         })?;
-        self.discovery.lock().unwrap_or_else(|e| e.into_inner()).insert(issuer.to_owned(), d.clone());
+        self.discovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(issuer.to_owned(), d.clone());
         Ok(d)
     }
 
     fn transport(&self, what: &str, e: &reqwest::Error) -> Error {
         if e.is_timeout() {
-            Error::new(ErrorKind::Transport, format!("{what} did not answer within {} s", self.timeout.as_secs()))
+            Error::new(
+                ErrorKind::Transport,
+                format!("{what} did not answer within {} s", self.timeout.as_secs()),
+            )
         } else {
-            let host = e.url().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-            Error::new(ErrorKind::Transport, format!("cannot reach {what} at {host}"))
-                .with_source(TransportError(source_chain(e)))
+            let host = e
+                .url()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            Error::new(
+                ErrorKind::Transport,
+                format!("cannot reach {what} at {host}"),
+            )
+            .with_source(TransportError(source_chain(e)))
         }
     }
 
@@ -126,12 +173,16 @@ impl Runtime {
         if spec.body_format == BodyFormat::Json {
             parts.headers.remove(header::CONTENT_TYPE);
         }
-        let mut builder = self.client.request(parts.method, parts.uri.to_string()).headers(parts.headers);
+        let mut builder = self
+            .client
+            .request(parts.method, parts.uri.to_string())
+            .headers(parts.headers);
         builder = match spec.body_format {
             BodyFormat::Form => builder.body(body),
             BodyFormat::Json => {
-                let map: Map<String, Value> =
-                    url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+                let map: Map<String, Value> = url::form_urlencoded::parse(&body)
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect();
                 builder
                     .header(header::CONTENT_TYPE, "application/json")
                     .body(serde_json::to_vec(&map).expect("a map of strings serializes"))
@@ -139,19 +190,39 @@ impl Runtime {
         };
         let resp = builder.send().await.map_err(|e| {
             if e.is_timeout() {
-                TransportError(format!("the token endpoint did not answer within {} s", self.timeout.as_secs()))
+                TransportError(format!(
+                    "the token endpoint did not answer within {} s",
+                    self.timeout.as_secs()
+                ))
             } else {
-                TransportError(format!("cannot reach the token endpoint: {}", source_chain(&e)))
+                TransportError(format!(
+                    "cannot reach the token endpoint: {}",
+                    source_chain(&e)
+                ))
             }
         })?;
         let status = resp.status().as_u16();
-        let content_type =
-            resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let bytes = resp.bytes().await.map_err(|e| TransportError(format!("the token response broke off: {}", source_chain(&e))))?;
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = resp.bytes().await.map_err(|e| {
+            TransportError(format!(
+                "the token response broke off: {}",
+                source_chain(&e)
+            ))
+        })?;
         let (status, json) = normalize(status, &content_type, &bytes, spec);
-        let mut out = http::Response::new(serde_json::to_vec(&json).expect("JSON value serializes"));
-        *out.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
-        out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut out =
+            http::Response::new(serde_json::to_vec(&json).expect("JSON value serializes"));
+        *out.status_mut() =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+        out.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         Ok(out)
     }
 }
@@ -164,7 +235,11 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
         parts.push(s.to_string());
         cur = s.source();
     }
-    if parts.is_empty() { "connection failed".into() } else { parts.join(": ") }
+    if parts.is_empty() {
+        "connection failed".into()
+    } else {
+        parts.join(": ")
+    }
 }
 
 /// Rewrites a token-endpoint answer into RFC 6749 JSON; returns the status to report.
@@ -173,7 +248,9 @@ fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) ->
     let parsed: Option<Value> = serde_json::from_slice(body).ok().or_else(|| {
         let text = std::str::from_utf8(body).ok()?.trim();
         let looks_form = ct.starts_with("application/x-www-form-urlencoded")
-            || (ct.starts_with("text/plain") || ct.is_empty()) && text.contains('=') && !text.contains('<');
+            || (ct.starts_with("text/plain") || ct.is_empty())
+                && text.contains('=')
+                && !text.contains('<');
         looks_form.then(|| {
             Value::Object(
                 url::form_urlencoded::parse(text.as_bytes())
@@ -183,7 +260,11 @@ fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) ->
         })
     });
     let Some(Value::Object(mut obj)) = parsed else {
-        let shown = if ct.is_empty() { "no content type".to_owned() } else { ct.split(';').next().unwrap_or("").to_owned() };
+        let shown = if ct.is_empty() {
+            "no content type".to_owned()
+        } else {
+            ct.split(';').next().unwrap_or("").to_owned()
+        };
         return unreadable(format!(
             "the token endpoint answered HTTP {status} with {shown} ({} bytes) that is neither JSON nor form data",
             body.len()
@@ -194,11 +275,18 @@ fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) ->
         hooks.normalize_token_response(&mut v);
         obj = match v {
             Value::Object(o) => o,
-            _ => return unreadable("the provider's token response hook returned a non-object".into()),
+            _ => {
+                return unreadable(
+                    "the provider's token response hook returned a non-object".into(),
+                );
+            }
         };
     }
-    let has_token = obj.get("access_token").is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()));
-    let says_error = obj.get("error").is_some_and(|v| !v.is_null()) || obj.get("ok") == Some(&Value::Bool(false));
+    let has_token = obj
+        .get("access_token")
+        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()));
+    let says_error = obj.get("error").is_some_and(|v| !v.is_null())
+        || obj.get("ok") == Some(&Value::Bool(false));
     if says_error && !has_token {
         // HTTP 200 carrying an error (GitHub, Slack's `{"ok": false}`) is an error all the same.
         let code = match obj.get("error") {
@@ -221,7 +309,9 @@ fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) ->
         });
     }
     if status != 200 {
-        return unreadable(format!("the token endpoint answered HTTP {status} with a token; refusing it"));
+        return unreadable(format!(
+            "the token endpoint answered HTTP {status} with a token; refusing it"
+        ));
     }
     match obj.get("expires_in") {
         Some(Value::String(s)) => match s.trim().parse::<f64>() {
@@ -250,7 +340,11 @@ fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) ->
     }
     match obj.get("scope") {
         Some(Value::Array(items)) => {
-            let joined = items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ");
+            let joined = items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ");
             obj.insert("scope".into(), Value::String(joined));
         }
         Some(Value::String(s)) => {
@@ -269,17 +363,25 @@ fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) ->
 }
 
 fn unreadable(description: String) -> (u16, Value) {
-    (400, serde_json::json!({ "error": UNREADABLE, "error_description": description }))
+    (
+        400,
+        serde_json::json!({ "error": UNREADABLE, "error_description": description }),
+    )
 }
 
-/// The `oauth2` crate's view of [`Runtime::send`] for one spec.
+/// The `oauth2` crate's view of `Runtime::send` for one spec.
 struct TokenHttp<'a> {
     runtime: &'a Runtime,
     spec: &'static OAuth2Spec,
 }
 
-type SendFuture<'c> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, TransportError>> + Send + 'c>>;
+type SendFuture<'c> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, TransportError>>
+            + Send
+            + 'c,
+    >,
+>;
 
 impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp<'_> {
     type Error = TransportError;
@@ -342,7 +444,10 @@ pub struct OAuth2Handler {
 
 impl fmt::Debug for OAuth2Handler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OAuth2Handler").field("provider", &self.provider).field("spec", &self.spec.name).finish_non_exhaustive()
+        f.debug_struct("OAuth2Handler")
+            .field("provider", &self.provider)
+            .field("spec", &self.spec.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -354,7 +459,12 @@ impl OAuth2Handler {
         config: ProviderConfig,
         runtime: std::sync::Arc<Runtime>,
     ) -> Self {
-        OAuth2Handler { provider, spec, config, runtime }
+        OAuth2Handler {
+            provider,
+            spec,
+            config,
+            runtime,
+        }
     }
 
     fn err(&self, kind: ErrorKind, message: impl Into<String>) -> Error {
@@ -368,26 +478,65 @@ impl OAuth2Handler {
     /// [`ErrorKind::Config`] for a missing field or an unsafe URL.
     pub async fn endpoints(&self) -> Result<Endpoints> {
         let discovered = match &self.config.issuer {
-            Some(issuer) => Some(self.runtime.discover(issuer).await.map_err(|e| e.with_provider(self.provider))?),
+            Some(issuer) => Some(
+                self.runtime
+                    .discover(issuer)
+                    .await
+                    .map_err(|e| e.with_provider(self.provider))?,
+            ),
             None => None,
         };
-        let pick = |over: &Option<String>, disc: Option<&String>, spec: Option<&'static str>, what: &str| -> Result<Option<Url>> {
+        let pick = |over: &Option<String>,
+                    disc: Option<&String>,
+                    spec: Option<&'static str>,
+                    what: &str|
+         -> Result<Option<Url>> {
             let raw = match (over, disc, spec.filter(|s| !s.is_empty())) {
                 (Some(o), _, _) => o.clone(),
                 (None, Some(d), _) => d.clone(),
                 (None, None, Some(s)) => self.fill(s)?,
                 (None, None, None) => return Ok(None),
             };
-            endpoint_url(&raw, &format!("{} {what}", self.provider)).map(Some).map_err(|e| e.with_provider(self.provider))
+            endpoint_url(&raw, &format!("{} {what}", self.provider))
+                .map(Some)
+                .map_err(|e| e.with_provider(self.provider))
         };
         let d = discovered.as_ref();
-        let authorize = pick(&self.config.authorize_url, d.map(|d| &d.authorization_endpoint), Some(self.spec.authorize_url), "authorize_url")?;
-        let token = pick(&self.config.token_url, d.map(|d| &d.token_endpoint), Some(self.spec.token_url), "token_url")?;
-        let revoke = pick(&self.config.revoke_url, d.and_then(|d| d.revocation_endpoint.as_ref()), self.spec.revoke_url, "revoke_url")?;
-        let device = pick(&self.config.device_url, d.and_then(|d| d.device_authorization_endpoint.as_ref()), self.spec.device_url, "device_url")?;
+        let authorize = pick(
+            &self.config.authorize_url,
+            d.map(|d| &d.authorization_endpoint),
+            Some(self.spec.authorize_url),
+            "authorize_url",
+        )?;
+        let token = pick(
+            &self.config.token_url,
+            d.map(|d| &d.token_endpoint),
+            Some(self.spec.token_url),
+            "token_url",
+        )?;
+        let revoke = pick(
+            &self.config.revoke_url,
+            d.and_then(|d| d.revocation_endpoint.as_ref()),
+            self.spec.revoke_url,
+            "revoke_url",
+        )?;
+        let device = pick(
+            &self.config.device_url,
+            d.and_then(|d| d.device_authorization_endpoint.as_ref()),
+            self.spec.device_url,
+            "device_url",
+        )?;
         match (authorize, token) {
-            (Some(authorize), Some(token)) => Ok(Endpoints { authorize, token, revoke, device }),
-            _ => Err(self.err(ErrorKind::Config, "no authorization or token endpoint is configured")),
+            (Some(authorize), Some(token)) => Ok(Endpoints {
+                authorize,
+                token,
+                revoke,
+                device,
+            }),
+            _ => Err(self.err(
+                ErrorKind::Config,
+                "no authorization or token endpoint is configured",
+            )),
         }
     }
 
@@ -398,14 +547,20 @@ impl OAuth2Handler {
             let needle = format!("{{{field}}}");
             if out.contains(&needle) {
                 let value = self.config.extra.get(*field).ok_or_else(|| {
-                    self.err(ErrorKind::Config, format!("set `{field}` in [auth.{}] of keyfob.toml", self.provider))
+                    self.err(
+                        ErrorKind::Config,
+                        format!("set `{field}` in [auth.{}] of keyfob.toml", self.provider),
+                    )
                 })?;
                 let base = endpoint_url(value, &format!("auth.{}.{field}", self.provider))?;
                 out = out.replace(&needle, base.as_str().trim_end_matches('/'));
             }
         }
         if out.contains('{') {
-            return Err(self.err(ErrorKind::Config, "an endpoint template has an undeclared placeholder"));
+            return Err(self.err(
+                ErrorKind::Config,
+                "an endpoint template has an undeclared placeholder",
+            ));
         }
         Ok(out)
     }
@@ -433,19 +588,31 @@ impl OAuth2Handler {
             client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
         }
         if let Some(uri) = redirect_uri {
-            let url = RedirectUrl::new(uri.to_owned())
-                .map_err(|_| self.err(ErrorKind::Config, "the callback server's redirect URI is not a valid URL"))?;
+            let url = RedirectUrl::new(uri.to_owned()).map_err(|_| {
+                self.err(
+                    ErrorKind::Config,
+                    "the callback server's redirect URI is not a valid URL",
+                )
+            })?;
             client = client.set_redirect_uri(url);
         }
         Ok(client)
     }
 
-    fn map_token_error(&self, e: RequestTokenError<TransportError, BasicErrorResponse>, refreshing: bool) -> Error {
+    fn map_token_error(
+        &self,
+        e: RequestTokenError<TransportError, BasicErrorResponse>,
+        refreshing: bool,
+    ) -> Error {
         match e {
             RequestTokenError::ServerResponse(r) => {
                 let code = r.error().to_string();
                 let desc = r.error_description().map(|d| clean(d)).unwrap_or_default();
-                let detail = if desc.is_empty() { String::new() } else { format!(": {desc}") };
+                let detail = if desc.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {desc}")
+                };
                 match code.as_str() {
                     UNREADABLE => self.err(ErrorKind::Protocol, desc),
                     "invalid_grant" if refreshing => self.err(
@@ -464,7 +631,10 @@ impl OAuth2Handler {
             RequestTokenError::Request(t) => self.err(ErrorKind::Transport, t.0),
             RequestTokenError::Parse(e, _body) => {
                 // The body may hold tokens: report only the path that failed.
-                self.err(ErrorKind::Protocol, format!("the token response does not parse at `{}`", e.path()))
+                self.err(
+                    ErrorKind::Protocol,
+                    format!("the token response does not parse at `{}`", e.path()),
+                )
             }
             RequestTokenError::Other(m) => self.err(ErrorKind::Protocol, clean(&m)),
         }
@@ -485,7 +655,9 @@ impl OAuth2Handler {
         Grant {
             access_token: SecretString::from(resp.access_token().secret().to_owned()),
             refresh_token,
-            expires_at: resp.expires_in().map(|d| now + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)),
+            expires_at: resp
+                .expires_in()
+                .map(|d| now + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)),
             scopes,
             token_type: Some(token_type_name(resp.token_type())),
             extra_secrets: Vec::new(),
@@ -504,7 +676,12 @@ fn token_type_name(t: &BasicTokenType) -> String {
 
 /// Removes every token-bearing field, at any depth, from provider detail.
 fn strip_secrets(map: &mut Map<String, Value>) {
-    map.retain(|k, _| !matches!(k.as_str(), "access_token" | "refresh_token" | "id_token" | "token"));
+    map.retain(|k, _| {
+        !matches!(
+            k.as_str(),
+            "access_token" | "refresh_token" | "id_token" | "token"
+        )
+    });
     for v in map.values_mut() {
         if let Value::Object(inner) = v {
             strip_secrets(inner);
@@ -526,7 +703,8 @@ impl AuthHandler for OAuth2Handler {
         let mut req = client.authorize_url(move || CsrfToken::new(state));
         if let Some(param) = self.spec.scope_param {
             if !flow.scopes.is_empty() {
-                req = req.add_extra_param(param, scope::join(&flow.scopes, self.spec.scope_separator));
+                req = req
+                    .add_extra_param(param, scope::join(&flow.scopes, self.spec.scope_separator));
             }
         }
         for (k, v) in self.spec.authorize_params {
@@ -541,12 +719,18 @@ impl AuthHandler for OAuth2Handler {
             Pkce::None => None,
         };
         let (url, _) = req.url();
-        Ok(Started { url: url.to_string(), verifier })
+        Ok(Started {
+            url: url.to_string(),
+            verifier,
+        })
     }
 
     async fn complete(&self, pending: &PendingFlow, input: FlowInput) -> Result<Grant> {
         let FlowInput::Code(code) = input else {
-            return Err(self.err(ErrorKind::InvalidInput, "an OAuth2 flow completes with an authorization code"));
+            return Err(self.err(
+                ErrorKind::InvalidInput,
+                "an OAuth2 flow completes with an authorization code",
+            ));
         };
         let endpoints = self.endpoints().await?;
         let client = self.client(&endpoints, Some(&pending.redirect_uri))?;
@@ -554,28 +738,47 @@ impl AuthHandler for OAuth2Handler {
         if let Some(v) = &pending.verifier {
             req = req.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_owned()));
         }
-        let http = TokenHttp { runtime: &self.runtime, spec: self.spec };
+        let http = TokenHttp {
+            runtime: &self.runtime,
+            spec: self.spec,
+        };
         tracing::debug!(provider = self.provider, "exchanging authorization code");
-        let resp = req.request_async(&http).await.map_err(|e| self.map_token_error(e, false))?;
+        let resp = req
+            .request_async(&http)
+            .await
+            .map_err(|e| self.map_token_error(e, false))?;
         Ok(self.grant_from(resp, &pending.scopes, None))
     }
 
     async fn refresh(&self, grant: &Grant) -> Result<Grant> {
         if self.spec.refresh == Refresh::None {
-            return Err(self.err(ErrorKind::ReauthRequired, "this provider's tokens cannot be refreshed; log in again"));
+            return Err(self.err(
+                ErrorKind::ReauthRequired,
+                "this provider's tokens cannot be refreshed; log in again",
+            ));
         }
         let Some(rt) = &grant.refresh_token else {
             return Err(self.err(
                 ErrorKind::ReauthRequired,
-                format!("the session has no refresh token; log in again with `keyfob login {}`", self.provider),
+                format!(
+                    "the session has no refresh token; log in again with `keyfob login {}`",
+                    self.provider
+                ),
             ));
         };
         let endpoints = self.endpoints().await?;
         let client = self.client(&endpoints, None)?;
         let rt = RefreshToken::new(rt.expose_secret().to_owned());
-        let http = TokenHttp { runtime: &self.runtime, spec: self.spec };
+        let http = TokenHttp {
+            runtime: &self.runtime,
+            spec: self.spec,
+        };
         tracing::debug!(provider = self.provider, "refreshing access token");
-        let resp = client.exchange_refresh_token(&rt).request_async(&http).await.map_err(|e| self.map_token_error(e, true))?;
+        let resp = client
+            .exchange_refresh_token(&rt)
+            .request_async(&http)
+            .await
+            .map_err(|e| self.map_token_error(e, true))?;
         let _: &AccessToken = resp.access_token();
         Ok(self.grant_from(resp, &grant.scopes, Some(grant)))
     }
@@ -585,7 +788,11 @@ impl AuthHandler for OAuth2Handler {
 mod tests {
     use super::*;
 
-    static SPEC: OAuth2Spec = OAuth2Spec { name: "t-oauth2", env_key: "T", ..OAuth2Spec::DEFAULTS };
+    static SPEC: OAuth2Spec = OAuth2Spec {
+        name: "t-oauth2",
+        env_key: "T",
+        ..OAuth2Spec::DEFAULTS
+    };
 
     fn n(status: u16, ct: &str, body: &str) -> (u16, Value) {
         normalize(status, ct, body.as_bytes(), &SPEC)
@@ -593,32 +800,69 @@ mod tests {
 
     #[test]
     fn tolerant_parsing() {
-        let (s, v) = n(200, "application/x-www-form-urlencoded", "access_token=abc&scope=repo%2Cgist&token_type=bearer");
+        let (s, v) = n(
+            200,
+            "application/x-www-form-urlencoded",
+            "access_token=abc&scope=repo%2Cgist&token_type=bearer",
+        );
         assert_eq!(s, 200);
         assert_eq!(v["scope"], "gist repo");
-        let (_, v) = n(200, "application/json", r#"{"access_token":"a","expires_in":"3600"}"#);
+        let (_, v) = n(
+            200,
+            "application/json",
+            r#"{"access_token":"a","expires_in":"3600"}"#,
+        );
         assert_eq!(v["expires_in"], 3600);
         assert_eq!(v["token_type"], "bearer");
-        let (_, v) = n(200, "application/json", r#"{"access_token":"a","token_type":"Bearer","scope":["a","b"],"expires_in":3599.6}"#);
+        let (_, v) = n(
+            200,
+            "application/json",
+            r#"{"access_token":"a","token_type":"Bearer","scope":["a","b"],"expires_in":3599.6}"#,
+        );
         assert_eq!(v["scope"], "a b");
         assert_eq!(v["expires_in"], 3599);
     }
 
     #[test]
     fn errors_in_disguise() {
-        let (s, v) = n(200, "application/json", r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#);
-        assert_eq!((s, v["error"].as_str()), (400, Some("bad_verification_code")));
-        let (s, v) = n(200, "application/json; charset=utf-8", r#"{"ok":false,"error":"invalid_code"}"#);
+        let (s, v) = n(
+            200,
+            "application/json",
+            r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#,
+        );
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("bad_verification_code"))
+        );
+        let (s, v) = n(
+            200,
+            "application/json; charset=utf-8",
+            r#"{"ok":false,"error":"invalid_code"}"#,
+        );
         assert_eq!((s, v["error"].as_str()), (400, Some("invalid_code")));
-        let (s, v) = n(500, "text/html", "<html><body>Internal Server Error sentinel</body></html>");
+        let (s, v) = n(
+            500,
+            "text/html",
+            "<html><body>Internal Server Error sentinel</body></html>",
+        );
         assert_eq!((s, v["error"].as_str()), (400, Some(UNREADABLE)));
         assert!(!v.to_string().contains("sentinel"));
         let (_, v) = n(200, "application/json", "{\"access_tok");
         assert_eq!(v["error"], UNREADABLE);
         let (_, v) = n(502, "application/json", "{}");
-        assert!(v["error_description"].as_str().unwrap().contains("HTTP 502"));
+        assert!(
+            v["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("HTTP 502")
+        );
         let (_, v) = n(200, "application/json", r#"{"token_type":"bearer"}"#);
-        assert!(v["error_description"].as_str().unwrap().contains("no access_token"));
+        assert!(
+            v["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("no access_token")
+        );
     }
 
     #[test]
@@ -629,6 +873,9 @@ mod tests {
         .unwrap();
         strip_secrets(&mut m);
         let s = Value::Object(m).to_string();
-        assert!(!s.contains("sentinel") && !s.contains("id_token") && s.contains("U1"), "{s}");
+        assert!(
+            !s.contains("sentinel") && !s.contains("id_token") && s.contains("U1"),
+            "{s}"
+        );
     }
 }

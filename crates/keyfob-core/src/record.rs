@@ -53,11 +53,18 @@ pub fn encode_session(s: &Session) -> Vec<u8> {
         key: s.key.clone(),
         handler: s.handler.clone(),
         access_token: g.access_token.expose_secret().to_owned(),
-        refresh_token: g.refresh_token.as_ref().map(|t| t.expose_secret().to_owned()),
+        refresh_token: g
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned()),
         expires_at: g.expires_at,
         scopes: g.scopes.iter().cloned().collect(),
         token_type: g.token_type.clone(),
-        extra_secrets: g.extra_secrets.iter().map(|(k, v)| (k.clone(), v.expose_secret().to_owned())).collect(),
+        extra_secrets: g
+            .extra_secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
+            .collect(),
         detail: g.detail.clone(),
         created_at: s.created_at,
         updated_at: s.updated_at,
@@ -81,7 +88,11 @@ pub fn decode_session(bytes: &[u8], version: u64) -> Result<Session> {
             expires_at: r.expires_at,
             scopes: r.scopes.into_iter().collect(),
             token_type: r.token_type,
-            extra_secrets: r.extra_secrets.into_iter().map(|(k, v)| (k, SecretString::from(v))).collect(),
+            extra_secrets: r
+                .extra_secrets
+                .into_iter()
+                .map(|(k, v)| (k, SecretString::from(v)))
+                .collect(),
             detail: r.detail,
         },
         created_at: r.created_at,
@@ -161,5 +172,8 @@ pub fn status_name(status: &FlowStatus) -> &'static str {
 }
 
 fn corrupt(what: &str) -> Error {
-    Error::new(ErrorKind::Store, format!("a stored {what} record is corrupted"))
+    Error::new(
+        ErrorKind::Store,
+        format!("a stored {what} record is corrupted"),
+    )
 }

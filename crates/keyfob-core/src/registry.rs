@@ -25,14 +25,20 @@ macro_rules! register_provider {
 
 /// Every compiled-in provider, sorted by id (inventory's own order is unspecified).
 pub fn all() -> Vec<&'static Provider> {
-    let mut v: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    let mut v: Vec<_> = inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
     v.sort_by_key(|p| p.id);
     v
 }
 
 /// The compiled-in provider `id`.
 pub fn get(id: &str) -> Option<&'static Provider> {
-    inventory::iter::<Registration>.into_iter().map(|r| r.0).find(|p| p.id == id)
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.0)
+        .find(|p| p.id == id)
 }
 
 /// The providers an engine serves, with lookups that explain what is missing.
@@ -46,7 +52,10 @@ impl Catalog {
     /// The compiled-in providers. `known` lists every provider id that exists as a crate (enabled
     /// or not), so that a disabled one can be named with the feature that enables it.
     pub fn compiled(known: &'static [&'static str]) -> Self {
-        Catalog { providers: all().into_iter().map(|p| (p.id, p)).collect(), known }
+        Catalog {
+            providers: all().into_iter().map(|p| (p.id, p)).collect(),
+            known,
+        }
     }
 
     /// Adds (or replaces) a provider, e.g. one defined in config.
@@ -74,8 +83,15 @@ impl Catalog {
                 "provider `{id}` is not compiled into this build; enable the Cargo feature `{id}` of the `keyfob` crate (or `all-providers`)"
             )
         } else {
-            let shown = if id.len() > 64 || !id.chars().all(|c| c.is_ascii_graphic()) { "<invalid>" } else { id };
-            format!("unknown provider `{shown}`; enabled providers: {}", enabled.join(", "))
+            let shown = if id.len() > 64 || !id.chars().all(|c| c.is_ascii_graphic()) {
+                "<invalid>"
+            } else {
+                id
+            };
+            format!(
+                "unknown provider `{shown}`; enabled providers: {}",
+                enabled.join(", ")
+            )
         };
         Err(Error::new(ErrorKind::UnknownProvider, message))
     }
@@ -84,7 +100,11 @@ impl Catalog {
     ///
     /// # Errors
     /// Unknown provider, or [`ErrorKind::UnknownProvider`] listing the provider's handlers.
-    pub fn handler(&self, id: &str, name: Option<&str>) -> Result<(&'static Provider, &'static Handler)> {
+    pub fn handler(
+        &self,
+        id: &str,
+        name: Option<&str>,
+    ) -> Result<(&'static Provider, &'static Handler)> {
         let provider = self.provider(id)?;
         match name {
             None => Ok((provider, provider.default_handler())),
@@ -92,7 +112,10 @@ impl Catalog {
                 let names: Vec<_> = provider.handlers.iter().map(|h| h.name()).collect();
                 Error::new(
                     ErrorKind::UnknownProvider,
-                    format!("provider `{id}` has no handler `{n}`; its handlers: {}", names.join(", ")),
+                    format!(
+                        "provider `{id}` has no handler `{n}`; its handlers: {}",
+                        names.join(", ")
+                    ),
                 )
             }),
         }

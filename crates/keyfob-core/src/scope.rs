@@ -7,12 +7,19 @@ pub type Scopes = BTreeSet<String>;
 
 /// Parses a scope string the way servers write it: split on spaces and commas.
 pub fn parse(s: &str) -> Scopes {
-    s.split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+    s.split([' ', ','])
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Joins scopes with a provider's separator.
 pub fn join(scopes: &Scopes, separator: &str) -> String {
-    scopes.iter().map(String::as_str).collect::<Vec<_>>().join(separator)
+    scopes
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// Whether `granted` covers every scope in `wanted`.
@@ -22,7 +29,10 @@ pub fn covers(granted: &Scopes, wanted: &Scopes) -> bool {
 
 /// Builds a set from string slices.
 pub fn from_iter<'a>(it: impl IntoIterator<Item = &'a str>) -> Scopes {
-    it.into_iter().filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    it.into_iter()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

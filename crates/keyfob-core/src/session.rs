@@ -25,9 +25,17 @@ pub struct SessionKey {
 
 impl SessionKey {
     /// A key; empty thread or profile become `default`.
-    pub fn new(provider: impl Into<String>, thread: impl Into<String>, profile: impl Into<String>) -> Self {
+    pub fn new(
+        provider: impl Into<String>,
+        thread: impl Into<String>,
+        profile: impl Into<String>,
+    ) -> Self {
         let or_default = |s: String| if s.is_empty() { DEFAULT.to_owned() } else { s };
-        SessionKey { provider: provider.into(), thread: or_default(thread.into()), profile: or_default(profile.into()) }
+        SessionKey {
+            provider: provider.into(),
+            thread: or_default(thread.into()),
+            profile: or_default(profile.into()),
+        }
     }
 
     /// The key for the default thread and profile.
@@ -38,7 +46,11 @@ impl SessionKey {
 
 impl fmt::Display for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (thread {}, profile {})", self.provider, self.thread, self.profile)
+        write!(
+            f,
+            "{} (thread {}, profile {})",
+            self.provider, self.thread, self.profile
+        )
     }
 }
 
@@ -81,7 +93,10 @@ impl fmt::Debug for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Grant")
             .field("access_token", &"[redacted]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
             .field("token_type", &self.token_type)
@@ -150,7 +165,9 @@ impl Session {
             return SessionState::NeedsAuth;
         }
         match self.grant.expires_at {
-            Some(at) if at - self.effective_margin(margin_secs) <= now => SessionState::NeedsRefresh,
+            Some(at) if at - self.effective_margin(margin_secs) <= now => {
+                SessionState::NeedsRefresh
+            }
             _ => SessionState::Valid,
         }
     }
@@ -183,7 +200,8 @@ impl Credentials {
     /// `default` the same keys prefixed with the profile (`WORK_GITHUB_TOKEN`).
     pub fn for_session(session: &Session, handler: &Handler) -> Self {
         let keys = handler.env_keys();
-        let mut base: Vec<(String, SecretString)> = vec![(keys[0].to_owned(), session.grant.access_token.clone())];
+        let mut base: Vec<(String, SecretString)> =
+            vec![(keys[0].to_owned(), session.grant.access_token.clone())];
         for (k, v) in &session.grant.extra_secrets {
             base.push((k.clone(), v.clone()));
         }
@@ -192,7 +210,10 @@ impl Credentials {
             let prefix = profile_prefix(&session.key.profile);
             env.extend(base.into_iter().map(|(k, v)| (format!("{prefix}_{k}"), v)));
         }
-        Credentials { env, expires_at: session.grant.expires_at }
+        Credentials {
+            env,
+            expires_at: session.grant.expires_at,
+        }
     }
 
     /// The variables, in a stable order.
@@ -225,7 +246,10 @@ impl Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("keys", &self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            )
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -233,7 +257,16 @@ impl fmt::Debug for Credentials {
 
 /// `work` → `WORK`; anything but letters and digits becomes `_`.
 pub fn profile_prefix(profile: &str) -> String {
-    profile.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    profile
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -241,11 +274,17 @@ mod tests {
     use super::*;
     use crate::spec::{OAuth2Spec, TokenEntry, TokenSpec};
 
-    static GH: OAuth2Spec = OAuth2Spec { name: "gh-oauth2", env_key: "GITHUB_TOKEN", ..OAuth2Spec::DEFAULTS };
+    static GH: OAuth2Spec = OAuth2Spec {
+        name: "gh-oauth2",
+        env_key: "GITHUB_TOKEN",
+        ..OAuth2Spec::DEFAULTS
+    };
     static KP: TokenSpec = TokenSpec {
         name: "kraken-keypair",
         env_key: "KRAKEN_API_KEY",
-        entry: TokenEntry::KeyPair { secret_env_key: "KRAKEN_API_SECRET" },
+        entry: TokenEntry::KeyPair {
+            secret_env_key: "KRAKEN_API_SECRET",
+        },
         ..TokenSpec::DEFAULTS
     };
 
@@ -274,9 +313,18 @@ mod tests {
         let mut short = session("default", Some(1_060), &[]);
         short.updated_at = 1_000;
         assert_eq!(short.state(&Scopes::new(), 1_010, 300), SessionState::Valid);
-        assert_eq!(short.state(&Scopes::new(), 1_031, 300), SessionState::NeedsRefresh);
-        assert_eq!(s.state(&scope::from_iter(["repo", "gist"]), 0, 300), SessionState::NeedsAuth);
-        assert_eq!(session("default", None, &[]).state(&Scopes::new(), i64::MAX, 300), SessionState::Valid);
+        assert_eq!(
+            short.state(&Scopes::new(), 1_031, 300),
+            SessionState::NeedsRefresh
+        );
+        assert_eq!(
+            s.state(&scope::from_iter(["repo", "gist"]), 0, 300),
+            SessionState::NeedsAuth
+        );
+        assert_eq!(
+            session("default", None, &[]).state(&Scopes::new(), i64::MAX, 300),
+            SessionState::Valid
+        );
     }
 
     #[test]
@@ -293,7 +341,9 @@ mod tests {
     #[test]
     fn key_pair_env() {
         let mut s = session("default", None, &[]);
-        s.grant.extra_secrets.push(("KRAKEN_API_SECRET".into(), SecretString::from("s")));
+        s.grant
+            .extra_secrets
+            .push(("KRAKEN_API_SECRET".into(), SecretString::from("s")));
         let creds = Credentials::for_session(&s, &Handler::Token(&KP));
         assert!(creds.get("KRAKEN_API_KEY").is_some() && creds.get("KRAKEN_API_SECRET").is_some());
     }

@@ -286,15 +286,28 @@ pub fn validate(provider: &Provider) -> Result<(), Vec<String>> {
     let dashed = provider.id.replace('_', "-");
     for h in provider.handlers {
         if !h.name().starts_with(&dashed) {
-            problems.push(format!("handler `{}` should start with `{dashed}`", h.name()));
+            problems.push(format!(
+                "handler `{}` should start with `{dashed}`",
+                h.name()
+            ));
         }
         for key in h.env_keys() {
-            if key.is_empty() || !key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
-                problems.push(format!("env key `{key}` of `{}` must be SHOUTY_SNAKE_CASE", h.name()));
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                problems.push(format!(
+                    "env key `{key}` of `{}` must be SHOUTY_SNAKE_CASE",
+                    h.name()
+                ));
             }
         }
         if let Handler::OAuth2(o) = h {
-            for (what, url) in [("authorize_url", o.authorize_url), ("token_url", o.token_url)] {
+            for (what, url) in [
+                ("authorize_url", o.authorize_url),
+                ("token_url", o.token_url),
+            ] {
                 if !url.starts_with("https://") && !url.starts_with("{") {
                     problems.push(format!("{what} of `{}` must be https", o.name));
                 }
@@ -310,7 +323,11 @@ pub fn validate(provider: &Provider) -> Result<(), Vec<String>> {
     if names.len() != provider.handlers.len() {
         problems.push("handler names must be unique".into());
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 #[cfg(test)]
@@ -327,7 +344,11 @@ mod tests {
         assert!(!is_valid_id(""));
     }
 
-    static BAD_TOKEN: TokenSpec = TokenSpec { name: "other-token", env_key: "lower", ..TokenSpec::DEFAULTS };
+    static BAD_TOKEN: TokenSpec = TokenSpec {
+        name: "other-token",
+        env_key: "lower",
+        ..TokenSpec::DEFAULTS
+    };
     static BAD_OAUTH: OAuth2Spec = OAuth2Spec {
         name: "acme-oauth2",
         env_key: "ACME_TOKEN",
@@ -346,7 +367,11 @@ mod tests {
         let problems = validate(&BAD).unwrap_err();
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("display_name")));
-        assert!(problems.iter().any(|p| p.contains("should start with `acme`")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("should start with `acme`"))
+        );
         assert!(problems.iter().any(|p| p.contains("SHOUTY")));
         assert!(problems.iter().any(|p| p.contains("authorize_url")));
     }

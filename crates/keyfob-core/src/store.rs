@@ -161,7 +161,10 @@ impl fmt::Debug for MemoryStore {
 
 /// The error every store returns when a compare-and-swap loses.
 pub fn conflict(key: &SessionKey) -> Error {
-    Error::new(ErrorKind::Conflict, format!("session {key} was changed by another writer"))
+    Error::new(
+        ErrorKind::Conflict,
+        format!("session {key} was changed by another writer"),
+    )
 }
 
 #[async_trait]
@@ -199,8 +202,12 @@ impl SessionStore for MemoryStore {
 
     async fn list(&self, thread: Option<&str>) -> Result<Vec<Session>> {
         let inner = self.lock();
-        let mut v: Vec<_> =
-            inner.sessions.values().filter(|s| thread.is_none_or(|t| s.key.thread == t)).cloned().collect();
+        let mut v: Vec<_> = inner
+            .sessions
+            .values()
+            .filter(|s| thread.is_none_or(|t| s.key.thread == t))
+            .cloned()
+            .collect();
         v.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(v)
     }
@@ -217,7 +224,12 @@ impl SessionStore for MemoryStore {
     }
 
     async fn pending_for(&self, key: &SessionKey) -> Result<Option<PendingFlow>> {
-        Ok(self.lock().pending.values().find(|p| &p.key == key).cloned())
+        Ok(self
+            .lock()
+            .pending
+            .values()
+            .find(|p| &p.key == key)
+            .cloned())
     }
 
     async fn claim_pending(&self, state_hash: &str, now: i64) -> Result<Option<PendingFlow>> {

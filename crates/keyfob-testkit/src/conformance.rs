@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use keyfob_core::config::Config;
 use keyfob_core::scope;
-use keyfob_core::spec::{BodyFormat, ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenEntry, TokenSpec};
+use keyfob_core::spec::{
+    BodyFormat, ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenEntry, TokenSpec,
+};
 use keyfob_core::{AuthRequest, CallbackParams, Engine, ErrorKind, ExposeSecret, SecretString};
 use serde_json::json;
 use url::Url;
@@ -34,17 +36,33 @@ pub fn all(provider: &'static Provider) {
 /// The spec passes [`keyfob_core::spec::validate`].
 pub fn spec_is_valid(provider: &'static Provider) {
     if let Err(problems) = keyfob_core::spec::validate(provider) {
-        panic!("provider `{}` has an invalid spec:\n- {}", provider.id, problems.join("\n- "));
+        panic!(
+            "provider `{}` has an invalid spec:\n- {}",
+            provider.id,
+            problems.join("\n- ")
+        );
     }
 }
 
 /// The provider is in the registry (its crate is linked and registered), exactly once.
 pub fn is_registered(provider: &'static Provider) {
     let all = keyfob_core::registry::all();
-    assert!(!all.is_empty(), "the registry is empty: the provider crate registered nothing");
+    assert!(
+        !all.is_empty(),
+        "the registry is empty: the provider crate registered nothing"
+    );
     let found: Vec<_> = all.iter().filter(|p| p.id == provider.id).collect();
-    assert_eq!(found.len(), 1, "provider `{}` must be registered exactly once", provider.id);
-    assert!(std::ptr::eq(*found[0], provider), "the registered `{}` is not this PROVIDER", provider.id);
+    assert_eq!(
+        found.len(),
+        1,
+        "provider `{}` must be registered exactly once",
+        provider.id
+    );
+    assert!(
+        std::ptr::eq(*found[0], provider),
+        "the registered `{}` is not this PROVIDER",
+        provider.id
+    );
 }
 
 /// Captures tracing output at every level while `f` runs, then asserts that no sentinel leaked.
@@ -53,7 +71,10 @@ fn leak_checked<F: std::future::Future<Output = ()>>(what: &str, f: F) {
     struct Buf(Arc<Mutex<Vec<u8>>>);
     impl Write for Buf {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(b);
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -68,11 +89,18 @@ fn leak_checked<F: std::future::Future<Output = ()>>(what: &str, f: F) {
         .with_ansi(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(f);
     });
-    let out = String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
-    assert!(!out.contains(SENTINEL), "{what}: a secret appeared in tracing output:\n{out}");
+    let out =
+        String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    assert!(
+        !out.contains(SENTINEL),
+        "{what}: a secret appeared in tracing output:\n{out}"
+    );
 }
 
 fn assert_no_sentinel(what: &str, text: &str) {
@@ -95,15 +123,25 @@ fn engine_for(provider: &Provider, stub: &StubServer) -> Engine {
         }
     }
     let config = Config::from_toml(&toml).expect("kit config parses");
-    Engine::builder().config(config).build().expect("engine builds")
+    Engine::builder()
+        .config(config)
+        .build()
+        .expect("engine builds")
 }
 
 fn query(url: &str) -> Vec<(String, String)> {
-    Url::parse(url).expect("prompt URL parses").query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    Url::parse(url)
+        .expect("prompt URL parses")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Every OAuth2 handler: authorize URL, code exchange, replay refusal and refresh, checked
@@ -123,82 +161,226 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         "expires_in": 60,
         "token_type": "bearer",
     });
-    let stub = StubServer::start(StubResponse::json(200, &first)).await.expect("stub starts");
+    let stub = StubServer::start(StubResponse::json(200, &first))
+        .await
+        .expect("stub starts");
     let engine = engine_for(provider, &stub);
     let req = AuthRequest::new(provider.id).handler(spec.name);
 
     // The authorize URL.
-    let prompt = engine.login(&req).await.unwrap_or_else(|e| panic!("{}: starting a flow failed: {e}", spec.name));
+    let prompt = engine
+        .login(&req)
+        .await
+        .unwrap_or_else(|e| panic!("{}: starting a flow failed: {e}", spec.name));
     let q = query(&prompt.url);
-    assert!(prompt.url.starts_with(&format!("{}/authorize?", stub.url())), "{}: authorize URL", spec.name);
-    assert_eq!(get(&q, "response_type"), Some("code"), "{}: response_type", spec.name);
-    assert_eq!(get(&q, "client_id"), Some("client-1"), "{}: client_id", spec.name);
-    let redirect = format!("{}/auth/{}/oauth2/callback", engine.callback_base(), provider.id);
-    assert_eq!(get(&q, "redirect_uri"), Some(redirect.as_str()), "{}: redirect_uri", spec.name);
+    assert!(
+        prompt
+            .url
+            .starts_with(&format!("{}/authorize?", stub.url())),
+        "{}: authorize URL",
+        spec.name
+    );
+    assert_eq!(
+        get(&q, "response_type"),
+        Some("code"),
+        "{}: response_type",
+        spec.name
+    );
+    assert_eq!(
+        get(&q, "client_id"),
+        Some("client-1"),
+        "{}: client_id",
+        spec.name
+    );
+    let redirect = format!(
+        "{}/auth/{}/oauth2/callback",
+        engine.callback_base(),
+        provider.id
+    );
+    assert_eq!(
+        get(&q, "redirect_uri"),
+        Some(redirect.as_str()),
+        "{}: redirect_uri",
+        spec.name
+    );
     let state = get(&q, "state").expect("state is sent").to_owned();
     assert!(state.len() >= 32, "{}: state too short", spec.name);
     match spec.pkce {
         Pkce::S256 => {
-            assert_eq!(get(&q, "code_challenge_method"), Some("S256"), "{}: PKCE method", spec.name);
-            assert_eq!(get(&q, "code_challenge").map(str::len), Some(43), "{}: PKCE challenge", spec.name);
+            assert_eq!(
+                get(&q, "code_challenge_method"),
+                Some("S256"),
+                "{}: PKCE method",
+                spec.name
+            );
+            assert_eq!(
+                get(&q, "code_challenge").map(str::len),
+                Some(43),
+                "{}: PKCE challenge",
+                spec.name
+            );
         }
-        Pkce::None => assert!(get(&q, "code_challenge").is_none(), "{}: PKCE sent although the spec says none", spec.name),
+        Pkce::None => assert!(
+            get(&q, "code_challenge").is_none(),
+            "{}: PKCE sent although the spec says none",
+            spec.name
+        ),
     }
     for (k, v) in spec.authorize_params {
-        assert_eq!(get(&q, k), Some(*v), "{}: authorize parameter {k}", spec.name);
+        assert_eq!(
+            get(&q, k),
+            Some(*v),
+            "{}: authorize parameter {k}",
+            spec.name
+        );
     }
     match spec.scope_param {
         Some(param) if !spec.recommended_scopes.is_empty() => {
-            let sent = get(&q, param).unwrap_or_else(|| panic!("{}: no `{param}` parameter", spec.name));
-            assert_eq!(scope::parse(sent), scope::from_iter(spec.recommended_scopes.iter().copied()), "{}: scopes", spec.name);
+            let sent =
+                get(&q, param).unwrap_or_else(|| panic!("{}: no `{param}` parameter", spec.name));
+            assert_eq!(
+                scope::parse(sent),
+                scope::from_iter(spec.recommended_scopes.iter().copied()),
+                "{}: scopes",
+                spec.name
+            );
             if spec.recommended_scopes.len() > 1 {
-                assert!(sent.contains(spec.scope_separator), "{}: scopes not joined by {:?}", spec.name, spec.scope_separator);
+                assert!(
+                    sent.contains(spec.scope_separator),
+                    "{}: scopes not joined by {:?}",
+                    spec.name,
+                    spec.scope_separator
+                );
             }
         }
-        None => assert!(get(&q, "scope").is_none(), "{}: scopes sent to a provider that takes none", spec.name),
+        None => assert!(
+            get(&q, "scope").is_none(),
+            "{}: scopes sent to a provider that takes none",
+            spec.name
+        ),
         _ => {}
     }
 
     // The code exchange.
     let code = format!("{SENTINEL}-code");
-    let params = CallbackParams { state: Some(state.clone()), code: Some(code.clone()), ..Default::default() };
-    engine.complete_oauth2(provider.id, params.clone()).await.unwrap_or_else(|e| panic!("{}: code exchange failed: {e}", spec.name));
+    let params = CallbackParams {
+        state: Some(state.clone()),
+        code: Some(code.clone()),
+        ..Default::default()
+    };
+    engine
+        .complete_oauth2(provider.id, params.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{}: code exchange failed: {e}", spec.name));
     let reqs = stub.requests();
     assert_eq!(reqs.len(), 1, "{}: one token request", spec.name);
     let r = &reqs[0];
     assert_eq!(r.method, "POST", "{}: token request method", spec.name);
-    assert!(r.header("accept").is_some_and(|a| a.contains("application/json")), "{}: Accept: application/json", spec.name);
+    assert!(
+        r.header("accept")
+            .is_some_and(|a| a.contains("application/json")),
+        "{}: Accept: application/json",
+        spec.name
+    );
     let body: Vec<(String, String)> = match spec.body_format {
         BodyFormat::Form => {
-            assert!(r.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")), "{}: form body", spec.name);
+            assert!(
+                r.header("content-type")
+                    .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")),
+                "{}: form body",
+                spec.name
+            );
             r.form()
         }
         BodyFormat::Json => {
-            assert!(r.header("content-type").is_some_and(|c| c.starts_with("application/json")), "{}: JSON body", spec.name);
-            let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&r.body).expect("JSON body");
-            v.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned())).collect()
+            assert!(
+                r.header("content-type")
+                    .is_some_and(|c| c.starts_with("application/json")),
+                "{}: JSON body",
+                spec.name
+            );
+            let v: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&r.body).expect("JSON body");
+            v.into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+                .collect()
         }
     };
-    assert_eq!(get(&body, "grant_type"), Some("authorization_code"), "{}: grant_type", spec.name);
-    assert_eq!(get(&body, "code"), Some(code.as_str()), "{}: code", spec.name);
-    assert_eq!(get(&body, "redirect_uri"), Some(redirect.as_str()), "{}: redirect_uri repeated", spec.name);
-    assert_eq!(get(&body, "code_verifier").is_some(), spec.pkce == Pkce::S256, "{}: code_verifier iff PKCE", spec.name);
+    assert_eq!(
+        get(&body, "grant_type"),
+        Some("authorization_code"),
+        "{}: grant_type",
+        spec.name
+    );
+    assert_eq!(
+        get(&body, "code"),
+        Some(code.as_str()),
+        "{}: code",
+        spec.name
+    );
+    assert_eq!(
+        get(&body, "redirect_uri"),
+        Some(redirect.as_str()),
+        "{}: redirect_uri repeated",
+        spec.name
+    );
+    assert_eq!(
+        get(&body, "code_verifier").is_some(),
+        spec.pkce == Pkce::S256,
+        "{}: code_verifier iff PKCE",
+        spec.name
+    );
     match spec.client_auth {
         ClientAuth::Basic => {
-            assert!(r.header("authorization").is_some_and(|a| a.starts_with("Basic ")), "{}: Basic client auth", spec.name);
-            assert!(get(&body, "client_secret").is_none(), "{}: secret sent twice (Basic and body)", spec.name);
+            assert!(
+                r.header("authorization")
+                    .is_some_and(|a| a.starts_with("Basic ")),
+                "{}: Basic client auth",
+                spec.name
+            );
+            assert!(
+                get(&body, "client_secret").is_none(),
+                "{}: secret sent twice (Basic and body)",
+                spec.name
+            );
         }
         ClientAuth::Body => {
-            assert!(r.header("authorization").is_none(), "{}: Authorization header with body client auth", spec.name);
-            assert_eq!(get(&body, "client_id"), Some("client-1"), "{}: client_id in body", spec.name);
-            assert!(get(&body, "client_secret").is_some_and(|s| s.contains(SENTINEL)), "{}: client_secret in body", spec.name);
+            assert!(
+                r.header("authorization").is_none(),
+                "{}: Authorization header with body client auth",
+                spec.name
+            );
+            assert_eq!(
+                get(&body, "client_id"),
+                Some("client-1"),
+                "{}: client_id in body",
+                spec.name
+            );
+            assert!(
+                get(&body, "client_secret").is_some_and(|s| s.contains(SENTINEL)),
+                "{}: client_secret in body",
+                spec.name
+            );
         }
     }
     // A replayed state is refused and makes no request.
-    let replay = engine.complete_oauth2(provider.id, params).await.expect_err("replay must fail");
-    assert_eq!(replay.kind(), ErrorKind::Expired, "{}: replayed state", spec.name);
+    let replay = engine
+        .complete_oauth2(provider.id, params)
+        .await
+        .expect_err("replay must fail");
+    assert_eq!(
+        replay.kind(),
+        ErrorKind::Expired,
+        "{}: replayed state",
+        spec.name
+    );
     assert_no_sentinel("error message", &replay.to_string());
-    assert_eq!(stub.requests().len(), 1, "{}: a replay reached the token endpoint", spec.name);
+    assert_eq!(
+        stub.requests().len(),
+        1,
+        "{}: a replay reached the token endpoint",
+        spec.name
+    );
 
     // Refresh: once the first token is due, asking for credentials refreshes it (or, where tokens cannot be refreshed, hands out the still-valid one).
     stub.clear_requests();
@@ -207,14 +389,37 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         &json!({"access_token": format!("{SENTINEL}-access-2"), "refresh_token": format!("{SENTINEL}-refresh-2"), "expires_in": 3600}),
     ));
     let key = req.key();
-    let mut aged = engine.store().get(&key).await.expect("store").expect("session");
+    let mut aged = engine
+        .store()
+        .get(&key)
+        .await
+        .expect("store")
+        .expect("session");
     aged.updated_at -= 3600; // an old 60 s token: due now, whatever the margin
-    engine.store().put(&aged, keyfob_core::store::Expect::Any).await.expect("store");
-    let creds = engine.credentials(&key).await.expect("a refresh never fails while the token is valid");
-    let after = engine.store().get(&key).await.expect("store").expect("session");
-    let primary = if spec.refresh == Refresh::None { "1" } else { "2" };
+    engine
+        .store()
+        .put(&aged, keyfob_core::store::Expect::Any)
+        .await
+        .expect("store");
+    let creds = engine
+        .credentials(&key)
+        .await
+        .expect("a refresh never fails while the token is valid");
+    let after = engine
+        .store()
+        .get(&key)
+        .await
+        .expect("store")
+        .expect("session");
+    let primary = if spec.refresh == Refresh::None {
+        "1"
+    } else {
+        "2"
+    };
     assert_eq!(
-        creds.get(spec.env_key).map(|s| s.expose_secret().to_owned()),
+        creds
+            .get(spec.env_key)
+            .map(|s| s.expose_secret().to_owned()),
         Some(format!("{SENTINEL}-access-{primary}")),
         "{}: env key",
         spec.name
@@ -225,21 +430,57 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
     assert_no_sentinel("Session Debug", &format!("{after:?}"));
     let reqs = stub.requests();
     if spec.refresh == Refresh::None {
-        assert!(reqs.is_empty(), "{}: refreshed although the spec says tokens cannot be", spec.name);
-        assert_eq!(after.grant.access_token.expose_secret(), format!("{SENTINEL}-access-1"), "{}: session kept", spec.name);
+        assert!(
+            reqs.is_empty(),
+            "{}: refreshed although the spec says tokens cannot be",
+            spec.name
+        );
+        assert_eq!(
+            after.grant.access_token.expose_secret(),
+            format!("{SENTINEL}-access-1"),
+            "{}: session kept",
+            spec.name
+        );
     } else {
         assert_eq!(reqs.len(), 1, "{}: one refresh request", spec.name);
         let body = if spec.body_format == BodyFormat::Json {
-            let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&reqs[0].body).expect("JSON body");
-            v.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned())).collect()
+            let v: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&reqs[0].body).expect("JSON body");
+            v.into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+                .collect()
         } else {
             reqs[0].form()
         };
-        assert_eq!(get(&body, "grant_type"), Some("refresh_token"), "{}: refresh grant_type", spec.name);
-        assert_eq!(get(&body, "refresh_token").map(str::to_owned), Some(format!("{SENTINEL}-refresh-1")), "{}: refresh token sent", spec.name);
-        assert_eq!(after.grant.access_token.expose_secret(), format!("{SENTINEL}-access-2"), "{}: new access token stored", spec.name);
-        let rt = after.grant.refresh_token.as_ref().map(|t| t.expose_secret().to_owned());
-        assert_eq!(rt, Some(format!("{SENTINEL}-refresh-2")), "{}: rotated refresh token stored", spec.name);
+        assert_eq!(
+            get(&body, "grant_type"),
+            Some("refresh_token"),
+            "{}: refresh grant_type",
+            spec.name
+        );
+        assert_eq!(
+            get(&body, "refresh_token").map(str::to_owned),
+            Some(format!("{SENTINEL}-refresh-1")),
+            "{}: refresh token sent",
+            spec.name
+        );
+        assert_eq!(
+            after.grant.access_token.expose_secret(),
+            format!("{SENTINEL}-access-2"),
+            "{}: new access token stored",
+            spec.name
+        );
+        let rt = after
+            .grant
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned());
+        assert_eq!(
+            rt,
+            Some(format!("{SENTINEL}-refresh-2")),
+            "{}: rotated refresh token stored",
+            spec.name
+        );
     }
 }
 
@@ -252,31 +493,83 @@ pub fn token_handlers(provider: &'static Provider) {
     }
 }
 
-async fn token_handler(provider: &'static Provider, handler: &'static Handler, spec: &'static TokenSpec) {
+async fn token_handler(
+    provider: &'static Provider,
+    handler: &'static Handler,
+    spec: &'static TokenSpec,
+) {
     let engine = Engine::builder().build().expect("engine");
-    let req = AuthRequest::new(provider.id).handler(spec.name).profile("work");
+    let req = AuthRequest::new(provider.id)
+        .handler(spec.name)
+        .profile("work");
     let prompt = engine.login(&req).await.expect("token flow starts");
-    let page = format!("{}/auth/{}/token?state=", engine.callback_base(), provider.id);
-    assert!(prompt.url.starts_with(&page), "{}: the prompt is the token page", spec.name);
+    let page = format!(
+        "{}/auth/{}/token?state=",
+        engine.callback_base(),
+        provider.id
+    );
+    assert!(
+        prompt.url.starts_with(&page),
+        "{}: the prompt is the token page",
+        spec.name
+    );
     let state = get(&query(&prompt.url), "state").expect("state").to_owned();
-    let page_info = engine.token_page(provider.id, Some(&state)).await.expect("token page");
-    let fields: Vec<(String, SecretString)> =
-        page_info.fields.iter().map(|f| (f.name.to_owned(), SecretString::from(format!("{SENTINEL}-{}", f.name)))).collect();
-    engine.complete_token(provider.id, Some(&state), fields).await.expect("token flow completes");
+    let page_info = engine
+        .token_page(provider.id, Some(&state))
+        .await
+        .expect("token page");
+    let fields: Vec<(String, SecretString)> = page_info
+        .fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.to_owned(),
+                SecretString::from(format!("{SENTINEL}-{}", f.name)),
+            )
+        })
+        .collect();
+    engine
+        .complete_token(provider.id, Some(&state), fields)
+        .await
+        .expect("token flow completes");
     let creds = engine.credentials(&req.key()).await.expect("credentials");
     let keys = handler.env_keys();
     for k in &keys {
         assert!(creds.get(k).is_some(), "{}: env key {k} missing", spec.name);
-        assert!(creds.get(&format!("WORK_{k}")).is_some(), "{}: profiled env key WORK_{k} missing", spec.name);
+        assert!(
+            creds.get(&format!("WORK_{k}")).is_some(),
+            "{}: profiled env key WORK_{k} missing",
+            spec.name
+        );
     }
-    let first = creds.get(keys[0]).expect("primary key").expose_secret().to_owned();
+    let first = creds
+        .get(keys[0])
+        .expect("primary key")
+        .expose_secret()
+        .to_owned();
     match spec.entry {
-        TokenEntry::ApiKey | TokenEntry::KeyPair { .. } => assert!(first.starts_with(SENTINEL), "{}: key handed over as typed", spec.name),
-        TokenEntry::BasicAuth => assert!(!first.contains(':'), "{}: basic auth is base64-encoded", spec.name),
+        TokenEntry::ApiKey | TokenEntry::KeyPair { .. } => assert!(
+            first.starts_with(SENTINEL),
+            "{}: key handed over as typed",
+            spec.name
+        ),
+        TokenEntry::BasicAuth => assert!(
+            !first.contains(':'),
+            "{}: basic auth is base64-encoded",
+            spec.name
+        ),
     }
     assert_no_sentinel("Credentials Debug", &format!("{creds:?}"));
-    let again = engine.complete_token(provider.id, Some(&state), vec![]).await.expect_err("replay");
-    assert_eq!(again.kind(), ErrorKind::Expired, "{}: a used token page must be dead", spec.name);
+    let again = engine
+        .complete_token(provider.id, Some(&state), vec![])
+        .await
+        .expect_err("replay");
+    assert_eq!(
+        again.kind(),
+        ErrorKind::Expired,
+        "{}: a used token page must be dead",
+        spec.name
+    );
 }
 
 /// One `#[test]` per conformance check for a provider `static`, e.g.

@@ -30,8 +30,9 @@ pub mod providers;
 use std::sync::Arc;
 
 pub use keyfob_core::{
-    AuthRequest, CallbackParams, Config, Credentials, Engine, EngineBuilder, Ensured, Error, ErrorKind, ExposeSecret,
-    Prompt, Provider, Result, SecretString, Session, SessionInfo, SessionKey, SessionState, SessionStore,
+    AuthRequest, CallbackParams, Config, Credentials, Engine, EngineBuilder, Ensured, Error,
+    ErrorKind, ExposeSecret, Prompt, Provider, Result, SecretString, Session, SessionInfo,
+    SessionKey, SessionState, SessionStore,
 };
 pub use keyfob_core::{config, crypto, now, registry, spec, store};
 #[cfg(feature = "store-sqlite")]
@@ -57,10 +58,20 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
         #[cfg(feature = "store-sqlite")]
         StoreKind::Sqlite => {
             let home = config.home();
-            let path = config.store.path.clone().unwrap_or_else(|| home.join("sessions.db"));
+            let path = config
+                .store
+                .path
+                .clone()
+                .unwrap_or_else(|| home.join("sessions.db"));
             let sealer = match &config.store.key {
                 Some(k) => crypto::Sealer::from_base64(k.expose_secret())?,
-                None => crypto::Sealer::from_key_file(&config.store.key_file.clone().unwrap_or_else(|| home.join("key")))?,
+                None => crypto::Sealer::from_key_file(
+                    &config
+                        .store
+                        .key_file
+                        .clone()
+                        .unwrap_or_else(|| home.join("key")),
+                )?,
             };
             Ok(Arc::new(store_sqlite::SqliteStore::open(&path, sealer)?))
         }

@@ -18,8 +18,14 @@ fn registry_equals_enabled_features() {
             other => panic!("provider {other} has no feature check here; run cargo xtask codegen"),
         })
         .collect();
-    assert_eq!(registered, enabled, "inventory registrations differ from the facade's link list");
-    assert_eq!(enabled, by_feature, "the link list differs from the enabled features");
+    assert_eq!(
+        registered, enabled,
+        "inventory registrations differ from the facade's link list"
+    );
+    assert_eq!(
+        enabled, by_feature,
+        "the link list differs from the enabled features"
+    );
 }
 
 #[test]
@@ -44,7 +50,10 @@ fn disabled_or_unknown_providers_say_what_to_do() {
     for id in KNOWN {
         if registry::get(id).is_none() {
             let e = engine.catalog().provider(id).unwrap_err();
-            assert!(e.to_string().contains(&format!("Cargo feature `{id}`")), "{e}");
+            assert!(
+                e.to_string().contains(&format!("Cargo feature `{id}`")),
+                "{e}"
+            );
         }
     }
 }

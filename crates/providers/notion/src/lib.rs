@@ -8,7 +8,9 @@
 //! `workspace_id`, `workspace_name` and `bot_id` (kept as session detail). Notion documents no
 //! PKCE, and its tokens do not expire.
 
-use keyfob_core::spec::{BodyFormat, ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec};
+use keyfob_core::spec::{
+    BodyFormat, ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec,
+};
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
     name: "notion-oauth2",

@@ -9,14 +9,24 @@ pub(crate) struct Hooks;
 
 impl OAuth2Hooks for Hooks {
     fn normalize_token_response(&self, body: &mut Value) {
-        let Some(obj) = body.as_object_mut() else { return };
+        let Some(obj) = body.as_object_mut() else {
+            return;
+        };
         let user = match obj.get("authed_user") {
-            Some(Value::Object(u)) if u.get("access_token").is_some_and(Value::is_string) => u.clone(),
+            Some(Value::Object(u)) if u.get("access_token").is_some_and(Value::is_string) => {
+                u.clone()
+            }
             _ => return,
         };
         // We asked for user scopes, so the user token is the credential; the bot token (if the
         // app also has bot scopes) must not shadow it.
-        for field in ["access_token", "refresh_token", "expires_in", "scope", "token_type"] {
+        for field in [
+            "access_token",
+            "refresh_token",
+            "expires_in",
+            "scope",
+            "token_type",
+        ] {
             match user.get(field) {
                 Some(v) => {
                     obj.insert(field.to_owned(), v.clone());
@@ -50,11 +60,14 @@ mod tests {
 
     #[test]
     fn leaves_errors_and_bot_only_answers_alone() {
-        let mut err: Value = serde_json::from_str(r#"{"ok":false,"error":"invalid_code"}"#).unwrap();
+        let mut err: Value =
+            serde_json::from_str(r#"{"ok":false,"error":"invalid_code"}"#).unwrap();
         let before = err.clone();
         Hooks.normalize_token_response(&mut err);
         assert_eq!(err, before);
-        let mut bot: Value = serde_json::from_str(r#"{"ok":true,"access_token":"xoxb","authed_user":{"id":"U1"}}"#).unwrap();
+        let mut bot: Value =
+            serde_json::from_str(r#"{"ok":true,"access_token":"xoxb","authed_user":{"id":"U1"}}"#)
+                .unwrap();
         Hooks.normalize_token_response(&mut bot);
         assert_eq!(bot["access_token"], "xoxb");
     }

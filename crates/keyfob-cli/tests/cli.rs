@@ -1,0 +1,486 @@
+//! The `keyfob` binary as processes: login in one, token/exec/status in others, the embedded
+//! store on disk, and the errors a person sees.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, free_port};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keyfob");
+
+struct Home {
+    dir: tempfile::TempDir,
+    port: u16,
+    config: PathBuf,
+}
+
+impl Home {
+    fn new(extra: &str) -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("keyfob.toml");
+        std::fs::write(
+            &config,
+            format!("[server]\nbind = \"127.0.0.1:{port}\"\n{extra}"),
+        )
+        .unwrap();
+        Home { dir, port, config }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("KEYFOB_HOME", self.dir.path().join("data"))
+            .env("KEYFOB_CONFIG", &self.config)
+            .env_remove("KEYFOB_LOG")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(args).output().await.unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+/// Starts `keyfob login …` and returns the child and the URL it printed on its own line.
+async fn start_login(home: &Home, args: &[&str]) -> (Child, String) {
+    let mut child = home
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("http") {
+                return line;
+            }
+        }
+        panic!("login printed no URL");
+    })
+    .await
+    .expect("login prints its URL");
+    (child, url)
+}
+
+async fn finish(child: Child) -> (i32, String) {
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("login exits")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn state_of(url: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+fn grep_dir(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            hits.extend(grep_dir(&p, needle));
+        } else if std::fs::read(&p)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            hits.push(p);
+        }
+    }
+    hits
+}
+
+#[tokio::test]
+async fn providers_json_lists_the_build() {
+    let home = Home::new("");
+    let (code, out, _) = home.run(&["providers", "--json"]).await;
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    for id in ["github", "notion", "slack"] {
+        assert!(ids.contains(&id), "{ids:?}");
+    }
+    let github = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "github")
+        .unwrap();
+    assert_eq!(github["display_name"], "GitHub");
+    assert_eq!(
+        github["handlers"][0],
+        serde_json::json!({"name": "github-oauth2", "kind": "oauth2", "default": true, "env_keys": ["GITHUB_TOKEN"], "configured": false})
+    );
+    assert_eq!(github["handlers"][1]["name"], "github-token");
+    assert_eq!(github["handlers"][1]["default"], false);
+    let (code, out, _) = home.run(&["providers"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("slack-oauth2"));
+}
+
+#[tokio::test]
+async fn token_login_then_token_exec_status_logout_across_processes() {
+    let home = Home::new("");
+    let secret = "ntn_sentinel_CLI_7f3a";
+    let (child, url) = start_login(
+        &home,
+        &[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+            "--profile",
+            "work",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let action = format!("http://127.0.0.1:{}/auth/notion/token", home.port);
+    let r = http
+        .post(&action)
+        .form(&[("state", state_of(&url).as_str()), ("token", secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Logged in to Notion"), "{stderr}");
+
+    let (code, out, _) = home.run(&["token", "notion", "--profile", "work"]).await;
+    assert_eq!((code, out.trim()), (0, secret));
+
+    let (code, out, _) = home
+        .run(&[
+            "exec",
+            "notion",
+            "--profile",
+            "work",
+            "--",
+            "sh",
+            "-c",
+            "echo $NOTION_TOKEN $WORK_NOTION_TOKEN",
+        ])
+        .await;
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), format!("{secret} {secret}"));
+    let (code, _, _) = home
+        .run(&[
+            "exec",
+            "notion",
+            "--profile",
+            "work",
+            "--",
+            "sh",
+            "-c",
+            "exit 7",
+        ])
+        .await;
+    assert_eq!(code, 7, "exec passes the exit code through");
+
+    let (code, out, _) = home.run(&["status", "--json"]).await;
+    assert_eq!(code, 0);
+    assert!(!out.contains(secret), "status must not show secrets");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["provider"], "notion");
+    assert_eq!(v[0]["profile"], "work");
+    assert_eq!(v[0]["state"], "valid");
+
+    // Nothing keyfob wrote holds the token in plaintext.
+    assert!(
+        grep_dir(&home.data(), secret).is_empty(),
+        "token found on disk: {:?}",
+        grep_dir(&home.data(), secret)
+    );
+    assert!(home.data().join("sessions.db").is_file() && home.data().join("key").is_file());
+
+    let (code, _, err) = home.run(&["logout", "notion", "--profile", "work"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = home.run(&["token", "notion", "--profile", "work"]).await;
+    assert_eq!(code, 3);
+    assert!(err.contains("keyfob login notion --profile work"), "{err}");
+}
+
+#[tokio::test]
+async fn oauth2_login_through_the_cli() {
+    let port = free_port();
+    let idp = Idp::start(IdpOptions {
+        clients: vec![IdpClient::basic(
+            "cli",
+            "cli-secret",
+            &[&format!(
+                "http://127.0.0.1:{port}/auth/testidp/oauth2/callback"
+            )],
+        )],
+        access_token_ttl_secs: 3600,
+        extra_scopes: vec![],
+    })
+    .await
+    .unwrap();
+    let home = Home::new(&format!(
+        "[providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\n[auth.testidp]\nclient_id = \"cli\"\nclient_secret = \"cli-secret\"\n",
+        idp.issuer()
+    ));
+    std::fs::write(
+        &home.config,
+        std::fs::read_to_string(&home.config)
+            .unwrap()
+            .replace(&format!(":{}", home.port), &format!(":{port}")),
+    )
+    .unwrap();
+    let (child, url) = start_login(&home, &["login", "testidp", "--no-browser"]).await;
+    let callback = Browser::new().approve(&url).await.unwrap();
+    let r = reqwest::get(&callback).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, out, _) = home.run(&["token", "testidp"]).await;
+    assert_eq!(code, 0);
+    assert!(!out.trim().is_empty());
+    assert_eq!(idp.stats().await.token("authorization_code"), 1);
+    let (_, providers, _) = home.run(&["providers", "--json"]).await;
+    assert!(providers.contains("\"testidp-oauth2\""));
+}
+
+#[tokio::test]
+async fn errors_are_one_readable_line_with_exit_codes() {
+    let home = Home::new("");
+    let (code, _, err) = home.run(&["token", "nosuch"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown provider `nosuch`; enabled providers: github, notion, slack"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let (code, _, err) = home.run(&["token", "slack"]).await;
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("not logged in") && err.contains("keyfob login slack"),
+        "{err}"
+    );
+
+    let (code, _, err) = home.run(&["login", "github", "--no-browser"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no OAuth2 client id") && err.contains("[auth.github]"),
+        "{err}"
+    );
+
+    let (code, _, err) = home
+        .run(&[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+            "--timeout",
+            "1",
+        ])
+        .await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("timed out"), "{err}");
+
+    let (code, _, _) = home.run(&["bogus-command"]).await;
+    assert_eq!(code, 2);
+}
+
+#[tokio::test]
+async fn corrupted_foreign_and_wrongly_keyed_databases_are_refused_clearly() {
+    let home = Home::new("");
+    // Create the database and key with one session.
+    let (child, url) = start_login(
+        &home,
+        &[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+        ],
+    )
+    .await;
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/auth/notion/token", home.port))
+        .form(&[("state", state_of(&url).as_str()), ("token", "tok")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finish(child).await.0, 0);
+
+    // Wrong key.
+    let other_key = keyfob::crypto::Sealer::generate_key();
+    let out = home
+        .cmd(&["status"])
+        .env("KEYFOB_STORE__KEY", &other_key)
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("key does not match"), "{err}");
+
+    // Corrupted file.
+    let db = home.data().join("sessions.db");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(home.data().join(format!("sessions.db{suffix}")));
+    }
+    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
+    let (code, _, err) = home.run(&["status"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("corrupted") || err.contains("not a database"),
+        "{err}"
+    );
+
+    // A foreign SQLite database.
+    std::fs::remove_file(&db).unwrap();
+    let foreign = rusqlite::Connection::open(&db).unwrap();
+    foreign
+        .execute_batch("create table t(x); insert into t values (1);")
+        .unwrap();
+    drop(foreign);
+    let (code, _, err) = home.run(&["status"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("not a keyfob"), "{err}");
+}
+
+#[tokio::test]
+async fn env_keys_are_used_only_when_allowed_and_never_logged() {
+    let home = Home::new("");
+    let secret = "secret_sentinel_env_91";
+    let out = home
+        .cmd(&["exec", "notion", "--", "sh", "-c", "echo $NOTION_TOKEN"])
+        .env("NOTION_TOKEN", secret)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the env key is not used unless allowed"
+    );
+    let out = home
+        .cmd(&["exec", "notion", "--", "sh", "-c", "echo $NOTION_TOKEN"])
+        .env("NOTION_TOKEN", secret)
+        .env("KEYFOB_AUTH__NOTION__ALLOW_ENV", "true")
+        .env("KEYFOB_LOG", "trace")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), secret);
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG") || logs.contains("INFO"),
+        "trace logging is on: {logs}"
+    );
+    assert!(!logs.contains(secret), "a secret reached the logs: {logs}");
+    // It is now a stored session, usable without the variable.
+    let (code, out, _) = home.run(&["token", "notion"]).await;
+    assert_eq!((code, out.trim()), (0, secret));
+}
+
+#[tokio::test]
+async fn ctrl_c_ends_login_cleanly() {
+    let home = Home::new("");
+    let (child, _url) = start_login(
+        &home,
+        &[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+        ],
+    )
+    .await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+}
+
+#[tokio::test]
+async fn login_completes_through_a_separate_serve_process() {
+    let home = Home::new("");
+    let mut serve = home
+        .cmd(&["serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        first.contains(&format!("127.0.0.1:{}", home.port)),
+        "{first}"
+    );
+    // The port is taken, so `login` uses the running server; the flow completes there (another
+    // process) and reaches the waiting login through the shared database.
+    let (child, url) = start_login(
+        &home,
+        &[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+        ],
+    )
+    .await;
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/auth/notion/token", home.port))
+        .form(&[("state", state_of(&url).as_str()), ("token", "via-serve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, out, _) = home.run(&["token", "notion"]).await;
+    assert_eq!((code, out.trim()), (0, "via-serve"));
+    serve.kill().await.unwrap();
+}
