@@ -698,3 +698,72 @@ async fn pending_flows_expire_and_are_purged() {
     let e = s.engine.wait(&p, Duration::from_secs(1)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Expired);
 }
+
+#[tokio::test]
+async fn a_path_prefix_serves_behind_a_proxy() {
+    let port = free_port();
+    let toml = format!("[server]\nbind = \"127.0.0.1:{port}\"\npath_prefix = \"/kf\"");
+    let engine = Engine::builder()
+        .config(Config::from_toml(&toml).unwrap())
+        .build()
+        .unwrap();
+    let server =
+        keyfob_callback::start(engine.clone(), format!("127.0.0.1:{port}").parse().unwrap())
+            .await
+            .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        reqwest::get(format!("{base}/kf/health"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/health"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let p = engine
+        .login(&AuthRequest::new("notion").handler("notion-token"))
+        .await
+        .unwrap();
+    assert!(
+        p.url
+            .starts_with(&format!("{base}/kf/auth/notion/token?state=")),
+        "{}",
+        p.url
+    );
+    let page = reqwest::get(&p.url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("action=\"/kf/auth/notion/token\""), "{page}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_callback_without_code_or_error_fails_the_flow_clearly() {
+    let s = setup(3600, "").await;
+    let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
+    let state = url::Url::parse(&p.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = s
+        .http
+        .get(format!(
+            "{}/auth/testidp/oauth2/callback?state={state}",
+            s.base()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("neither"));
+    let e = s.engine.wait(&p, Duration::from_secs(2)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert_eq!(s.idp.stats().await.token_requests_total, 0);
+}

@@ -121,3 +121,28 @@ impl Catalog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_explain_what_is_missing() {
+        let catalog = Catalog::compiled(&["zz_disabled"]);
+        let e = catalog.provider("zz_disabled").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownProvider);
+        assert!(
+            e.to_string()
+                .contains("enable the Cargo feature `zz_disabled`"),
+            "{e}"
+        );
+        let e = catalog.provider("nope").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unknown provider `nope`; enabled providers:"),
+            "{e}"
+        );
+        let e = catalog.provider("<script>\u{0}").unwrap_err();
+        assert!(e.to_string().contains("<invalid>"), "{e}");
+    }
+}

@@ -1,6 +1,6 @@
 //! The `SessionStore` trait, pending-flow records, and the in-memory store.
 //!
-//! Every store passes the same conformance suite (`keyfob_testkit::store_conformance!`).
+//! Every store passes the same conformance suite (`keyfob_core::store_conformance!`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -80,7 +80,9 @@ impl fmt::Debug for PendingFlow {
 /// Where sessions and pending flows live.
 ///
 /// Implementations must make `put` with [`Expect`] and `claim_pending` atomic: the engine's
-/// single-flight refresh and single-use `state` rest on them.
+/// single-flight refresh and single-use `state` rest on them. Versions are never reused for a
+/// key, not even after a delete; a flow is expired when `expires_at <= now`; finishing or
+/// deleting an unknown flow does nothing (a newer login may have replaced it).
 #[async_trait]
 pub trait SessionStore: Send + Sync + fmt::Debug {
     /// A short name for messages (`memory`, `sqlite`).

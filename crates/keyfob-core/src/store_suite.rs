@@ -4,7 +4,7 @@
 //! the store and the broken rule. Store crates run them all with
 //! [`store_conformance!`](crate::store_conformance!):
 //!
-//! ```ignore
+//! ```text
 //! keyfob_core::store_conformance!(async { std::sync::Arc::new(MyStore::new()) });
 //! ```
 //!
@@ -74,7 +74,7 @@ impl<F: Fixture, G> Fixture for (F, G) {
 /// `keyfob-core` and `tokio` (with `macros` and `rt-multi-thread`); items of the enclosing module
 /// are visible to `$make`.
 ///
-/// ```ignore
+/// ```text
 /// keyfob_core::store_conformance!(async {
 ///     let dir = tempfile::tempdir().unwrap();
 ///     let store = MyStore::open(&dir.path().join("sessions.db")).unwrap();
