@@ -100,6 +100,8 @@ pub struct Prompt {
     pub flow_id: String,
     /// Unix seconds after which the URL stops working.
     pub expires_at: i64,
+    /// The code to type at the URL, for device flows.
+    pub user_code: Option<String>,
 }
 
 impl fmt::Debug for Prompt {
@@ -242,6 +244,7 @@ impl EngineBuilder {
                 base: RwLock::new(base),
                 flights: Mutex::new(HashMap::new()),
                 completed: tokio::sync::Notify::new(),
+                last_purge: std::sync::atomic::AtomicI64::new(0),
                 config: self.config,
             }),
         })
@@ -262,6 +265,7 @@ struct Inner {
     base: RwLock<String>,
     flights: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
     completed: tokio::sync::Notify,
+    last_purge: std::sync::atomic::AtomicI64,
 }
 
 impl fmt::Debug for Engine {
@@ -600,7 +604,7 @@ impl Engine {
                 + i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
             status: FlowStatus::Waiting,
         };
-        store.purge_expired(now).await?;
+        self.maybe_purge(now).await?;
         store.put_pending(&pending).await?;
         tracing::info!(
             provider = provider.id,
@@ -608,6 +612,29 @@ impl Engine {
             "login started"
         );
         Ok(self.prompt_of(provider, handler, &pending))
+    }
+
+    /// Purges expired flows at most once a second, so starting a flow stays O(1).
+    async fn maybe_purge(&self, now: i64) -> Result<()> {
+        let last = self
+            .inner
+            .last_purge
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if now > last
+            && self
+                .inner
+                .last_purge
+                .compare_exchange(
+                    last,
+                    now,
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            self.inner.store.purge_expired(now).await?;
+        }
+        Ok(())
     }
 
     fn prompt_of(
@@ -633,6 +660,7 @@ impl Engine {
             message,
             flow_id: p.id.clone(),
             expires_at: p.expires_at,
+            user_code: None,
         }
     }
 

@@ -136,6 +136,8 @@ pub struct MemoryStore {
 struct MemoryInner {
     sessions: HashMap<SessionKey, Session>,
     pending: HashMap<String, PendingFlow>,
+    /// The state hash of each session key's flow, so that replacing and finding are O(1).
+    pending_by_key: HashMap<SessionKey, String>,
     next_version: u64,
 }
 
@@ -216,7 +218,12 @@ impl SessionStore for MemoryStore {
 
     async fn put_pending(&self, flow: &PendingFlow) -> Result<()> {
         let mut inner = self.lock();
-        inner.pending.retain(|_, p| p.key != flow.key);
+        if let Some(old) = inner
+            .pending_by_key
+            .insert(flow.key.clone(), flow.state_hash.clone())
+        {
+            inner.pending.remove(&old);
+        }
         inner.pending.insert(flow.state_hash.clone(), flow.clone());
         Ok(())
     }
@@ -226,11 +233,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn pending_for(&self, key: &SessionKey) -> Result<Option<PendingFlow>> {
-        Ok(self
-            .lock()
-            .pending
-            .values()
-            .find(|p| &p.key == key)
+        let inner = self.lock();
+        Ok(inner
+            .pending_by_key
+            .get(key)
+            .and_then(|h| inner.pending.get(h))
             .cloned())
     }
 
@@ -253,14 +260,25 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete_pending(&self, state_hash: &str) -> Result<()> {
-        self.lock().pending.remove(state_hash);
+        let mut inner = self.lock();
+        if let Some(p) = inner.pending.remove(state_hash) {
+            inner.pending_by_key.remove(&p.key);
+        }
         Ok(())
     }
 
     async fn purge_expired(&self, now: i64) -> Result<usize> {
         let mut inner = self.lock();
-        let before = inner.pending.len();
-        inner.pending.retain(|_, p| p.expires_at > now);
-        Ok(before - inner.pending.len())
+        let expired: Vec<(String, SessionKey)> = inner
+            .pending
+            .iter()
+            .filter(|(_, p)| p.expires_at <= now)
+            .map(|(h, p)| (h.clone(), p.key.clone()))
+            .collect();
+        for (hash, key) in &expired {
+            inner.pending.remove(hash);
+            inner.pending_by_key.remove(key);
+        }
+        Ok(expired.len())
     }
 }

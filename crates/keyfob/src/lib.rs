@@ -26,17 +26,21 @@
 //! A provider whose feature is off is reported by name with the feature that enables it.
 
 pub mod providers;
+pub mod tools;
 
 use std::sync::Arc;
 
 pub use keyfob_core::{
     AuthRequest, CallbackParams, Config, Credentials, Engine, EngineBuilder, Ensured, Error,
-    ErrorKind, ExposeSecret, Prompt, Provider, Result, SecretString, Session, SessionInfo,
+    ErrorKind, ExposeSecret, Grant, Prompt, Provider, Result, SecretString, Session, SessionInfo,
     SessionKey, SessionState, SessionStore,
 };
 pub use keyfob_core::{config, crypto, now, registry, spec, store};
+pub use keyfob_macros::tool;
 #[cfg(feature = "store-sqlite")]
 pub use keyfob_store_sqlite as store_sqlite;
+pub use schemars;
+pub use tools::{Invocation, Keyfob, Tool, ToolAuth, ToolManifest};
 
 use keyfob_core::config::StoreKind;
 

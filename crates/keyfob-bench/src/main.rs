@@ -1,0 +1,441 @@
+//! keyfob's benchmark binary: one JSON object per line and scenario,
+//! `{"scenario", "iterations", "median_ns", "p99_ns", …}`, so runs can be compared side by side
+//! with other systems. Targets are read off these numbers, never asserted in tests.
+//!
+//! ```sh
+//! cargo run --release -p keyfob-bench -- --json              # every scenario
+//! cargo run --release -p keyfob-bench -- --json --quick      # seconds, for a smoke check
+//! cargo run --release -p keyfob-bench -- --scenario refresh_c100
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use keyfob::store::Expect;
+use keyfob::tools::{FnTool, Value};
+use keyfob::{
+    AuthRequest, Config, Engine, Ensured, Invocation, Keyfob, Session, SessionKey, ToolAuth,
+};
+use keyfob_testkit::{StubResponse, StubServer};
+use serde_json::json;
+
+const SCENARIOS: &[&str] = &[
+    "hashmap_baseline",
+    "auth_check_cached",
+    "invoke_cached",
+    "invoke_no_auth",
+    "token_flow_http",
+    "token_flow_http_c64",
+    "refresh_c100",
+];
+
+/// Calls per timed batch in the micro scenarios (one `Instant` pair per batch, not per call).
+const BATCH: u32 = 64;
+
+struct Opts {
+    json: bool,
+    quick: bool,
+    scenario: Option<String>,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx]
+}
+
+fn report(opts: &Opts, scenario: &str, mut samples: Vec<u64>, iterations: u64, extra: Value) {
+    samples.sort_unstable();
+    let mut line = json!({
+        "scenario": scenario,
+        "iterations": iterations,
+        "median_ns": percentile(&samples, 0.5),
+        "p99_ns": percentile(&samples, 0.99),
+    });
+    if let (Value::Object(l), Value::Object(e)) = (&mut line, extra) {
+        l.extend(e);
+    }
+    if opts.json {
+        println!("{line}");
+    } else {
+        let extra: Vec<String> = line
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| {
+                        !["scenario", "iterations", "median_ns", "p99_ns"].contains(&k.as_str())
+                    })
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<22} {:>9} iters  median {:>9} ns  p99 {:>9} ns  {}",
+            scenario,
+            iterations,
+            line["median_ns"],
+            line["p99_ns"],
+            extra.join(" ")
+        );
+    }
+}
+
+/// Times `batches` batches of [`BATCH`] calls of `f`; returns per-call nanoseconds per batch.
+async fn micro<F, Fut>(batches: u32, mut f: F) -> Vec<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..batches / 10 + 1 {
+        f().await; // warm-up
+    }
+    let mut samples = Vec::with_capacity(batches as usize);
+    for _ in 0..batches {
+        let t = Instant::now();
+        for _ in 0..BATCH {
+            f().await;
+        }
+        samples.push(t.elapsed().as_nanos() as u64 / u64::from(BATCH));
+    }
+    samples
+}
+
+fn memory_engine(extra_toml: &str) -> Engine {
+    let toml = format!("[store]\nkind = \"memory\"\n{extra_toml}");
+    keyfob::open(Config::from_toml(&toml).expect("bench config")).expect("engine")
+}
+
+/// Logs `req` in through the token page, without HTTP.
+async fn token_login(engine: &Engine, req: &AuthRequest, token: &str) {
+    let p = engine.login(req).await.expect("login");
+    let state = state_of(&p.url);
+    engine
+        .complete_token(
+            &req.provider,
+            Some(&state),
+            vec![("token".into(), token.to_owned().into())],
+        )
+        .await
+        .expect("complete");
+}
+
+fn state_of(url: &str) -> String {
+    let q = url.split_once("state=").map(|(_, s)| s).unwrap_or_default();
+    q.split('&').next().unwrap_or_default().to_owned()
+}
+
+async fn hashmap_baseline(opts: &Opts, batches: u32) {
+    // The same data `auth_check_cached` returns, behind a bare map: the floor.
+    let engine = memory_engine("");
+    let req = AuthRequest::new("notion").handler("notion-token");
+    token_login(&engine, &req, "ntn_bench").await;
+    let session: Session = engine.store().get(&req.key()).await.unwrap().unwrap();
+    let mut map = HashMap::new();
+    map.insert(session.key.clone(), session);
+    let key = req.key();
+    let samples = micro(batches, || {
+        let s = map.get(&key).cloned();
+        std::hint::black_box(s);
+        async {}
+    })
+    .await;
+    report(
+        opts,
+        "hashmap_baseline",
+        samples,
+        u64::from(batches * BATCH),
+        json!({}),
+    );
+}
+
+async fn auth_check_cached(opts: &Opts, batches: u32) {
+    let engine = memory_engine("");
+    let req = AuthRequest::new("notion").handler("notion-token");
+    token_login(&engine, &req, "ntn_bench").await;
+    let samples = micro(batches, || {
+        let engine = &engine;
+        let req = &req;
+        async move {
+            match engine.ensure(req).await.unwrap() {
+                Ensured::Ready(c) => {
+                    std::hint::black_box(c);
+                }
+                Ensured::Prompt(_) => panic!("session must be valid"),
+            }
+        }
+    })
+    .await;
+    report(
+        opts,
+        "auth_check_cached",
+        samples,
+        u64::from(batches * BATCH),
+        json!({}),
+    );
+}
+
+fn noop(auth: Option<ToolAuth>, name: &str) -> FnTool {
+    FnTool::new(
+        name,
+        "does nothing",
+        json!({"type": "object"}),
+        auth,
+        |_, creds| {
+            Box::pin(async move {
+                std::hint::black_box(creds);
+                Ok(Value::Null)
+            })
+        },
+    )
+}
+
+async fn invoke(opts: &Opts, batches: u32, with_auth: bool) {
+    let engine = memory_engine("");
+    let req = AuthRequest::new("notion").handler("notion-token");
+    token_login(&engine, &req, "ntn_bench").await;
+    let mut keyfob = Keyfob::new(engine);
+    keyfob
+        .register(noop(
+            Some(ToolAuth::named("notion").handler("notion-token")),
+            "with_auth",
+        ))
+        .unwrap();
+    keyfob.register(noop(None, "no_auth")).unwrap();
+    let tool = if with_auth { "with_auth" } else { "no_auth" };
+    let samples = micro(batches, || {
+        let keyfob = &keyfob;
+        async move {
+            match keyfob
+                .invoke(tool, Value::Null, "default", "default")
+                .await
+                .unwrap()
+            {
+                Invocation::Done(v) => {
+                    std::hint::black_box(v);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await;
+    let name = if with_auth {
+        "invoke_cached"
+    } else {
+        "invoke_no_auth"
+    };
+    report(opts, name, samples, u64::from(batches * BATCH), json!({}));
+}
+
+/// Start → HTTP POST to the token page → complete, `flows` times over `concurrency` workers.
+async fn token_flow_http(opts: &Opts, flows: u32, concurrency: u32) {
+    let engine = memory_engine("");
+    let server = keyfob_callback::start(engine.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let action = format!("http://{}/auth/notion/token", server.local_addr());
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .build()
+        .unwrap();
+    let one = move |i: u32| {
+        let engine = engine.clone();
+        let http = http.clone();
+        let action = action.clone();
+        async move {
+            let t = Instant::now();
+            let req = AuthRequest::new("notion")
+                .handler("notion-token")
+                .thread(format!("t{i}"));
+            let p = engine.login(&req).await.unwrap();
+            let state = state_of(&p.url);
+            let r = http
+                .post(&action)
+                .form(&[("state", state.as_str()), ("token", "ntn_flow")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.bytes().await.unwrap();
+            t.elapsed().as_nanos() as u64
+        }
+    };
+    for i in 0..(flows / 10).max(10) {
+        one.clone()(u32::MAX - i).await; // warm-up: connections, allocator
+    }
+    let per_worker = flows / concurrency;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let one = one.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut v = Vec::with_capacity(per_worker as usize);
+            for i in 0..per_worker {
+                v.push(one(w * per_worker + i).await);
+            }
+            v
+        }));
+    }
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    let n = u64::from(per_worker * concurrency);
+    let per_sec = n as f64 / elapsed.as_secs_f64();
+    let name = if concurrency == 1 {
+        "token_flow_http".to_owned()
+    } else {
+        format!("token_flow_http_c{concurrency}")
+    };
+    report(
+        opts,
+        &name,
+        samples,
+        n,
+        json!({ "flows_per_sec": per_sec.round(), "concurrency": concurrency }),
+    );
+    server.shutdown().await;
+}
+
+/// 100 concurrent callers on one near-expiry session, against a local token endpoint.
+async fn refresh_c100(opts: &Opts, rounds: u32) {
+    let stub = StubServer::start(StubResponse::json(
+        200,
+        &json!({"access_token": "fresh", "refresh_token": "rt-next", "expires_in": 3600, "token_type": "bearer"}),
+    ))
+    .await
+    .unwrap();
+    let engine = memory_engine(&format!(
+        "[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nauthorize_url = \"{}/authorize\"\ntoken_url = \"{}\"\n",
+        stub.url(),
+        stub.token_url()
+    ));
+    let key = SessionKey::default_for("github");
+    let req = AuthRequest::new("github");
+    let mut samples = Vec::new();
+    let mut max_requests = 0;
+    let mut total_requests = 0;
+    for _ in 0..rounds {
+        // A session whose token expires in 10 s and was written an hour ago: due now.
+        let mut grant = keyfob::Grant::bearer("old".to_owned().into());
+        grant.refresh_token = Some("rt".to_owned().into());
+        grant.expires_at = Some(keyfob::now() + 10);
+        let session = Session {
+            key: key.clone(),
+            handler: "github-oauth2".into(),
+            grant,
+            created_at: keyfob::now() - 3600,
+            updated_at: keyfob::now() - 3600,
+            refresh_error: None,
+            version: 0,
+        };
+        engine.store().put(&session, Expect::Any).await.unwrap();
+        stub.clear_requests();
+        let barrier = Arc::new(tokio::sync::Barrier::new(100));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let engine = engine.clone();
+                let req = req.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let t = Instant::now();
+                    let Ensured::Ready(c) = engine.ensure(&req).await.unwrap() else {
+                        panic!("prompt")
+                    };
+                    assert_eq!(c.access_token(), "fresh");
+                    t.elapsed().as_nanos() as u64
+                })
+            })
+            .collect();
+        for t in tasks {
+            samples.push(t.await.unwrap());
+        }
+        let n = stub.requests().len();
+        max_requests = max_requests.max(n);
+        total_requests += n;
+    }
+    report(
+        opts,
+        "refresh_c100",
+        samples,
+        u64::from(rounds) * 100,
+        json!({ "refresh_requests": max_requests, "rounds": rounds, "refresh_requests_total": total_requests }),
+    );
+}
+
+fn parse() -> Opts {
+    let mut opts = Opts {
+        json: false,
+        quick: false,
+        scenario: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--json" => opts.json = true,
+            "--quick" => opts.quick = true,
+            "--scenario" => opts.scenario = args.next(),
+            "-h" | "--help" => {
+                println!(
+                    "usage: keyfob-bench [--json] [--quick] [--scenario NAME]\nscenarios: {}",
+                    SCENARIOS.join(", ")
+                );
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("unknown argument `{other}`; try --help");
+                std::process::exit(2);
+            }
+        }
+    }
+    if let Some(s) = &opts.scenario {
+        if !SCENARIOS.contains(&s.as_str()) {
+            eprintln!(
+                "unknown scenario `{s}`; scenarios: {}",
+                SCENARIOS.join(", ")
+            );
+            std::process::exit(2);
+        }
+    }
+    opts
+}
+
+fn main() {
+    let opts = parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let micro_batches = if opts.quick { 2_000 } else { 20_000 };
+        let flows = if opts.quick { 2_048 } else { 20_480 };
+        let rounds = if opts.quick { 5 } else { 50 };
+        let want = |s: &str| opts.scenario.as_deref().is_none_or(|x| x == s);
+        if want("hashmap_baseline") {
+            hashmap_baseline(&opts, micro_batches).await;
+        }
+        if want("auth_check_cached") {
+            auth_check_cached(&opts, micro_batches).await;
+        }
+        if want("invoke_cached") {
+            invoke(&opts, micro_batches, true).await;
+        }
+        if want("invoke_no_auth") {
+            invoke(&opts, micro_batches, false).await;
+        }
+        if want("token_flow_http") {
+            token_flow_http(&opts, flows / 2, 1).await;
+        }
+        if want("token_flow_http_c64") {
+            token_flow_http(&opts, flows, 64).await;
+        }
+        if want("refresh_c100") {
+            refresh_c100(&opts, rounds).await;
+        }
+    });
+}
