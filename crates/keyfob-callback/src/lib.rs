@@ -43,7 +43,10 @@ pub fn router(engine: Engine) -> Router {
     if prefix.is_empty() {
         routes
     } else {
-        Router::new().nest(&prefix, routes).fallback(not_found)
+        Router::new()
+            .nest(&prefix, routes)
+            .fallback(not_found)
+            .layer(axum::middleware::map_response(security_headers))
     }
 }
 
@@ -94,14 +97,28 @@ fn status_of(e: &Error) -> StatusCode {
 }
 
 fn error_page(e: &Error) -> Response {
-    // Engine messages carry no secrets by contract, so they are safe (escaped) to show.
-    let title = match e.kind() {
-        ErrorKind::Denied => "Access was not granted",
-        ErrorKind::Expired | ErrorKind::InvalidInput => "This login link cannot be used",
-        ErrorKind::UnknownProvider => "Unknown provider",
-        _ => "Login failed",
+    // What the user can act on is shown (escaped; engine messages carry no secrets by contract).
+    // Failures behind the scenes (a provider's token endpoint, config, the store) get a generic
+    // page: their detail, hosts and paths go to the log of whoever runs keyfob.
+    let (title, text) = match e.kind() {
+        ErrorKind::Denied => ("Access was not granted", e.to_string()),
+        ErrorKind::Expired | ErrorKind::InvalidInput => {
+            ("This login link cannot be used", e.to_string())
+        }
+        ErrorKind::UnknownProvider => (
+            "Unknown provider",
+            "No such provider is configured here.".to_owned(),
+        ),
+        _ => {
+            tracing::warn!(kind = e.kind().as_str(), error = %e, "login failed");
+            (
+                "Login failed",
+                "keyfob could not complete the login. The terminal or log of the program that asked you to log in says why."
+                    .to_owned(),
+            )
+        }
     };
-    (status_of(e), Html(pages::error(title, &e.to_string()))).into_response()
+    (status_of(e), Html(pages::error(title, &text))).into_response()
 }
 
 /// Parses a query or form body into pairs, keeping the first value of each name.
@@ -151,11 +168,9 @@ async fn oauth2_callback(
     }
 }
 
-fn token_action(engine: &Engine, provider: &str) -> String {
-    format!(
-        "{}/auth/{provider}/token",
-        engine.config().server.path_prefix
-    )
+/// The token form posts back to its own path (relative, so it works behind any proxy prefix).
+fn token_action() -> &'static str {
+    "token"
 }
 
 async fn token_form(
@@ -170,7 +185,7 @@ async fn token_form(
     match engine.token_page(&provider, state.as_deref()).await {
         Ok(page) => Html(pages::token_form(
             &page,
-            &token_action(&engine, &provider),
+            token_action(),
             state.as_deref().unwrap_or(""),
             None,
         ))
@@ -251,7 +266,7 @@ async fn token_submit(
                     StatusCode::BAD_REQUEST,
                     Html(pages::token_form(
                         &page,
-                        &token_action(&engine, &provider),
+                        token_action(),
                         state.as_deref().unwrap_or(""),
                         Some(e.message()),
                     )),

@@ -169,7 +169,14 @@ async fn oauth2_with_generic_provider_pkce_refresh_and_rotation() {
         .access_token()
         .to_owned();
     assert_ne!(first, second);
-    age(&s.engine, &req.key()).await;
+    // And once it has really expired, it is refreshed too.
+    let mut expired = s.engine.store().get(&req.key()).await.unwrap().unwrap();
+    expired.grant.expires_at = Some(keyfob_core::now() - 5);
+    s.engine
+        .store()
+        .put(&expired, keyfob_core::store::Expect::Any)
+        .await
+        .unwrap();
     let third = s
         .engine
         .credentials(&req.key())
@@ -244,6 +251,18 @@ async fn access_denied_ends_the_flow_with_a_clear_error() {
 #[tokio::test]
 async fn forged_replayed_and_cross_provider_states_touch_nothing() {
     let s = setup(3600, "").await;
+    // A github session exists: a state sent to github's route must not touch it.
+    let gh = prompt(&s.engine, &AuthRequest::new("github").scopes(["repo"])).await;
+    approve(&s, &gh).await;
+    s.engine.wait(&gh, Duration::from_secs(5)).await.unwrap();
+    let github_before = s
+        .engine
+        .store()
+        .get(&SessionKey::default_for("github"))
+        .await
+        .unwrap()
+        .unwrap();
+    s.idp.reset_stats().await;
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
     let callback = Browser::new().approve(&p.url).await.unwrap();
     let url = url::Url::parse(&callback).unwrap();
@@ -290,14 +309,25 @@ async fn forged_replayed_and_cross_provider_states_touch_nothing() {
             .unwrap()
             .is_none()
     );
-    assert!(
-        s.engine
-            .store()
-            .get(&SessionKey::default_for("github"))
-            .await
-            .unwrap()
-            .is_none()
+    let github_after = s
+        .engine
+        .store()
+        .get(&SessionKey::default_for("github"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        github_after.version, github_before.version,
+        "the github session is untouched"
     );
+    let pending = s
+        .engine
+        .store()
+        .pending_for(&p.key)
+        .await
+        .unwrap()
+        .expect("the flow is still open");
+    assert_eq!(pending.status, keyfob_core::store::FlowStatus::Waiting);
 
     // The real flow still completes, once.
     assert_eq!(s.http.get(&callback).send().await.unwrap().status(), 200);
@@ -456,6 +486,31 @@ async fn token_page_over_http() {
 #[tokio::test]
 async fn pages_escape_what_they_echo_and_unknown_paths_404() {
     let s = setup(3600, "").await;
+    // A real state with a hostile error description: the page shows it, escaped.
+    let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
+    let state = url::Url::parse(&p.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = s
+        .http
+        .get(format!(
+            "{}/auth/testidp/oauth2/callback?state={state}&error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            s.base()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{body}"
+    );
+    assert!(!body.contains("<script>"), "{body}");
     let evil = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
     for path in [
         format!("/auth/notion/token?state={evil}"),
@@ -485,27 +540,43 @@ async fn pages_escape_what_they_echo_and_unknown_paths_404() {
 
 #[tokio::test]
 async fn a_thousand_concurrent_flows_keep_their_own_tokens() {
-    let s = setup(3600, "").await;
-    let s = Arc::new(s);
-    let limit = Arc::new(tokio::sync::Semaphore::new(64));
-    let tasks: Vec<_> = (0..1000)
-        .map(|i| {
-            let s = s.clone();
-            let limit = limit.clone();
+    let s = Arc::new(setup(3600, "").await);
+    let req = |i: usize| {
+        AuthRequest::new("notion")
+            .handler("notion-token")
+            .thread(format!("t{}", i % 100))
+            .profile(format!("p{}", i / 100))
+    };
+    // All 1,000 flows are open at once, each with a waiter.
+    let mut prompts = Vec::new();
+    for i in 0..1000 {
+        prompts.push(prompt(&s.engine, &req(i)).await);
+    }
+    let waiters: Vec<_> = prompts
+        .iter()
+        .cloned()
+        .map(|p| {
+            let engine = s.engine.clone();
+            tokio::spawn(async move { engine.wait(&p, Duration::from_secs(60)).await })
+        })
+        .collect();
+    // The users finish in reverse order, many at a time (the limit only caps open sockets).
+    let limit = Arc::new(tokio::sync::Semaphore::new(128));
+    let posts: Vec<_> = prompts
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, p)| {
+            let (s, limit) = (s.clone(), limit.clone());
+            let state = url::Url::parse(&p.url)
+                .unwrap()
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .unwrap()
+                .1
+                .into_owned();
             tokio::spawn(async move {
                 let _permit = limit.acquire().await.unwrap();
-                let req = AuthRequest::new("notion")
-                    .handler("notion-token")
-                    .thread(format!("t{}", i % 100))
-                    .profile(format!("p{}", i / 100));
-                let p = prompt(&s.engine, &req).await;
-                let state = url::Url::parse(&p.url)
-                    .unwrap()
-                    .query_pairs()
-                    .find(|(k, _)| k == "state")
-                    .unwrap()
-                    .1
-                    .into_owned();
                 let token = format!("token-{i}");
                 let r = s
                     .http
@@ -515,12 +586,15 @@ async fn a_thousand_concurrent_flows_keep_their_own_tokens() {
                     .await
                     .unwrap();
                 assert_eq!(r.status(), 200);
-                s.engine.wait(&p, Duration::from_secs(10)).await.unwrap();
             })
         })
         .collect();
-    for t in tasks {
+    for t in posts {
         t.await.unwrap();
+    }
+    for (i, w) in waiters.into_iter().enumerate() {
+        let creds = w.await.unwrap().expect("every waiter gets its own session");
+        assert_eq!(creds.access_token(), format!("token-{i}"));
     }
     for i in 0..1000 {
         let key = SessionKey::new("notion", format!("t{}", i % 100), format!("p{}", i / 100));
@@ -737,7 +811,30 @@ async fn a_path_prefix_serves_behind_a_proxy() {
         p.url
     );
     let page = reqwest::get(&p.url).await.unwrap().text().await.unwrap();
-    assert!(page.contains("action=\"/kf/auth/notion/token\""), "{page}");
+    assert!(
+        page.contains("action=\"token\""),
+        "the form posts back to its own path: {page}"
+    );
+    let state = url::Url::parse(&p.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/kf/auth/notion/token"))
+        .form(&[("state", state.as_str()), ("token", "behind-proxy")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let missing = reqwest::get(format!("{base}/elsewhere")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing.headers().contains_key("content-security-policy"),
+        "headers outside the prefix too"
+    );
     server.shutdown().await;
 }
 
@@ -766,4 +863,122 @@ async fn a_callback_without_code_or_error_fails_the_flow_clearly() {
     let e = s.engine.wait(&p, Duration::from_secs(2)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(s.idp.stats().await.token_requests_total, 0);
+}
+
+/// Every log line keyfob writes during real flows (TRACE level, every target of ours and axum's),
+/// searched for the secrets those flows handled.
+#[tokio::test]
+async fn no_secret_reaches_the_logs() {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // A global subscriber: thread-local ones miss events when other tests run in parallel
+    // (callsite interest is shared). Other tests' lines land in the buffer too; they must be
+    // just as clean.
+    static BUF: std::sync::OnceLock<Buf> = std::sync::OnceLock::new();
+    let buf = BUF.get_or_init(Buf::default).clone();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "keyfob=trace,keyfob_core=trace,keyfob_callback=trace,axum=trace",
+        ))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("only this test installs one");
+
+    let s = setup(60, "").await;
+    let req = AuthRequest::new("testidp");
+    let p = prompt(&s.engine, &req).await;
+    let state = url::Url::parse(&p.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let verifier = s
+        .engine
+        .store()
+        .pending_for(&req.key())
+        .await
+        .unwrap()
+        .unwrap()
+        .verifier
+        .unwrap();
+    let callback = Browser::new().approve(&p.url).await.unwrap();
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    s.http.get(&callback).send().await.unwrap();
+    s.engine.wait(&p, Duration::from_secs(5)).await.unwrap();
+    age(&s.engine, &req.key()).await;
+    s.engine.credentials(&req.key()).await.unwrap();
+    let session = s.engine.store().get(&req.key()).await.unwrap().unwrap();
+    // A failing exchange and a token page, too.
+    s.http
+        .get(format!(
+            "{}/auth/testidp/oauth2/callback?state={state}&code={code}",
+            s.base()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let tp = prompt(
+        &s.engine,
+        &AuthRequest::new("notion").handler("notion-token"),
+    )
+    .await;
+    let tstate = url::Url::parse(&tp.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    s.http
+        .post(format!("{}/auth/notion/token", s.base()))
+        .form(&[("state", tstate.as_str()), ("token", "ntn_log_sentinel")])
+        .send()
+        .await
+        .unwrap();
+    s.engine.wait(&tp, Duration::from_secs(5)).await.unwrap();
+
+    let logs = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("session stored"), "the capture works: {logs}");
+    use keyfob_core::ExposeSecret;
+    for (what, secret) in [
+        ("state", state.as_str()),
+        ("code", code.as_str()),
+        ("verifier", verifier.expose_secret()),
+        ("access token", session.grant.access_token.expose_secret()),
+        (
+            "refresh token",
+            session
+                .grant
+                .refresh_token
+                .as_ref()
+                .unwrap()
+                .expose_secret(),
+        ),
+        ("token-page state", tstate.as_str()),
+        ("typed token", "ntn_log_sentinel"),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "the {what} reached the logs:\n{logs}"
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! The `keyfob` command: log in to providers, print tokens, run commands with credentials.
 //!
-//! Exit codes: 0 success; 1 any other error; 2 bad usage; 3 not logged in or the session needs a
-//! new login; 4 the login was denied or failed; 5 timed out waiting for the user; 130
-//! interrupted. `exec` passes the command's own exit code through.
+//! Exit codes: 0 success; 1 any other error (config, network, a provider's token endpoint); 2 bad
+//! usage; 3 not logged in or the session needs a new login; 4 the login was denied or its link
+//! expired or was already used; 5 timed out waiting for the user; 130 interrupted. `exec` passes
+//! the command's own exit code through.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -331,6 +332,12 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(server) = server {
         server.shutdown().await;
+    }
+    if !matches!(outcome, Some(Ok(_))) {
+        // Nobody waits for the link any more: kill it, and drop its verifier from the store.
+        if let Err(e) = engine.cancel(&prompt).await {
+            tracing::warn!(kind = e.kind().as_str(), "cannot cancel the login flow");
+        }
     }
     match outcome {
         None => {

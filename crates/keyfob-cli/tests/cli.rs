@@ -316,6 +316,40 @@ async fn errors_are_one_readable_line_with_exit_codes() {
 
     let (code, _, _) = home.run(&["bogus-command"]).await;
     assert_eq!(code, 2);
+
+    // Variables stay strings (a Slack client id looks like a float), and variables that name no
+    // config section are ignored.
+    let out = home
+        .cmd(&["providers", "--json"])
+        .env("KEYFOB_AUTH__SLACK__CLIENT_ID", "123456789012.1234567890")
+        .env("KEYFOB_AUTH__SLACK__CLIENT_SECRET", "0012345")
+        .env("KEYFOB_NODE", "/usr/bin/node")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let slack = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "slack")
+        .unwrap();
+    assert_eq!(slack["handlers"][0]["configured"], true);
+    let out = home
+        .cmd(&["status"])
+        .env("KEYFOB_SESSION__FLOW_TIMEOUT_SECS", "soon-ish-0012345")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("flow_timeout_secs"), "{err}");
 }
 
 #[tokio::test]
@@ -409,9 +443,12 @@ async fn env_keys_are_used_only_when_allowed_and_never_logged() {
         "trace logging is on: {logs}"
     );
     assert!(!logs.contains(secret), "a secret reached the logs: {logs}");
-    // It is now a stored session, usable without the variable.
-    let (code, out, _) = home.run(&["token", "notion"]).await;
-    assert_eq!((code, out.trim()), (0, secret));
+    // The variable is used, never stored: without it there is no session.
+    let (code, _, _) = home.run(&["token", "notion"]).await;
+    assert_eq!(code, 3);
+    if home.data().exists() {
+        assert!(grep_dir(&home.data(), secret).is_empty());
+    }
 }
 
 #[tokio::test]
@@ -437,6 +474,23 @@ async fn ctrl_c_ends_login_cleanly() {
     let (code, stderr) = finish(child).await;
     assert_eq!(code, 130, "{stderr}");
     assert!(stderr.contains("cancelled"), "{stderr}");
+    // The link is dead: the page refuses it.
+    let r = reqwest::get(&_url).await;
+    assert!(
+        r.is_err() || r.unwrap().status() != 200,
+        "the server is gone or refuses the link"
+    );
+    let mut config = keyfob::Config::from_toml("").unwrap();
+    config.home = Some(home.data());
+    let store = keyfob::open_store(&config).unwrap();
+    assert!(
+        store
+            .pending_for(&keyfob::SessionKey::default_for("notion"))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing left behind"
+    );
 }
 
 #[tokio::test]
@@ -483,4 +537,68 @@ async fn login_completes_through_a_separate_serve_process() {
     let (code, out, _) = home.run(&["token", "notion"]).await;
     assert_eq!((code, out.trim()), (0, "via-serve"));
     serve.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_token_processes_refresh_once() {
+    let port = free_port();
+    let idp = Idp::start(IdpOptions {
+        clients: vec![IdpClient::basic(
+            "cli",
+            "cli-secret",
+            &[&format!(
+                "http://127.0.0.1:{port}/auth/testidp/oauth2/callback"
+            )],
+        )],
+        access_token_ttl_secs: 60,
+        extra_scopes: vec![],
+    })
+    .await
+    .unwrap();
+    let home = Home::new(&format!(
+        "[providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\nrefresh = \"rotating\"\n[auth.testidp]\nclient_id = \"cli\"\nclient_secret = \"cli-secret\"\n",
+        idp.issuer()
+    ));
+    std::fs::write(
+        &home.config,
+        std::fs::read_to_string(&home.config)
+            .unwrap()
+            .replace(&format!(":{}", home.port), &format!(":{port}")),
+    )
+    .unwrap();
+    let (child, url) = start_login(&home, &["login", "testidp", "--no-browser"]).await;
+    let callback = Browser::new().approve(&url).await.unwrap();
+    reqwest::get(&callback).await.unwrap();
+    assert_eq!(finish(child).await.0, 0);
+
+    // Make the 60 s token due: written an hour ago (through the library, same database and key).
+    let mut config = keyfob::Config::from_toml("").unwrap();
+    config.home = Some(home.data());
+    let store = keyfob::open_store(&config).unwrap();
+    let key = keyfob::SessionKey::default_for("testidp");
+    let mut session = store.get(&key).await.unwrap().unwrap();
+    session.updated_at -= 3600;
+    store
+        .put(&session, keyfob::store::Expect::Any)
+        .await
+        .unwrap();
+    drop(store);
+    idp.reset_stats().await;
+
+    let runs: Vec<_> = (0..6).map(|_| home.run(&["token", "testidp"])).collect();
+    let mut tokens = Vec::new();
+    for r in runs {
+        let (code, out, err) = r.await;
+        assert_eq!(code, 0, "{err}");
+        tokens.push(out.trim().to_owned());
+    }
+    assert_eq!(
+        idp.stats().await.token("refresh_token"),
+        1,
+        "six processes, one refresh"
+    );
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0]),
+        "every process prints the new token"
+    );
 }

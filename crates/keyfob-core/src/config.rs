@@ -367,12 +367,76 @@ impl Config {
     }
 }
 
-fn env_provider() -> Env {
-    Env::prefixed("KEYFOB_").split("__").filter(|k| {
-        !["config", "log"]
-            .iter()
-            .any(|n| k.as_str().eq_ignore_ascii_case(n))
-    })
+/// `KEYFOB_…` variables as config. Values stay strings (a Slack client id such as
+/// `123456789012.1234567890` must not become a float, and a secret must never be echoed by a
+/// type error), except the keys that are numbers, booleans or lists. Variables that name no
+/// config section (`KEYFOB_CONFIG`, `KEYFOB_LOG`, a tool's own `KEYFOB_NODE`) are ignored.
+fn env_provider() -> EnvConfig {
+    EnvConfig
+}
+
+/// The figment provider behind [`env_provider`].
+struct EnvConfig;
+
+const SECTIONS: &[&str] = &["home", "server", "store", "session", "auth", "providers"];
+const TYPED_LEAVES: &[&str] = &[
+    "refresh_margin_secs",
+    "flow_timeout_secs",
+    "http_timeout_secs",
+    "use_recommended_scopes",
+    "allow_env",
+    "pkce",
+    "scopes",
+];
+
+impl figment::Provider for EnvConfig {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("`KEYFOB_` environment variable(s)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Value};
+        let mut dict = Dict::new();
+        for (key, raw) in Env::prefixed("KEYFOB_").split("__").iter() {
+            let key = key.as_str();
+            let top = key.split('.').next().unwrap_or_default();
+            if !SECTIONS.contains(&top) {
+                continue;
+            }
+            let leaf = key.rsplit('.').next().unwrap_or_default();
+            let value = if TYPED_LEAVES.contains(&leaf) {
+                raw.parse::<Value>()
+                    .unwrap_or_else(|_| Value::from(raw.clone()))
+            } else {
+                Value::from(raw)
+            };
+            insert(&mut dict, &key.split('.').collect::<Vec<_>>(), value);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+fn insert(dict: &mut figment::value::Dict, path: &[&str], value: figment::value::Value) {
+    use figment::value::{Dict, Value};
+    match path {
+        [] => {}
+        [leaf] => {
+            dict.insert((*leaf).to_owned(), value);
+        }
+        [head, rest @ ..] => {
+            let entry = dict
+                .entry((*head).to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if entry.as_dict().is_none() {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
 }
 
 fn find_config_file() -> Option<PathBuf> {

@@ -70,15 +70,21 @@ impl Sealer {
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate_key();
-                write_private(path, key.as_bytes()).map_err(|e| {
-                    Error::new(
+                match write_private(path, key.as_bytes()) {
+                    Ok(()) => {
+                        tracing::info!("created a new encryption key file");
+                        Self::from_base64(&key)
+                    }
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::from_key_file(path)
+                    }
+                    Err(e) => Err(Error::new(
                         ErrorKind::Config,
                         format!("cannot create key file {}", path.display()),
                     )
-                    .with_source(e)
-                })?;
-                tracing::info!("created a new encryption key file");
-                Self::from_base64(&key)
+                    .with_source(e)),
+                }
             }
             Err(e) => Err(Error::new(
                 ErrorKind::Config,
@@ -137,11 +143,25 @@ fn bad_key() -> Error {
     )
 }
 
-/// Creates `path` with owner-only permissions and writes `bytes`; fails if it exists.
+/// Creates `path` with owner-only permissions holding `bytes`, atomically: the bytes go to a
+/// private temporary file that is then hard-linked into place, so a concurrent reader never sees
+/// a half-written key. Fails with `AlreadyExists` when another process won the race. Missing
+/// directories are created owner-only (0700).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir)?;
     }
+    let mut suffix = [0u8; 8];
+    rand::rng().fill_bytes(&mut suffix);
+    let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_extension(format!("tmp-{hex}"));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -149,9 +169,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    let written = opts.open(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 #[cfg(test)]
@@ -207,6 +231,28 @@ mod tests {
                 0o600
             );
         }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(dir_mode & 0o777, 0o700, "the data directory is private");
+        }
+        // Racing first runs agree on one key.
+        let racers = std::env::temp_dir().join(format!("keyfob-key-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&racers);
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let p = racers.join("key");
+                std::thread::spawn(move || Sealer::from_key_file(&p).unwrap())
+            })
+            .collect();
+        let sealers: Vec<Sealer> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let sealed = sealers[0].seal(b"k", b"v");
+        assert!(
+            sealers.iter().all(|s| s.open(b"k", &sealed).is_ok()),
+            "one key for all"
+        );
+        std::fs::remove_dir_all(&racers).unwrap();
         std::fs::write(&path, "not a key").unwrap();
         assert_eq!(
             Sealer::from_key_file(&path).unwrap_err().kind(),

@@ -11,10 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::config::{Config, CustomProvider, ProviderConfig};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, printable};
 use crate::handler::{self, AuthHandler, Field, FlowInput, FlowStart, TokenHandler};
 use crate::now;
 use crate::oauth::{OAuth2Handler, Runtime};
@@ -245,6 +244,7 @@ impl EngineBuilder {
                 flights: Mutex::new(HashMap::new()),
                 completed: tokio::sync::Notify::new(),
                 last_purge: std::sync::atomic::AtomicI64::new(0),
+                failures: Mutex::new(HashMap::new()),
                 config: self.config,
             }),
         })
@@ -266,6 +266,18 @@ struct Inner {
     flights: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
     completed: tokio::sync::Notify,
     last_purge: std::sync::atomic::AtomicI64,
+    failures: Mutex<HashMap<SessionKey, Failure>>,
+}
+
+/// How long a failed refresh is remembered for callers that queued behind it.
+const FAILURE_MEMORY: Duration = Duration::from_secs(5);
+
+/// A refresh that failed, shared with the callers that were waiting for it.
+struct Failure {
+    version: u64,
+    at: std::time::Instant,
+    kind: ErrorKind,
+    message: String,
 }
 
 impl fmt::Debug for Engine {
@@ -460,6 +472,13 @@ impl Engine {
         if let Some(session) = &existing {
             let same_handler = req.handler.is_none() || session.handler == handler.name();
             if same_handler {
+                // Judge the session by its own handler: a token session carries no scopes.
+                let (_, stored) = self.lookup_stored(session)?;
+                let wanted = if stored.scoped() {
+                    wanted.clone()
+                } else {
+                    Scopes::new()
+                };
                 match session.state(&wanted, now(), self.margin()) {
                     SessionState::Valid => {
                         return Ok(Ensured::Ready(self.credentials_of(session)?));
@@ -513,7 +532,9 @@ impl Engine {
             .await
     }
 
-    /// Stores a token handler's key taken from its env variable, when config allows it.
+    /// A session for a token handler's key taken from its env variable, when config allows it.
+    /// It is used as is and never stored: the variable stays the source of truth, and a key the
+    /// user only exported never lands on disk.
     async fn session_from_env(
         &self,
         provider: &'static Provider,
@@ -532,8 +553,17 @@ impl Engine {
         let grant = TokenHandler::new(spec)
             .grant_from_fields(fields)
             .map_err(|e| e.with_provider(provider.id))?;
-        tracing::info!(provider = provider.id, "took the key from the environment");
-        self.save(key, handler.name(), grant).await.map(Some)
+        tracing::debug!(provider = provider.id, "using the key from the environment");
+        let now = now();
+        Ok(Some(Session {
+            key: key.clone(),
+            handler: handler.name().to_owned(),
+            grant,
+            created_at: now,
+            updated_at: now,
+            refresh_error: None,
+            version: 0,
+        }))
     }
 
     /// The first token handler of the key's provider that may, and can, take its key from the
@@ -687,11 +717,8 @@ impl Engine {
             )
         };
         let pending = self.inner.store.pending(&hash).await?.ok_or_else(unknown)?;
-        // The store looked the hash up; compare it again in constant time so that no store's
-        // lookup strategy can leak how much of a forged state matched.
-        if !bool::from(pending.state_hash.as_bytes().ct_eq(hash.as_bytes())) {
-            return Err(unknown());
-        }
+        // Only the SHA-256 of a state is stored and looked up, so how long a lookup of a forged
+        // state takes tells nothing about any real state.
         if pending.key.provider != provider {
             tracing::warn!(
                 provider,
@@ -725,11 +752,11 @@ impl Engine {
             (Some(error), _) => {
                 let desc = params
                     .error_description
-                    .map(|d| format!(": {}", clean(&d)))
+                    .map(|d| format!(": {}", printable(&d)))
                     .unwrap_or_default();
                 Err(Error::new(
                     ErrorKind::Denied,
-                    format!("authorization was refused ({}{desc})", clean(&error)),
+                    format!("authorization was refused ({}{desc})", printable(&error)),
                 )
                 .with_provider(provider))
             }
@@ -822,6 +849,13 @@ impl Engine {
         };
         store.finish_pending(hash, status).await?;
         self.inner.completed.notify_waiters();
+        if let Err(e) = store.publish(&claimed.key).await {
+            // Waiters elsewhere still see the outcome by polling.
+            tracing::warn!(
+                kind = e.kind().as_str(),
+                "cannot announce the completed flow"
+            );
+        }
         match &result {
             Ok(c) => tracing::info!(provider = c.key.provider.as_str(), "session stored"),
             Err(e) => tracing::warn!(
@@ -907,12 +941,27 @@ impl Engine {
             }
             tokio::select! {
                 _ = &mut notified => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = store.wait_published(&prompt.key, Duration::from_millis(250)) => {}
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(Error::new(ErrorKind::Timeout, "timed out waiting for the user to finish the login").with_provider(&prompt.key.provider));
                 }
             }
         }
+    }
+
+    /// Abandons the flow of `prompt`: its link stops working at once and its record (with the
+    /// PKCE verifier) is deleted. Does nothing when the flow already ended or was replaced.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn cancel(&self, prompt: &Prompt) -> Result<()> {
+        let store = &self.inner.store;
+        if let Some(p) = store.pending_for(&prompt.key).await? {
+            if p.id == prompt.flow_id {
+                store.delete_pending(&p.state_hash).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Credentials for a stored session, refreshed first when near expiry (`keyfob token`).
@@ -974,14 +1023,55 @@ impl Engine {
         let lock = self.flight(key);
         let _guard = lock.lock().await;
         let store = &self.inner.store;
+        let lease = format!("refresh\0{}\0{}\0{}", key.provider, key.thread, key.profile);
+        let owner = random_token(12);
+        let ttl_ms = (self.inner.config.session.http_timeout_secs.max(1) + 5) * 1000;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ttl_ms * 2);
+        // Across processes: one lease holder refreshes; the others wait for its write.
+        while !store.try_lock(&lease, &owner, ttl_ms).await? {
+            if let Some(s) = store.get(key).await? {
+                if s.version != seen.version {
+                    return Ok(s);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "another process holds the refresh lease and has not finished",
+                )
+                .with_provider(&key.provider));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let result = self.refresh_locked(seen).await;
+        if let Err(e) = store.unlock(&lease, &owner).await {
+            tracing::warn!(
+                kind = e.kind().as_str(),
+                "cannot release the refresh lease; it expires by itself"
+            );
+        }
+        result
+    }
+
+    /// The refresh itself, under both the in-process lock and the store's lease.
+    async fn refresh_locked(&self, seen: &Session) -> Result<Session> {
+        let key = &seen.key;
+        let store = &self.inner.store;
         let session = store.get(key).await?.ok_or_else(|| no_session(key))?;
         let now = now();
-        if session.version != seen.version
-            || session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid
+        let usable = !session.is_expired(now);
+        if session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid
+            || (session.version != seen.version && usable && session.refresh_error.is_none())
         {
+            // Refreshed (or re-authorized) by whoever held the lock before us.
             return Ok(session);
         }
-        if session.refresh_error.is_some() && !session.is_expired(now) {
+        if let Some(failure) = self.recent_failure(key, session.version) {
+            // The caller before us just failed on this very session: share its outcome rather
+            // than send the same doomed request again.
+            return if usable { Ok(session) } else { Err(failure) };
+        }
+        if session.refresh_error.is_some() && usable {
             // The refresh token was already rejected; don't hammer the server while the access
             // token still works.
             return Ok(session);
@@ -1022,17 +1112,19 @@ impl Engine {
                         return Ok(current);
                     }
                 }
+                let mut version = session.version;
                 if e.kind() == ErrorKind::ReauthRequired {
                     let marked = Session {
                         refresh_error: Some(e.to_string()),
                         ..session.clone()
                     };
                     match store.put(&marked, Expect::Version(session.version)).await {
-                        Ok(_) => {}
+                        Ok(v) => version = v,
                         Err(ce) if ce.kind() == ErrorKind::Conflict => {}
                         Err(ce) => return Err(ce),
                     }
                 }
+                self.record_failure(key, version, &e);
                 if !session.is_expired(now) {
                     tracing::warn!(
                         provider = provider.id,
@@ -1044,6 +1136,37 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// The failure of a refresh of `key` at `version` in the last few seconds, if any.
+    fn recent_failure(&self, key: &SessionKey, version: u64) -> Option<Error> {
+        let failures = self
+            .inner
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        failures.get(key).and_then(|f| {
+            (f.version == version && f.at.elapsed() < FAILURE_MEMORY)
+                .then(|| Error::new(f.kind, f.message.clone()))
+        })
+    }
+
+    fn record_failure(&self, key: &SessionKey, version: u64, e: &Error) {
+        let mut failures = self
+            .inner
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        failures.retain(|_, f| f.at.elapsed() < FAILURE_MEMORY);
+        failures.insert(
+            key.clone(),
+            Failure {
+                version,
+                at: std::time::Instant::now(),
+                kind: e.kind(),
+                message: e.to_string(),
+            },
+        );
     }
 
     /// Sessions of one thread (or all), without secrets.
@@ -1158,10 +1281,6 @@ fn no_session(key: &SessionKey) -> Error {
         ),
     )
     .with_provider(&key.provider)
-}
-
-fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 #[cfg(test)]

@@ -161,6 +161,11 @@ impl std::error::Error for Error {
     }
 }
 
+/// Keeps text from outside (a server's error description) printable and short.
+pub(crate) fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::config::{ProviderConfig, endpoint_url};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, printable};
 use crate::handler::{AuthHandler, FlowInput, FlowStart, Started};
 use crate::scope::{self, Scopes};
 use crate::session::Grant;
@@ -607,7 +607,10 @@ impl OAuth2Handler {
         match e {
             RequestTokenError::ServerResponse(r) => {
                 let code = r.error().to_string();
-                let desc = r.error_description().map(|d| clean(d)).unwrap_or_default();
+                let desc = r
+                    .error_description()
+                    .map(|d| printable(d))
+                    .unwrap_or_default();
                 let detail = if desc.is_empty() {
                     String::new()
                 } else {
@@ -625,7 +628,7 @@ impl OAuth2Handler {
                         format!("client authentication failed ({code}{detail}); check client_id and client_secret in [auth.{}]", self.provider),
                     ),
                     "access_denied" => self.err(ErrorKind::Denied, format!("access denied{detail}")),
-                    _ => self.err(ErrorKind::Protocol, format!("the token endpoint answered error `{}`{detail}", clean(&code))),
+                    _ => self.err(ErrorKind::Protocol, format!("the token endpoint answered error `{}`{detail}", printable(&code))),
                 }
             }
             RequestTokenError::Request(t) => self.err(ErrorKind::Transport, t.0),
@@ -636,7 +639,7 @@ impl OAuth2Handler {
                     format!("the token response does not parse at `{}`", e.path()),
                 )
             }
-            RequestTokenError::Other(m) => self.err(ErrorKind::Protocol, clean(&m)),
+            RequestTokenError::Other(m) => self.err(ErrorKind::Protocol, printable(&m)),
         }
     }
 
@@ -674,24 +677,27 @@ fn token_type_name(t: &BasicTokenType) -> String {
     }
 }
 
-/// Removes every token-bearing field, at any depth, from provider detail.
+/// Removes every secret-looking field, at any depth (objects and arrays), from provider
+/// detail: tokens, secrets, passwords, and Slack's `incoming_webhook` (its URL is a credential).
 fn strip_secrets(map: &mut Map<String, Value>) {
     map.retain(|k, _| {
-        !matches!(
-            k.as_str(),
-            "access_token" | "refresh_token" | "id_token" | "token"
-        )
+        let k = k.to_ascii_lowercase();
+        !(k.contains("token")
+            || k.contains("secret")
+            || k.contains("password")
+            || k == "incoming_webhook")
     });
     for v in map.values_mut() {
-        if let Value::Object(inner) = v {
-            strip_secrets(inner);
-        }
+        strip_value(v);
     }
 }
 
-/// Keeps server text printable and short.
-fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
+fn strip_value(v: &mut Value) {
+    match v {
+        Value::Object(inner) => strip_secrets(inner),
+        Value::Array(items) => items.iter_mut().for_each(strip_value),
+        _ => {}
+    }
 }
 
 #[async_trait]
@@ -868,7 +874,8 @@ mod tests {
     #[test]
     fn detail_loses_nested_tokens() {
         let mut m: Map<String, Value> = serde_json::from_str(
-            r#"{"team":{"id":"T1"},"authed_user":{"id":"U1","access_token":"xoxp-sentinel"},"id_token":"x"}"#,
+            r#"{"team":{"id":"T1"},"authed_user":{"id":"U1","access_token":"xoxp-sentinel"},"id_token":"x",
+                "incoming_webhook":{"url":"https://hooks.example/sentinel"},"list":[{"client_secret":"sentinel"}]}"#,
         )
         .unwrap();
         strip_secrets(&mut m);

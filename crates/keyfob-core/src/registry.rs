@@ -80,7 +80,8 @@ impl Catalog {
         let enabled: Vec<_> = self.providers.keys().copied().collect();
         let message = if self.known.contains(&id) {
             format!(
-                "provider `{id}` is not compiled into this build; enable the Cargo feature `{id}` of the `keyfob` crate (or `all-providers`)"
+                "provider `{id}` is not compiled into this build; enable the Cargo feature `{id}` of the `keyfob` crate (or `all-providers`); enabled providers: {}",
+                enabled.join(", ")
             )
         } else {
             let shown = if id.len() > 64 || !id.chars().all(|c| c.is_ascii_graphic()) {

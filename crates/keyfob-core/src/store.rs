@@ -124,6 +124,31 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
     /// Removes every pending flow whose `expires_at` has passed; returns how many.
     async fn purge_expired(&self, now: i64) -> Result<usize>;
+
+    /// Takes the lease `name` for `owner` for `ttl_ms` milliseconds, or extends it if `owner`
+    /// holds it; `false` when someone else holds an unexpired lease. Stores shared between
+    /// processes implement it so that one refresh happens across all of them; the default (for
+    /// stores private to one process, where the engine's in-process lock suffices) always grants.
+    async fn try_lock(&self, _name: &str, _owner: &str, _ttl_ms: u64) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// Releases the lease `name` if `owner` holds it.
+    async fn unlock(&self, _name: &str, _owner: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Announces that the session or flow of `key` changed, to waiters in other processes
+    /// (Redis pub/sub). The default does nothing: waiters poll.
+    async fn publish(&self, _key: &SessionKey) -> Result<()> {
+        Ok(())
+    }
+
+    /// Returns when [`SessionStore::publish`] is called for `key` by any process, or after
+    /// `max`, whichever comes first. The default just sleeps `max` (waiters then poll).
+    async fn wait_published(&self, _key: &SessionKey, max: std::time::Duration) {
+        tokio::time::sleep(max).await;
+    }
 }
 
 /// Sessions in process memory: fast, lost on exit. Always compiled in.

@@ -145,7 +145,7 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<proc_macro2::TokenStream> {
         (false, true) => quote!(creds),
         (false, false) => quote!(),
     };
-    let (auth, check, creds_bind) = match &args.provider {
+    let (auth, creds_bind) = match &args.provider {
         Some(p) => {
             let id = p.value();
             if id.is_empty() || !id.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
@@ -171,7 +171,6 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<proc_macro2::TokenStream> {
                         #handler
                         #scopes
                 )),
-                quote!(const _: &::keyfob::Provider = &::keyfob::providers::#ident::PROVIDER;),
                 quote!(let creds = creds.ok_or_else(::keyfob::tools::ToolError::missing_credentials)?;),
             )
         }
@@ -182,11 +181,7 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<proc_macro2::TokenStream> {
                     "`auth_handler` and `scopes` need `auth_provider`",
                 ));
             }
-            (
-                quote!(::core::option::Option::None),
-                quote!(),
-                quote!(let _ = creds;),
-            )
+            (quote!(::core::option::Option::None), quote!(let _ = creds;))
         }
     };
     let parse = if takes_args {
@@ -200,7 +195,6 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<proc_macro2::TokenStream> {
 
         #[doc = #doc]
         #vis fn #tool_fn() -> ::keyfob::tools::FnTool {
-            #check
             ::keyfob::tools::FnTool::new(
                 #name,
                 #description,

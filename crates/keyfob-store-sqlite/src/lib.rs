@@ -75,6 +75,11 @@ CREATE TABLE pending (
     UNIQUE (provider, thread, profile)
 ) STRICT;
 CREATE INDEX pending_expires_at ON pending (expires_at);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+) STRICT;
 ";
 
 const SESSION_ROW: &str = "SELECT version, sealed FROM sessions \
@@ -109,6 +114,11 @@ const CLAIM_PENDING: &str = "UPDATE pending SET status = 'claimed' \
 const FINISH_PENDING: &str = "UPDATE pending SET status = ?2, sealed = ?3 WHERE state_hash = ?1";
 const DELETE_PENDING: &str = "DELETE FROM pending WHERE state_hash = ?1";
 const PURGE_PENDING: &str = "DELETE FROM pending WHERE expires_at <= ?1";
+/// Takes a free or expired lease, or extends one the owner holds; changes one row on success.
+const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, expires_ms) VALUES (?1, ?2, ?3 + ?4) \
+    ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_ms = excluded.expires_ms \
+    WHERE leases.owner = excluded.owner OR leases.expires_ms <= ?3";
+const RELEASE_LEASE: &str = "DELETE FROM leases WHERE name = ?1 AND owner = ?2";
 
 /// Sessions and pending flows in one SQLite file, sealed at rest. Cheap to clone: clones share
 /// the connection.
@@ -545,6 +555,30 @@ impl SessionStore for SqliteStore {
         self.run(move |db, conn| {
             conn.execute(PURGE_PENDING, params![now])
                 .map_err(db.err("purge expired flows from"))
+        })
+        .await
+    }
+
+    async fn try_lock(&self, name: &str, owner: &str, ttl_ms: u64) -> Result<bool> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        let ttl = i64::try_from(ttl_ms).unwrap_or(i64::MAX / 4);
+        self.run(move |db, conn| {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4));
+            conn.execute(TAKE_LEASE, params![name, owner, now_ms, ttl])
+                .map(|changed| changed == 1)
+                .map_err(db.err("take a refresh lease in"))
+        })
+        .await
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<()> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.run(move |db, conn| {
+            conn.execute(RELEASE_LEASE, params![name, owner])
+                .map(drop)
+                .map_err(db.err("release a refresh lease in"))
         })
         .await
     }

@@ -579,3 +579,32 @@ fn unwritable_data_dir_is_a_clear_error() {
         "{msg}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_are_exclusive_across_handles_and_expire() {
+    let (_dir, [a, b]) = two_handles();
+    assert!(a.try_lock("refresh/x", "owner-a", 60_000).await.unwrap());
+    assert!(
+        !b.try_lock("refresh/x", "owner-b", 60_000).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        a.try_lock("refresh/x", "owner-a", 60_000).await.unwrap(),
+        "the owner extends"
+    );
+    b.unlock("refresh/x", "owner-b").await.unwrap();
+    assert!(
+        !b.try_lock("refresh/x", "owner-b", 60_000).await.unwrap(),
+        "only the owner unlocks"
+    );
+    a.unlock("refresh/x", "owner-a").await.unwrap();
+    assert!(
+        b.try_lock("refresh/x", "owner-b", 1).await.unwrap(),
+        "free after unlock"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert!(
+        a.try_lock("refresh/x", "owner-a", 60_000).await.unwrap(),
+        "an expired lease is taken over"
+    );
+}

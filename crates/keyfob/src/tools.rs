@@ -441,6 +441,9 @@ pub const DELETE_SESSION: &str = "keyfob_delete_session";
 struct DeleteArgs {
     /// The provider whose session to delete.
     provider: String,
+    /// The profile (the caller's own by default).
+    #[serde(default)]
+    profile: Option<String>,
 }
 
 /// The orchestrator: tools, their auth, and the engine that satisfies it (the reference's
@@ -573,7 +576,7 @@ impl Keyfob {
         profile: &str,
     ) -> Result<Invocation> {
         if tool == LIST_SESSIONS || tool == DELETE_SESSION {
-            return self.builtin(tool, args, thread).await;
+            return self.builtin(tool, args, thread, profile).await;
         }
         let t = self.tools.get(tool).ok_or_else(|| {
             let names: Vec<_> = self.tools().map(|t| t.name().to_owned()).collect();
@@ -604,7 +607,13 @@ impl Keyfob {
         )
     }
 
-    async fn builtin(&self, tool: &str, args: Value, thread: &str) -> Result<Invocation> {
+    async fn builtin(
+        &self,
+        tool: &str,
+        args: Value,
+        thread: &str,
+        profile: &str,
+    ) -> Result<Invocation> {
         if tool == LIST_SESSIONS {
             let sessions = self.engine.status(Some(thread)).await?;
             return Ok(Invocation::Done(
@@ -616,22 +625,12 @@ impl Keyfob {
             Ok(a) => a,
             Err(e) => return Ok(Invocation::Failed(e)),
         };
-        let mut deleted = 0;
-        for s in self
+        let profile = args.profile.as_deref().unwrap_or(profile);
+        let deleted = self
             .engine
-            .status(Some(thread))
-            .await?
-            .into_iter()
-            .filter(|s| s.provider == args.provider)
-        {
-            if self
-                .engine
-                .logout(&SessionKey::new(&s.provider, &s.thread, &s.profile))
-                .await?
-            {
-                deleted += 1;
-            }
-        }
+            .logout(&SessionKey::new(&args.provider, thread, profile))
+            .await?;
+        let deleted = u8::from(deleted);
         Ok(Invocation::Done(
             serde_json::json!({ "provider": args.provider, "deleted": deleted }),
         ))
@@ -648,27 +647,26 @@ impl Keyfob {
         thread: &str,
         profile: &str,
     ) -> Result<Vec<Prompt>> {
-        let mut groups: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        // One session per provider (per thread and profile), so one prompt per provider: the
+        // handler is the first one a tool names, else the provider's default.
+        let mut groups: BTreeMap<String, (Option<String>, BTreeSet<String>)> = BTreeMap::new();
         for name in tools {
             let t = self.tools.get(*name).ok_or_else(|| {
                 Error::new(ErrorKind::InvalidInput, format!("unknown tool `{name}`"))
             })?;
             if let Some(auth) = t.auth() {
-                let (_, handler) = self
-                    .engine
-                    .catalog()
-                    .handler(&auth.provider, auth.handler.as_deref())?;
-                groups
-                    .entry((auth.provider.clone(), handler.name().to_owned()))
-                    .or_default()
-                    .extend(auth.scopes.iter().cloned());
+                let (handler, scopes) = groups.entry(auth.provider.clone()).or_default();
+                if handler.is_none() {
+                    handler.clone_from(&auth.handler);
+                }
+                scopes.extend(auth.scopes.iter().cloned());
             }
         }
         let mut prompts = Vec::new();
-        for ((provider, handler), scopes) in groups {
+        for (provider, (handler, scopes)) in groups {
             let auth = ToolAuth {
                 provider,
-                handler: Some(handler),
+                handler,
                 scopes: scopes.into_iter().collect(),
             };
             if let Ensured::Prompt(p) = self.ensure(&auth, thread, profile).await? {
