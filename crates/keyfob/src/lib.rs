@@ -46,8 +46,9 @@ use keyfob_core::config::StoreKind;
 
 /// An engine builder that knows every provider crate (so disabled ones get a helpful error).
 pub fn builder() -> EngineBuilder {
-    // Touch the list so the linker keeps every enabled provider and its registration.
-    debug_assert!(providers::ENABLED.iter().all(|p| !p.id.is_empty()));
+    // Reference every enabled provider's static in every profile, so the linker keeps each
+    // provider's object file, and the registration inside it, even under LTO.
+    std::hint::black_box(providers::ENABLED);
     Engine::builder().known_providers(providers::KNOWN)
 }
 
