@@ -1,73 +1,219 @@
-//! Project tasks: `cargo xtask test` sets up what the tests need and runs them all.
-//!
-//! The provider generators and `codegen` arrive with their own issue; see ARCHITECTURE.md.
+//! `cargo xtask <command>`: keyfob's project tasks (the alias is in `.cargo/config.toml`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use xtask::codegen::{self, Mode};
+use xtask::scaffold::{self, Common, Request};
 
-fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("test") => test(args.collect()),
-        Some("setup") => setup(),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <command>\n\n  test [cargo test args]   install test dependencies, then run every test\n  setup                    only install test dependencies (node packages of the test IdP)"
-            );
-            std::process::exit(2);
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "keyfob's project tasks",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// The repository to work on (default: the one this xtask was built from).
+    #[arg(long, global = true, hide = true)]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a token provider crate from template-token and wire it in.
+    #[command(name = "new-token-provider")]
+    NewTokenProvider {
+        /// The provider id: lowercase letters, digits and `_`, starting with a letter.
+        id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+        /// A cheap authenticated GET that tells whether a token works (https).
+        #[arg(long)]
+        verify_url: Option<String>,
+    },
+    /// Create an OAuth2 provider crate from template-oauth2 and wire it in.
+    #[command(name = "new-oauth2-provider")]
+    NewOAuth2Provider {
+        /// The provider id: lowercase letters, digits and `_`, starting with a letter.
+        id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Authorization endpoint (https).
+        #[arg(long)]
+        authorize_url: String,
+        /// Token endpoint (https).
+        #[arg(long)]
+        token_url: String,
+        /// Recommended scopes, separated by commas or spaces (repeatable).
+        #[arg(long)]
+        scopes: Vec<String>,
+        /// What joins scopes in the authorize URL: `space` (" ") or `comma` (",").
+        #[arg(long, default_value = "space")]
+        scope_separator: String,
+        /// Client authentication at the token endpoint: `basic` or `body`.
+        #[arg(long, default_value = "body")]
+        client_auth: String,
+        /// The provider accepts PKCE S256 (the default).
+        #[arg(long, overrides_with = "no_pkce")]
+        pkce: bool,
+        /// The provider rejects or ignores PKCE.
+        #[arg(long)]
+        no_pkce: bool,
+        /// Refresh tokens: `plain`, `rotating` or `none`.
+        #[arg(long, default_value = "plain")]
+        refresh: String,
+    },
+    /// Regenerate what derives from the provider crates (facade features and link lines,
+    /// the registry test's feature checks, the README table).
+    Codegen {
+        /// Change nothing; fail when a generated file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Check project rules: module docs, no disabled tests, provider crate shape.
+    Tidy,
+    /// Install test dependencies, then run every test (extra args go to `cargo test`).
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Only install test dependencies (node packages of the test IdP).
+    Setup,
+    /// Internal: one hermetic cargo-generate run (see scaffold.rs).
+    #[command(name = "__render", hide = true)]
+    Render {
+        template: PathBuf,
+        destination: PathBuf,
+        name: String,
+        config: PathBuf,
+        defines: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// The name people know the service by (default: the id in title case).
+    #[arg(long)]
+    display_name: Option<String>,
+    /// The environment variable a tool reads (default: <ID>_TOKEN).
+    #[arg(long)]
+    env_key: Option<String>,
+    /// Where users get credentials: a token page, or where developers register an OAuth app.
+    #[arg(long)]
+    docs_url: Option<String>,
+    /// Replace an existing provider crate of that id.
+    #[arg(long)]
+    force: bool,
+}
+
+impl CommonArgs {
+    fn split(self) -> (Common, bool) {
+        (
+            Common {
+                display_name: self.display_name,
+                env_key: self.env_key,
+                docs_url: self.docs_url,
+            },
+            self.force,
+        )
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = cli.root.clone().unwrap_or_else(xtask::project_root);
+    match run(cli.cmd, &root) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root")
-        .to_path_buf()
+fn run(cmd: Cmd, root: &std::path::Path) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::NewTokenProvider {
+            id,
+            common,
+            verify_url,
+        } => {
+            let (common, force) = common.split();
+            scaffold_and_report(root, Request::token(&id, common, verify_url, force)?)
+        }
+        Cmd::NewOAuth2Provider {
+            id,
+            common,
+            authorize_url,
+            token_url,
+            scopes,
+            scope_separator,
+            client_auth,
+            pkce: _,
+            no_pkce,
+            refresh,
+        } => {
+            let (common, force) = common.split();
+            let req = Request::oauth2(
+                &id,
+                common,
+                authorize_url,
+                token_url,
+                scopes,
+                scope_separator,
+                client_auth,
+                !no_pkce,
+                refresh,
+                force,
+            )?;
+            scaffold_and_report(root, req)
+        }
+        Cmd::Codegen { check } => {
+            let mode = if check { Mode::Check } else { Mode::Write };
+            let changed = codegen::run(root, mode)?;
+            if changed.is_empty() {
+                eprintln!("codegen: everything is up to date");
+            }
+            for f in changed {
+                eprintln!("codegen: wrote {}", f.display());
+            }
+            Ok(())
+        }
+        Cmd::Tidy => {
+            let problems = xtask::tidy::check(root)?;
+            if problems.is_empty() {
+                eprintln!("tidy: no problems");
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "tidy found {} problem(s):\n  - {}",
+                    problems.len(),
+                    problems.join("\n  - ")
+                )
+            }
+        }
+        Cmd::Test { args } => xtask::test::test(root, args),
+        Cmd::Setup => xtask::test::setup(root),
+        Cmd::Render {
+            template,
+            destination,
+            name,
+            config,
+            defines,
+        } => {
+            let out = scaffold::render_here(&template, &destination, &name, &config, defines)?;
+            println!("{}", out.display());
+            Ok(())
+        }
+    }
 }
 
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {shown}"))?;
-    if !status.success() {
-        bail!("{shown} failed with {status}");
-    }
+fn scaffold_and_report(root: &std::path::Path, req: Request) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let out = scaffold::run(root, &exe, &req)?;
+    print!("{}", scaffold::summary(&req, &out));
     Ok(())
-}
-
-/// Installs the test IdP's node packages (oidc-provider) when missing or stale.
-fn setup() -> anyhow::Result<()> {
-    let idp = project_root().join("crates/keyfob-testkit/idp");
-    let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|o| o.status.success()) {
-        bail!(
-            "the tests need Node.js 20 or later for the test OAuth2 server; install it (e.g. `apt-get install nodejs npm`)"
-        );
-    }
-    let installed = idp.join("node_modules/.package-lock.json");
-    let lock = idp.join("package-lock.json");
-    let stale = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
-        (Ok(i), Ok(l)) => i.modified()? < l.modified()?,
-        _ => true,
-    };
-    if stale {
-        eprintln!("xtask: installing the test IdP's node packages (npm ci)");
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&idp))?;
-    }
-    Ok(())
-}
-
-fn test(extra: Vec<String>) -> anyhow::Result<()> {
-    setup()?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
-        .current_dir(project_root())
-        .args(["test", "--workspace", "--all-features"])
-        .args(extra))
 }

@@ -25,6 +25,8 @@ const SCENARIOS: &[&str] = &[
     "auth_check_cached",
     "invoke_cached",
     "invoke_no_auth",
+    "auth_check_cached_redis",
+    "invoke_cached_redis",
     "token_flow_http",
     "token_flow_http_c64",
     "refresh_c100",
@@ -103,9 +105,18 @@ where
     samples
 }
 
-fn memory_engine(extra_toml: &str) -> Engine {
+async fn memory_engine(extra_toml: &str) -> Engine {
     let toml = format!("[store]\nkind = \"memory\"\n{extra_toml}");
-    keyfob::open(Config::from_toml(&toml).expect("bench config")).expect("engine")
+    keyfob::open(Config::from_toml(&toml).expect("bench config"))
+        .await
+        .expect("engine")
+}
+
+/// An engine on a Redis store (`store_toml` is its `[store]` table).
+async fn store_engine(store_toml: &str) -> Engine {
+    keyfob::open(Config::from_toml(store_toml).expect("bench config"))
+        .await
+        .expect("engine")
 }
 
 /// Logs `req` in through the token page, without HTTP.
@@ -129,7 +140,7 @@ fn state_of(url: &str) -> String {
 
 async fn hashmap_baseline(opts: &Opts, batches: u32) {
     // The same data `auth_check_cached` returns, behind a bare map: the floor.
-    let engine = memory_engine("");
+    let engine = memory_engine("").await;
     let req = AuthRequest::new("notion").handler("notion-token");
     token_login(&engine, &req, "ntn_bench").await;
     let session: Session = engine.store().get(&req.key()).await.unwrap().unwrap();
@@ -151,8 +162,11 @@ async fn hashmap_baseline(opts: &Opts, batches: u32) {
     );
 }
 
-async fn auth_check_cached(opts: &Opts, batches: u32) {
-    let engine = memory_engine("");
+async fn auth_check_cached(opts: &Opts, batches: u32, redis: Option<&str>) {
+    let engine = match redis {
+        Some(store) => store_engine(store).await,
+        None => memory_engine("").await,
+    };
     let req = AuthRequest::new("notion").handler("notion-token");
     token_login(&engine, &req, "ntn_bench").await;
     let samples = micro(batches, || {
@@ -168,13 +182,12 @@ async fn auth_check_cached(opts: &Opts, batches: u32) {
         }
     })
     .await;
-    report(
-        opts,
-        "auth_check_cached",
-        samples,
-        u64::from(batches * BATCH),
-        json!({}),
-    );
+    let name = if redis.is_some() {
+        "auth_check_cached_redis"
+    } else {
+        "auth_check_cached"
+    };
+    report(opts, name, samples, u64::from(batches * BATCH), json!({}));
 }
 
 fn noop(auth: Option<ToolAuth>, name: &str) -> FnTool {
@@ -192,8 +205,11 @@ fn noop(auth: Option<ToolAuth>, name: &str) -> FnTool {
     )
 }
 
-async fn invoke(opts: &Opts, batches: u32, with_auth: bool) {
-    let engine = memory_engine("");
+async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>) {
+    let engine = match redis {
+        Some(store) => store_engine(store).await,
+        None => memory_engine("").await,
+    };
     let req = AuthRequest::new("notion").handler("notion-token");
     token_login(&engine, &req, "ntn_bench").await;
     let mut keyfob = Keyfob::new(engine);
@@ -221,17 +237,17 @@ async fn invoke(opts: &Opts, batches: u32, with_auth: bool) {
         }
     })
     .await;
-    let name = if with_auth {
-        "invoke_cached"
-    } else {
-        "invoke_no_auth"
+    let name = match (with_auth, redis.is_some()) {
+        (true, true) => "invoke_cached_redis",
+        (true, false) => "invoke_cached",
+        _ => "invoke_no_auth",
     };
     report(opts, name, samples, u64::from(batches * BATCH), json!({}));
 }
 
 /// Start → HTTP POST to the token page → complete, `flows` times over `concurrency` workers.
 async fn token_flow_http(opts: &Opts, flows: u32, concurrency: u32) {
-    let engine = memory_engine("");
+    let engine = memory_engine("").await;
     let server = keyfob_callback::start(engine.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -262,8 +278,19 @@ async fn token_flow_http(opts: &Opts, flows: u32, concurrency: u32) {
             t.elapsed().as_nanos() as u64
         }
     };
-    for i in 0..(flows / 10).max(10) {
-        one.clone()(u32::MAX - i).await; // warm-up: connections, allocator
+    // Warm-up at the measured concurrency: opens every connection, warms the allocator.
+    let warm: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let one = one.clone();
+            tokio::spawn(async move {
+                for i in 0..8 {
+                    one(u32::MAX - w * 8 - i).await;
+                }
+            })
+        })
+        .collect();
+    for t in warm {
+        t.await.unwrap();
     }
     let per_worker = flows / concurrency;
     let start = Instant::now();
@@ -312,7 +339,7 @@ async fn refresh_c100(opts: &Opts, rounds: u32) {
         "[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nauthorize_url = \"{}/authorize\"\ntoken_url = \"{}\"\n",
         stub.url(),
         stub.token_url()
-    ));
+    )).await;
     let key = SessionKey::default_for("github");
     let req = AuthRequest::new("github");
     let mut samples = Vec::new();
@@ -420,13 +447,33 @@ fn main() {
             hashmap_baseline(&opts, micro_batches).await;
         }
         if want("auth_check_cached") {
-            auth_check_cached(&opts, micro_batches).await;
+            auth_check_cached(&opts, micro_batches, None).await;
         }
         if want("invoke_cached") {
-            invoke(&opts, micro_batches, true).await;
+            invoke(&opts, micro_batches, true, None).await;
         }
         if want("invoke_no_auth") {
-            invoke(&opts, micro_batches, false).await;
+            invoke(&opts, micro_batches, false, None).await;
+        }
+        if want("auth_check_cached_redis") || want("invoke_cached_redis") {
+            // A private redis-server on a free port; skipped (with a note) when not installed.
+            match keyfob_testkit::RedisServer::start(&[]) {
+                Some(server) => {
+                    let store = format!(
+                        "[store]\nkind = \"redis\"\nurl = \"{}\"\nkey = \"{}\"\n",
+                        server.url(None),
+                        keyfob::crypto::Sealer::generate_key()
+                    );
+                    let batches = micro_batches / 10;
+                    if want("auth_check_cached_redis") {
+                        auth_check_cached(&opts, batches, Some(&store)).await;
+                    }
+                    if want("invoke_cached_redis") {
+                        invoke(&opts, batches, true, Some(&store)).await;
+                    }
+                }
+                None => eprintln!("redis scenarios skipped: redis-server is not installed"),
+            }
         }
         if want("token_flow_http") {
             token_flow_http(&opts, flows / 2, 1).await;

@@ -985,17 +985,28 @@ async fn no_secret_reaches_the_logs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_refresh_is_one_request_shared_by_every_caller() {
-    let stub = StubServer::start(StubResponse::oauth_error(400, "invalid_grant")).await.unwrap();
+    let stub = StubServer::start(StubResponse::oauth_error(400, "invalid_grant"))
+        .await
+        .unwrap();
     let toml = format!(
         "[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nauthorize_url = \"{u}/authorize\"\ntoken_url = \"{t}\"\n",
         u = stub.url(),
         t = stub.token_url()
     );
-    let engine = Engine::builder().config(Config::from_toml(&toml).unwrap()).build().unwrap();
+    let engine = Engine::builder()
+        .config(Config::from_toml(&toml).unwrap())
+        .build()
+        .unwrap();
     let key = SessionKey::default_for("github");
     for (response, kind) in [
-        (StubResponse::oauth_error(400, "invalid_grant"), ErrorKind::ReauthRequired),
-        (StubResponse::html(503, "<html>down</html>"), ErrorKind::Protocol),
+        (
+            StubResponse::oauth_error(400, "invalid_grant"),
+            ErrorKind::ReauthRequired,
+        ),
+        (
+            StubResponse::html(503, "<html>down</html>"),
+            ErrorKind::Protocol,
+        ),
     ] {
         stub.set_response(response);
         stub.clear_requests();
@@ -1011,7 +1022,11 @@ async fn a_failed_refresh_is_one_request_shared_by_every_caller() {
             refresh_error: None,
             version: 0,
         };
-        engine.store().put(&session, keyfob_core::store::Expect::Any).await.unwrap();
+        engine
+            .store()
+            .put(&session, keyfob_core::store::Expect::Any)
+            .await
+            .unwrap();
         let tasks: Vec<_> = (0..50)
             .map(|_| {
                 let engine = engine.clone();
@@ -1020,10 +1035,20 @@ async fn a_failed_refresh_is_one_request_shared_by_every_caller() {
             })
             .collect();
         for t in tasks {
-            let e = t.await.unwrap().expect_err("an expired token is never handed out");
+            let e = t
+                .await
+                .unwrap()
+                .expect_err("an expired token is never handed out");
             assert_eq!(e.kind(), kind, "{e}");
         }
-        assert_eq!(stub.requests().len(), 1, "one request for 50 callers ({kind:?})");
-        assert!(engine.store().get(&key).await.unwrap().is_some(), "the session is kept");
+        assert_eq!(
+            stub.requests().len(),
+            1,
+            "one request for 50 callers ({kind:?})"
+        );
+        assert!(
+            engine.store().get(&key).await.unwrap().is_some(),
+            "the session is kept"
+        );
     }
 }

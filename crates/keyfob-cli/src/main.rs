@@ -154,18 +154,18 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-fn engine(config: Option<&PathBuf>) -> anyhow::Result<Engine> {
+async fn engine(config: Option<&PathBuf>) -> anyhow::Result<Engine> {
     let (config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
-    Ok(keyfob::open(config)?)
+    Ok(keyfob::open(config).await?)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_ref();
     match cli.command {
-        Command::Providers { json } => providers(&engine(config)?, json),
-        Command::Login(args) => login(engine(config)?, args).await,
+        Command::Providers { json } => providers(&engine(config).await?, json),
+        Command::Login(args) => login(engine(config).await?, args).await,
         Command::Token(k) => {
-            let engine = engine(config)?;
+            let engine = engine(config).await?;
             engine.catalog().provider(&k.provider)?;
             let creds = engine
                 .credentials(&SessionKey::new(&k.provider, &k.thread, &k.profile))
@@ -173,9 +173,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", creds.access_token());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { thread, json } => status(&engine(config)?, thread.as_deref(), json).await,
+        Command::Status { thread, json } => {
+            status(&engine(config).await?, thread.as_deref(), json).await
+        }
         Command::Logout(k) => {
-            let engine = engine(config)?;
+            let engine = engine(config).await?;
             engine.catalog().provider(&k.provider)?;
             let key = SessionKey::new(&k.provider, &k.thread, &k.profile);
             if engine.logout(&key).await? {
@@ -196,8 +198,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             profile,
             thread,
             command,
-        } => exec(&engine(config)?, &providers, &profile, &thread, &command).await,
-        Command::Serve { bind } => serve(engine(config)?, bind).await,
+        } => {
+            exec(
+                &engine(config).await?,
+                &providers,
+                &profile,
+                &thread,
+                &command,
+            )
+            .await
+        }
+        Command::Serve { bind } => serve(engine(config).await?, bind).await,
     }
 }
 
@@ -299,6 +310,8 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let server = match keyfob_callback::start(engine.clone(), bind).await {
         Ok(s) => Some(s),
         Err(e) if keyfob_server_at(bind).await => {
+            // Prompts must point at the server that will receive the browser.
+            engine.set_callback_addr(bind);
             tracing::debug!(
                 kind = e.kind().as_str(),
                 "using the keyfob server already on {bind}"

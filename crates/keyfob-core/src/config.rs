@@ -82,8 +82,11 @@ pub struct StoreConfig {
     pub kind: StoreKind,
     /// The SQLite database file; `<home>/sessions.db` by default.
     pub path: Option<PathBuf>,
-    /// The Redis URL.
+    /// The Redis URL, `redis://[user:password@]host[:port][/db]` (never shown: it may hold a
+    /// password).
     pub url: Option<String>,
+    /// The Redis key prefix; `keyfob` by default. Instances sharing a prefix share sessions.
+    pub prefix: Option<String>,
     /// The encryption key as base64 of 32 bytes; otherwise a key file is used.
     pub key: Option<SecretString>,
     /// The key file; `<home>/key` by default, created with mode 0600 when missing.
@@ -291,6 +294,12 @@ impl Config {
             return Err(Error::new(
                 ErrorKind::Config,
                 "server.path_prefix must start with `/` and not end with one",
+            ));
+        }
+        if self.store.kind == StoreKind::Redis && self.store.url.is_none() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "[store] kind = \"redis\" needs url = \"redis://[user:password@]host[:port][/db]\" (or KEYFOB_STORE__URL)",
             ));
         }
         if self.session.flow_timeout_secs == 0 {

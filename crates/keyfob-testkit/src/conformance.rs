@@ -4,8 +4,12 @@
 //! OAuth2 handlers are driven through the real engine against a [`StubServer`] token endpoint
 //! (configured through endpoint overrides), so the authorize URL and the exact token requests
 //! (method, headers, body, client authentication) are checked as the provider's spec says they
-//! must be. Every check runs under a tracing subscriber that records everything at TRACE, and
-//! neither that output nor any `Debug` string may contain a sentinel secret.
+//! must be. The same stub then replays what real token endpoints answer (form-encoded bodies,
+//! string `expires_in`, HTTP 200 carrying an error in GitHub's and Slack's shapes, RFC 6749
+//! errors, HTML) and a rejected refresh. Every check runs under a tracing subscriber that records
+//! everything at TRACE, and neither that output nor any `Debug` string or error message may
+//! contain a sentinel secret. A capability the provider lacks (no OAuth2 handler, no token
+//! handler, no refresh) is asserted to be refused, never skipped.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -30,6 +34,7 @@ pub fn all(provider: &'static Provider) {
     spec_is_valid(provider);
     is_registered(provider);
     oauth2_handlers(provider);
+    oauth2_server_quirks(provider);
     token_handlers(provider);
 }
 
@@ -146,11 +151,185 @@ fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Every OAuth2 handler: authorize URL, code exchange, replay refusal and refresh, checked
 /// against a stub token endpoint.
+///
+/// A provider without an OAuth2 handler must refuse an authorization code.
 pub fn oauth2_handlers(provider: &'static Provider) {
+    let mut any = false;
     for h in provider.handlers {
         if let Handler::OAuth2(spec) = h {
+            any = true;
             leak_checked(spec.name, oauth2_handler(provider, spec));
         }
+    }
+    if !any {
+        leak_checked(provider.id, oauth2_absent(provider));
+    }
+}
+
+/// A code sent to a provider that has no OAuth2 handler fails and stores nothing.
+async fn oauth2_absent(provider: &'static Provider) {
+    let engine = Engine::builder().build().expect("engine");
+    let req = AuthRequest::new(provider.id);
+    let prompt = engine.login(&req).await.expect("the default flow starts");
+    let state = get(&query(&prompt.url), "state").expect("state").to_owned();
+    let e = engine
+        .complete_oauth2(
+            provider.id,
+            CallbackParams {
+                state: Some(state),
+                code: Some(format!("{SENTINEL}-code")),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("a provider without an OAuth2 handler must refuse an authorization code");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::InvalidInput,
+        "{}: code sent to a token-only provider",
+        provider.id
+    );
+    assert_no_sentinel("error message", &e.to_string());
+    assert!(
+        engine
+            .store()
+            .get(&req.key())
+            .await
+            .expect("store")
+            .is_none(),
+        "{}: a refused code stored a session",
+        provider.id
+    );
+}
+
+/// Logs in through `spec` with the stub answering `answer` to the code exchange.
+async fn login_with(
+    engine: &Engine,
+    stub: &StubServer,
+    provider: &'static Provider,
+    spec: &'static OAuth2Spec,
+    answer: StubResponse,
+) -> keyfob_core::Result<()> {
+    stub.set_response(answer);
+    let req = AuthRequest::new(provider.id).handler(spec.name);
+    let prompt = engine.login(&req).await?;
+    let state = get(&query(&prompt.url), "state").expect("state").to_owned();
+    engine
+        .complete_oauth2(
+            provider.id,
+            CallbackParams {
+                state: Some(state),
+                code: Some(format!("{SENTINEL}-code")),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Every OAuth2 handler against what real token endpoints answer: errors first (each fails
+/// with the right kind, echoes no secret and stores nothing), then successful answers in the
+/// shapes providers really use (each yields the token under the handler's env key). A provider
+/// without an OAuth2 handler has nothing to replay; [`oauth2_handlers`] asserts its refusal.
+pub fn oauth2_server_quirks(provider: &'static Provider) {
+    for h in provider.handlers {
+        if let Handler::OAuth2(spec) = h {
+            leak_checked(spec.name, oauth2_quirks(provider, spec));
+        }
+    }
+}
+
+async fn oauth2_quirks(provider: &'static Provider, spec: &'static OAuth2Spec) {
+    let stub = StubServer::start(StubResponse::text(500, "unset"))
+        .await
+        .expect("stub starts");
+    let engine = engine_for(provider, &stub);
+    let key = AuthRequest::new(provider.id).handler(spec.name).key();
+    let errors = [
+        (
+            "HTTP 200 with an error (GitHub's shape)",
+            StubResponse::json(
+                200,
+                &json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}),
+            ),
+            ErrorKind::Protocol,
+        ),
+        (
+            "HTTP 200 with ok:false (Slack's shape)",
+            StubResponse::json(200, &json!({"ok": false, "error": "invalid_code"})),
+            ErrorKind::Protocol,
+        ),
+        (
+            "400 invalid_grant",
+            StubResponse::oauth_error(400, "invalid_grant"),
+            ErrorKind::Denied,
+        ),
+        (
+            "401 invalid_client",
+            StubResponse::oauth_error(401, "invalid_client"),
+            ErrorKind::Config,
+        ),
+        (
+            "HTML error page",
+            StubResponse::html(502, &format!("<html><body>{SENTINEL}-page</body></html>")),
+            ErrorKind::Protocol,
+        ),
+        (
+            "200 without access_token",
+            StubResponse::json(200, &json!({"token_type": "bearer"})),
+            ErrorKind::Protocol,
+        ),
+    ];
+    for (what, answer, kind) in errors {
+        let e = login_with(&engine, &stub, provider, spec, answer)
+            .await
+            .expect_err(what);
+        assert_eq!(e.kind(), kind, "{}: {what}: {e}", spec.name);
+        let shown = e.to_string();
+        assert!(
+            !shown.contains(&format!("{SENTINEL}-page"))
+                && !shown.contains(&format!("{SENTINEL}-code")),
+            "{}: {what}: the error echoes the server's body or the code: {shown}",
+            spec.name
+        );
+        assert!(
+            engine.store().get(&key).await.expect("store").is_none(),
+            "{}: {what}: a failed exchange stored a session",
+            spec.name
+        );
+    }
+    let successes = [
+        (
+            "form-encoded body",
+            StubResponse::new(
+                200,
+                "application/x-www-form-urlencoded",
+                format!("access_token={SENTINEL}-form&token_type=bearer&scope=a%20b"),
+            ),
+            "form",
+        ),
+        (
+            "string expires_in, no token_type",
+            StubResponse::json(
+                200,
+                &json!({"access_token": format!("{SENTINEL}-loose"), "expires_in": "3600"}),
+            ),
+            "loose",
+        ),
+    ];
+    for (what, answer, tag) in successes {
+        login_with(&engine, &stub, provider, spec, answer)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {what}: {e}", spec.name));
+        let creds = engine.credentials(&key).await.expect("credentials");
+        assert_eq!(
+            creds
+                .get(spec.env_key)
+                .map(|s| s.expose_secret().to_owned()),
+            Some(format!("{SENTINEL}-{tag}")),
+            "{}: {what}: env key",
+            spec.name
+        );
     }
 }
 
@@ -384,10 +563,14 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
 
     // Refresh: once the first token is due, asking for credentials refreshes it (or, where tokens cannot be refreshed, hands out the still-valid one).
     stub.clear_requests();
-    stub.set_response(StubResponse::json(
-        200,
-        &json!({"access_token": format!("{SENTINEL}-access-2"), "refresh_token": format!("{SENTINEL}-refresh-2"), "expires_in": 3600}),
-    ));
+    // A plain refresh answers without a refresh token (the old one stays valid and is kept); a
+    // rotating one answers with a new one, which must replace the old.
+    let refreshed = if spec.refresh == Refresh::Rotating {
+        json!({"access_token": format!("{SENTINEL}-access-2"), "refresh_token": format!("{SENTINEL}-refresh-2"), "expires_in": 3600})
+    } else {
+        json!({"access_token": format!("{SENTINEL}-access-2"), "expires_in": 3600})
+    };
+    stub.set_response(StubResponse::json(200, &refreshed));
     let key = req.key();
     let mut aged = engine
         .store()
@@ -475,22 +658,123 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
             .refresh_token
             .as_ref()
             .map(|t| t.expose_secret().to_owned());
+        let (expected, what) = if spec.refresh == Refresh::Rotating {
+            ("2", "the rotated refresh token is stored")
+        } else {
+            ("1", "the refresh token is kept when none comes back")
+        };
         assert_eq!(
             rt,
-            Some(format!("{SENTINEL}-refresh-2")),
-            "{}: rotated refresh token stored",
+            Some(format!("{SENTINEL}-refresh-{expected}")),
+            "{}: {what}",
             spec.name
         );
     }
+
+    // An expired token whose refresh fails: the server rejects the refresh token (or, for a
+    // provider that cannot refresh, no request is made at all). Either way the caller is told to
+    // log in again, and the session is kept rather than deleted.
+    stub.clear_requests();
+    stub.set_response(StubResponse::oauth_error(400, "invalid_grant"));
+    let mut expired = engine
+        .store()
+        .get(&key)
+        .await
+        .expect("store")
+        .expect("session");
+    expired.grant.expires_at = Some(keyfob_core::now() - 10);
+    engine
+        .store()
+        .put(&expired, keyfob_core::store::Expect::Any)
+        .await
+        .expect("store");
+    let e = engine
+        .credentials(&key)
+        .await
+        .expect_err("an expired token whose refresh fails is no credential");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::ReauthRequired,
+        "{}: failed refresh of an expired token: {e}",
+        spec.name
+    );
+    assert_no_sentinel("error message", &e.to_string());
+    assert_eq!(
+        stub.requests().len(),
+        usize::from(spec.refresh != Refresh::None),
+        "{}: refresh requests after expiry",
+        spec.name
+    );
+    assert!(
+        engine.store().get(&key).await.expect("store").is_some(),
+        "{}: a failed refresh deleted the session",
+        spec.name
+    );
 }
 
 /// Every token handler: the entry page's fields complete the flow and fill the env keys.
+///
+/// A provider without a token handler must refuse the token page.
 pub fn token_handlers(provider: &'static Provider) {
+    let mut any = false;
     for h in provider.handlers {
         if let Handler::Token(spec) = h {
+            any = true;
             leak_checked(spec.name, token_handler(provider, h, spec));
         }
     }
+    if !any {
+        leak_checked(provider.id, token_absent(provider));
+    }
+}
+
+/// The token page and its submission refuse a provider that has no token handler.
+async fn token_absent(provider: &'static Provider) {
+    let stub = StubServer::start(StubResponse::text(500, "unused"))
+        .await
+        .expect("stub starts");
+    let engine = engine_for(provider, &stub);
+    let req = AuthRequest::new(provider.id);
+    let prompt = engine.login(&req).await.expect("the default flow starts");
+    let state = get(&query(&prompt.url), "state").expect("state").to_owned();
+    let page = engine
+        .token_page(provider.id, Some(&state))
+        .await
+        .expect_err("a provider without a token handler has no token page");
+    assert_eq!(
+        page.kind(),
+        ErrorKind::InvalidInput,
+        "{}: token page",
+        provider.id
+    );
+    let submit = engine
+        .complete_token(
+            provider.id,
+            Some(&state),
+            vec![(
+                "token".into(),
+                SecretString::from(format!("{SENTINEL}-token")),
+            )],
+        )
+        .await
+        .expect_err("a provider without a token handler takes no token");
+    assert_eq!(
+        submit.kind(),
+        ErrorKind::InvalidInput,
+        "{}: token submission",
+        provider.id
+    );
+    assert_no_sentinel("error message", &submit.to_string());
+    assert!(
+        engine
+            .store()
+            .get(&req.key())
+            .await
+            .expect("store")
+            .is_none(),
+        "{}: a refused token stored a session",
+        provider.id
+    );
 }
 
 async fn token_handler(
@@ -590,6 +874,10 @@ macro_rules! conformance {
         #[test]
         fn oauth2_handlers() {
             $crate::conformance::oauth2_handlers(&$provider);
+        }
+        #[test]
+        fn oauth2_server_quirks() {
+            $crate::conformance::oauth2_server_quirks(&$provider);
         }
         #[test]
         fn token_handlers() {

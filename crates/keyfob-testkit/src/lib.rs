@@ -12,10 +12,12 @@
 pub mod browser;
 pub mod conformance;
 pub mod idp;
+pub mod redis;
 pub mod stub;
 
 pub use browser::Browser;
 pub use idp::{Idp, IdpClient, IdpOptions, Stats};
+pub use redis::RedisServer;
 pub use stub::{RecordedRequest, StubResponse, StubServer};
 
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.

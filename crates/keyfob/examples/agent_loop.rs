@@ -121,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
         (Config::load(None)?.0, None)
     };
     let bind = config.server.bind;
-    let mut keyfob = Keyfob::from_config(config)?;
+    let mut keyfob = Keyfob::from_config(config).await?;
     keyfob
         .register(list_repos_tool())?
         .register(find_page_tool())?

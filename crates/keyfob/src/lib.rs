@@ -6,7 +6,7 @@
 //! ```no_run
 //! # async fn demo() -> keyfob::Result<()> {
 //! let (config, _) = keyfob::Config::load(None)?;
-//! let engine = keyfob::open(config)?;
+//! let engine = keyfob::open(config).await?;
 //! match engine.ensure(&keyfob::AuthRequest::new("github").scopes(["repo"])).await? {
 //!     keyfob::Ensured::Ready(creds) => { /* run the tool with creds.env() */ }
 //!     keyfob::Ensured::Prompt(p) => println!("{}: {}", p.message, p.url),
@@ -21,6 +21,7 @@
 //! | `github`, `notion`, `slack` | that provider's crate | yes |
 //! | `all-providers` | every provider crate | no |
 //! | `store-sqlite` | the embedded encrypted store | yes |
+//! | `store-redis` | the shared Redis store, for several instances | no |
 //! | `all-stores` | every store | no |
 //!
 //! A provider whose feature is off is reported by name with the feature that enables it.
@@ -37,6 +38,8 @@ pub use keyfob_core::{
 };
 pub use keyfob_core::{config, crypto, now, registry, spec, store};
 pub use keyfob_macros::tool;
+#[cfg(feature = "store-redis")]
+pub use keyfob_store_redis as store_redis;
 #[cfg(feature = "store-sqlite")]
 pub use keyfob_store_sqlite as store_sqlite;
 pub use schemars;
@@ -52,12 +55,12 @@ pub fn builder() -> EngineBuilder {
     Engine::builder().known_providers(providers::KNOWN)
 }
 
-/// The store that `config` selects, opened.
+/// The store that `config` selects, opened (and, for Redis, connected).
 ///
 /// # Errors
 /// [`ErrorKind::Config`] for a store this build lacks or a bad key; [`ErrorKind::Store`] when
 /// the store cannot be opened.
-pub fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
+pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
     match config.store.kind {
         StoreKind::Memory => Ok(Arc::new(store::MemoryStore::new())),
         #[cfg(feature = "store-sqlite")]
@@ -85,9 +88,34 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
             ErrorKind::Config,
             "the sqlite store is not compiled into this build; enable the `store-sqlite` feature or set [store] kind = \"memory\"",
         )),
+        #[cfg(feature = "store-redis")]
+        StoreKind::Redis => {
+            let url = config.store.url.as_deref().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    "[store] kind = \"redis\" needs url = \"redis://[user:password@]host[:port][/db]\" (or KEYFOB_STORE__URL)",
+                )
+            })?;
+            // Every instance must seal with the same key, so no per-machine key file is made.
+            let sealer = match (&config.store.key, &config.store.key_file) {
+                (Some(k), _) => crypto::Sealer::from_base64(k.expose_secret())?,
+                (None, Some(f)) => crypto::Sealer::from_key_file(f)?,
+                (None, None) => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        "a redis store is shared, so its key must be too: set [store] key (KEYFOB_STORE__KEY) to the same base64 key on every instance",
+                    ));
+                }
+            };
+            let prefix = config.store.prefix.as_deref().unwrap_or("keyfob");
+            Ok(Arc::new(
+                store_redis::RedisStore::connect(url, prefix, sealer).await?,
+            ))
+        }
+        #[cfg(not(feature = "store-redis"))]
         StoreKind::Redis => Err(Error::new(
             ErrorKind::Config,
-            "the redis store is not available in this build yet; set [store] kind = \"sqlite\" or \"memory\"",
+            "the redis store is not compiled into this build; enable the `store-redis` feature or set [store] kind = \"sqlite\" or \"memory\"",
         )),
     }
 }
@@ -96,7 +124,7 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
 ///
 /// # Errors
 /// As [`open_store`], and invalid config.
-pub fn open(config: Config) -> Result<Engine> {
-    let store = open_store(&config)?;
+pub async fn open(config: Config) -> Result<Engine> {
+    let store = open_store(&config).await?;
     builder().config(config).store(store).build()
 }

@@ -501,8 +501,8 @@ impl Keyfob {
     ///
     /// # Errors
     /// As [`crate::open`].
-    pub fn from_config(config: keyfob_core::Config) -> Result<Self> {
-        Ok(Self::new(crate::open(config)?))
+    pub async fn from_config(config: keyfob_core::Config) -> Result<Self> {
+        Ok(Self::new(crate::open(config).await?))
     }
 
     /// Bounds every tool call.

@@ -1,0 +1,192 @@
+//! Change announcements between instances: one pub/sub subscription per store, fanned out to the
+//! store's waiters in process.
+//!
+//! A background task holds a RESP3 connection subscribed (`PSUBSCRIBE`) to the pattern of every
+//! session's events channel under the prefix, and forwards each channel name that receives a
+//! message to a [`broadcast`] channel; a waiter listens there for its own channel. The task pings
+//! the connection now and then. When the subscription is lost (Redis restarted, network cut, ping
+//! unanswered), the task marks it down, wakes every waiter (they poll the store, as after any
+//! wake), and resubscribes with backoff; while it is down, waiting degrades to sleeping the full
+//! interval, so the caller's polling takes over. A message published while the subscription is
+//! down is lost, which only delays a waiter until its next poll.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ProtocolVersion, PushInfo, PushKind};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How often the subscription connection is pinged.
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// How long a ping, a connect or the subscribe command may take.
+const PATIENCE: Duration = Duration::from_secs(2);
+/// The first and the longest pause between resubscription attempts.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+/// The broadcast capacity; a waiter that falls further behind wakes (and polls).
+const CAPACITY: usize = 1024;
+/// The name broadcast to wake every waiter (no channel is empty).
+const EVERYONE: &str = "";
+
+/// The store's subscription and its waiters.
+#[derive(Debug)]
+pub(crate) struct Events {
+    changed: broadcast::Sender<Arc<str>>,
+    up: watch::Receiver<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Events {
+    /// Starts the subscriber task for `pattern` on the server of `info`.
+    pub(crate) fn start(info: &ConnectionInfo, pattern: String, addr: String) -> Events {
+        let (changed, _) = broadcast::channel(CAPACITY);
+        let (up_tx, up) = watch::channel(false);
+        // Pushes (subscribed messages) need RESP3; the store's own connection may speak RESP2.
+        let redis = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let info = info.clone().set_redis_settings(redis);
+        let task = tokio::spawn(subscriber(info, pattern, addr, changed.clone(), up_tx));
+        Events { changed, up, task }
+    }
+
+    /// Whether the subscription is live.
+    pub(crate) fn is_up(&self) -> bool {
+        *self.up.borrow()
+    }
+
+    /// Waits up to `within` for the subscription to come up; `true` when it is.
+    pub(crate) async fn wait_up(&self, within: Duration) -> bool {
+        let mut up = self.up.clone();
+        matches!(
+            tokio::time::timeout(within, up.wait_for(|up| *up)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Returns when `channel` receives a message, when the subscription is lost, or after `max`.
+    /// While the subscription is down it just sleeps `max`.
+    pub(crate) async fn wait(&self, channel: &str, max: Duration) {
+        let mut rx = self.changed.subscribe();
+        if !self.is_up() {
+            tokio::time::sleep(max).await;
+            return;
+        }
+        let woken = async {
+            loop {
+                match rx.recv().await {
+                    Ok(name) if &*name == channel || &*name == EVERYONE => return,
+                    Ok(_) => {}
+                    // Missed messages may include ours: wake, the caller polls.
+                    Err(broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(max, woken).await;
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Subscribes, forwards messages until the subscription is lost, and starts over.
+async fn subscriber(
+    info: ConnectionInfo,
+    pattern: String,
+    addr: String,
+    changed: broadcast::Sender<Arc<str>>,
+    up: watch::Sender<bool>,
+) {
+    let mut pause = RETRY_MIN;
+    let mut reported = false;
+    loop {
+        match subscribe(&info, &pattern).await {
+            Ok((conn, pushes)) => {
+                if reported {
+                    tracing::info!(store = "redis", "change notifications are back");
+                }
+                up.send_replace(true);
+                pause = RETRY_MIN;
+                forward(conn, pushes, &changed).await;
+                up.send_replace(false);
+                let _ = changed.send(Arc::from(EVERYONE));
+                tracing::warn!(
+                    store = "redis",
+                    "lost the change subscription to redis at {addr}; waiters poll until it is back"
+                );
+                reported = true;
+            }
+            Err(e) => {
+                if !reported {
+                    tracing::warn!(
+                        store = "redis",
+                        reason = %e,
+                        "cannot subscribe to change notifications at {addr}; waiters poll instead \
+                         (pub/sub needs Redis 6 or later)"
+                    );
+                    reported = true;
+                }
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RETRY_MAX);
+    }
+}
+
+/// A RESP3 connection subscribed to `pattern`, and the receiver of its pushes.
+async fn subscribe(
+    info: &ConnectionInfo,
+    pattern: &str,
+) -> redis::RedisResult<(MultiplexedConnection, mpsc::UnboundedReceiver<PushInfo>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(PATIENCE))
+        .set_response_timeout(Some(PATIENCE))
+        .set_push_sender(tx);
+    let client = Client::open(info.clone())?;
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    conn.psubscribe(pattern).await?;
+    Ok((conn, rx))
+}
+
+/// Forwards the channel of every message until the connection drops or stops answering pings.
+async fn forward(
+    mut conn: MultiplexedConnection,
+    mut pushes: mpsc::UnboundedReceiver<PushInfo>,
+    changed: &broadcast::Sender<Arc<str>>,
+) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            push = pushes.recv() => match push {
+                Some(PushInfo { kind: PushKind::PMessage, data }) => {
+                    // `pmessage` carries the pattern, the channel and the payload.
+                    if let Some(redis::Value::BulkString(name)) = data.get(1) {
+                        if let Ok(name) = std::str::from_utf8(name) {
+                            let _ = changed.send(Arc::from(name));
+                        }
+                    }
+                }
+                Some(PushInfo { kind: PushKind::Disconnection, .. }) | None => return,
+                Some(_) => {}
+            },
+            _ = ping.tick() => {
+                let ping_cmd = redis::cmd("PING");
+                let pong = ping_cmd.query_async::<String>(&mut conn);
+                if !matches!(tokio::time::timeout(PATIENCE, pong).await, Ok(Ok(_))) {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1263 @@
+//! keyfob's shared session store: sessions and pending flows in Redis, every secret sealed with
+//! the store's key, so that several keyfob instances behind a load balancer act as one.
+//!
+//! ```text
+//! let store = RedisStore::connect("redis://:password@10.0.0.5:6379/0", "keyfob", sealer).await?;
+//! let engine = Engine::builder().store(Arc::new(store)).build()?;
+//! ```
+//!
+//! # Key layout
+//! Every name starts with the configured prefix `P`. A session key `(provider, thread, profile)`
+//! becomes the hash tag `{p/t/f}`, each part escaped (`A-Z a-z 0-9 - _ . ~` kept, every other
+//! byte `%XX`), so that distinct keys never share a tag and a Redis Cluster keeps everything of
+//! one session in one slot:
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P:{p/t/f}:session` | hash | `v` version, `d` sealed session |
+//! | `P:{p/t/f}:version` | string | the last version given to the key |
+//! | `P:{p/t/f}:flow` | hash | the key's pending flow: `h` state hash, `st` status, `exp` expiry, `d` sealed flow, `by` claimer |
+//! | `P:{p/t/f}:lease:refresh` | string | the engine's refresh lease: its owner's token |
+//! | `P:{p/t/f}:events` | channel | a message when the key's flow ends (`publish`) |
+//! | `P:state:<hash>` | string | state hash → `p/t/f`, to find a flow from a callback |
+//! | `P:expiries` | sorted set | `p/t/f:<hash>` by expiry, walked by `purge_expired` |
+//! | `P:keycheck` | string | a sealed constant that recognises the encryption key |
+//!
+//! A session key has one flow at a time (a new login replaces the old one), so its flow lives in
+//! the session's slot and replacing it is one atomic write. The state index and the expiry set
+//! are only hints in other slots: they are written before the flow and every use re-checks the
+//! flow's own `h` and `exp`, so a stale or missing hint never makes a replaced, deleted or
+//! unexpired flow usable or purged.
+//!
+//! # Scripts
+//! Every multi-step change is one Lua script ([`redis::Script`], `EVALSHA`) on keys of one slot,
+//! all passed in `KEYS`: the compare-and-swap of a session with its version counter, deleting a
+//! session (its counter stays for a grace period), replacing, claiming, finishing, deleting and
+//! purging a flow, and taking and releasing a lease (`SET NX PX` with an owner token; extended
+//! by its owner; deleted only by its owner). Sealed records carry a random nonce, so a script
+//! recognises its own write: a session write, a claim (by a claimer token) or a finish retried
+//! after a lost answer returns what the first attempt did instead of failing or applying twice.
+//!
+//! # Versions
+//! A write's version is `max(last + 1, TIME in µs)`, computed in the script. The per-key counter
+//! keeps versions rising and outlives a deleted session by 30 days; after that the clock keeps a
+//! re-created session's versions above every earlier one. So a stale compare-and-swap never
+//! matches a newer session, without keeping a key per session forever.
+//!
+//! # Expiry
+//! - A session whose token expires and cannot be refreshed (no refresh token, or one already
+//!   rejected) expires one hour after its token; the hour lets `status` show it as expired and a
+//!   new login reuse its scopes. Sessions that can be refreshed never expire.
+//! - A pending flow and its state index entry expire one hour after the flow's `expires_at`,
+//!   not at it: the engine still reads a flow that finished near its expiry, and
+//!   [`SessionStore::purge_expired`] must find and count every flow with `expires_at <= now`,
+//!   which it could not if Redis had dropped them already. Flows are refused by their recorded
+//!   `expires_at`, never by Redis' TTL, so the grace period never lengthens a `state`'s life.
+//!
+//! # Secrets
+//! Sessions and flows become bytes only through [`keyfob_core::record`], sealed with the
+//! [`Sealer`] before they are sent; the associated data binds a session to its key and a flow to
+//! its state hash, key and expiry, so a record copied under another key, or an edited `exp`, does
+//! not open. Key names, versions, statuses and expiries are plaintext, as in the SQLite store.
+//!
+//! # Failures
+//! One [`ConnectionManager`] carries all commands and reconnects in the background. A failed
+//! command becomes [`ErrorKind::Store`] with a message naming `host:port` (never the password)
+//! and what to check. Calls are retried with backoff (100 ms, 400 ms, within 5 s) when the
+//! command was never sent (connection refused, server loading) or when it is safe to repeat: all
+//! calls but `delete` and `purge_expired`, whose answers a repeat would change; those report
+//! that the change may or may not have been applied.
+//!
+//! # Waiting across instances
+//! `publish` sends to the session's events channel; a background task per store keeps one
+//! subscription for all channels of the prefix and wakes the store's waiters. While that
+//! subscription is lost, `wait_published` sleeps its full interval and the engine's polling takes
+//! over, so a lost message delays a waiter but never loses a result.
+//!
+//! # Requirements
+//! Redis 6 or later (RESP3 for the subscription), standalone or behind a proxy; `maxmemory-policy`
+//! should be `noeviction`, since an evicted session is a lost login. `rediss://` is not compiled
+//! in.
+
+mod events;
+mod keys;
+mod scripts;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use keyfob_core::crypto::Sealer;
+use keyfob_core::record::{
+    decode_pending, decode_session, encode_pending, encode_session, status_name,
+};
+use keyfob_core::store::{Expect, FlowStatus, PendingFlow, SessionStore, conflict};
+use keyfob_core::{Error, ErrorKind, Result, Session, SessionKey};
+use rand::Rng;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, ServerErrorKind};
+use tokio::time::Instant;
+
+use crate::events::Events;
+use crate::keys::{Keys, check_prefix, expiry_member, parse_expiry_member, parse_tag, tag};
+use crate::scripts::{
+    CLAIM_FLOW, DELETE_FLOW, DELETE_SESSION, FINISH_FLOW, PURGE_FLOW, PURGE_FLOW_SOURCE, PUT_FLOW,
+    PUT_SESSION, TRY_LOCK, UNLOCK,
+};
+
+/// How long a session that cannot be refreshed outlives its token.
+const SESSION_GRACE: Duration = Duration::from_secs(3600);
+/// How long a flow's records outlive its `expires_at`.
+const FLOW_GRACE: Duration = Duration::from_secs(3600);
+/// How long a key's version counter outlives its session.
+const VERSION_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The longest TTL written (a century), so that no arithmetic overflows.
+const MAX_TTL_SECS: i64 = 100 * 365 * 24 * 3600;
+
+/// How long connecting may take, per attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a command may wait for its answer.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Reconnection attempts the connection manager makes before a command fails.
+const RECONNECT_RETRIES: usize = 2;
+/// Pauses before the second and third attempt of a call.
+const BACKOFF: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
+/// No call starts another attempt after this long.
+const RETRY_WINDOW: Duration = Duration::from_secs(5);
+/// How long `connect` waits for the change subscription before going on without it.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+
+/// Keys asked for per `SCAN`, and flows purged per round trip.
+const BATCH: usize = 500;
+/// Attempts of `finish_pending` when the flow changes between its read and its write.
+const FINISH_ATTEMPTS: usize = 5;
+/// The constant sealed under [`Keys::key_check`].
+const KEY_CHECK: &[u8] = b"keyfob redis store key check";
+
+/// Sessions and pending flows in Redis under one key prefix, sealed at rest, shared by every
+/// instance that connects with the same URL, prefix and key. Cheap to clone: clones share the
+/// connection and the subscription.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    keys: Keys,
+    sealer: Sealer,
+    /// `host:port` (or the socket path): what messages name.
+    addr: String,
+    events: Events,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("addr", &self.inner.addr)
+            .field("prefix", &self.inner.keys.prefix())
+            .field("subscribed", &self.inner.events.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether repeating a call after an answer was lost gives the same result.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Safe,
+    Unsafe,
+}
+
+/// What a failed command tells about retrying it.
+#[derive(PartialEq, Eq)]
+enum Failure {
+    /// The command never ran: any call may try again.
+    NotRun,
+    /// The command may have run: only a [`Repeat::Safe`] call may try again.
+    Unknown,
+    /// Trying again would fail the same way.
+    Final,
+}
+
+impl RedisStore {
+    /// Connects to the Redis server at `url` (`redis://[user:password@]host[:port][/db]` or
+    /// `redis+unix:///path`) and uses keys under `prefix`.
+    ///
+    /// Checks the server's answer and the encryption key: the first store on a prefix records a
+    /// sealed constant, and every later one must open it. Starts the change subscription and
+    /// waits up to 2 s for it; without it (Redis older than 6, pub/sub denied) the store works,
+    /// warns, and waiters poll.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for a malformed URL or prefix (the message never repeats the URL);
+    /// [`ErrorKind::Store`] when the server cannot be reached or refuses the credentials, and
+    /// when `sealer` holds another key than the one the prefix was created with.
+    pub async fn connect(url: &str, prefix: &str, sealer: Sealer) -> Result<RedisStore> {
+        check_prefix(prefix)?;
+        let client = redis::Client::open(url).map_err(|e| url_error(url, &e))?;
+        let info = client.get_connection_info().clone();
+        let addr = info.addr().to_string();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| redis_error(&addr, "connect to", &e, Failure::NotRun, Repeat::Safe))?;
+        let keys = Keys::new(prefix);
+        let events = Events::start(&info, keys.events_pattern(), addr.clone());
+        let store = RedisStore {
+            inner: Arc::new(Inner {
+                conn,
+                keys,
+                sealer,
+                addr,
+                events,
+            }),
+        };
+        store.check_key().await?;
+        store.check_eviction().await;
+        store.inner.events.wait_up(SUBSCRIBE_WAIT).await;
+        tracing::debug!(store = "redis", "connected to redis");
+        Ok(store)
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        self.inner.keys.prefix()
+    }
+
+    /// The server, as `host:port` or a socket path.
+    pub fn server(&self) -> &str {
+        &self.inner.addr
+    }
+
+    /// Whether change notifications from other instances arrive now. While they do not, waiters
+    /// poll (every 250 ms in the engine) and the store keeps resubscribing.
+    pub fn is_subscribed(&self) -> bool {
+        self.inner.events.is_up()
+    }
+
+    /// Records the key check under a new prefix, or checks the recorded one.
+    async fn check_key(&self) -> Result<()> {
+        let inner = &self.inner;
+        let name = inner.keys.key_check();
+        let sealed = inner.sealer.seal(&aad(&[b"key-check"]), KEY_CHECK);
+        let (stored,): (Option<Vec<u8>>,) = self
+            .run(
+                || "check the encryption key in".to_owned(),
+                Repeat::Safe,
+                |mut c| {
+                    let (name, sealed) = (&name, &sealed);
+                    async move {
+                        redis::pipe()
+                            .cmd("SET")
+                            .arg(name)
+                            .arg(sealed)
+                            .arg("NX")
+                            .ignore()
+                            .cmd("GET")
+                            .arg(name)
+                            .query_async(&mut c)
+                            .await
+                    }
+                },
+            )
+            .await?;
+        let opened = stored.and_then(|s| inner.sealer.open(&aad(&[b"key-check"]), &s).ok());
+        if opened.as_deref() != Some(KEY_CHECK) {
+            return Err(store_error(format!(
+                "the encryption key does not match the one the keys under prefix {:?} at redis \
+                 {} were written with: use the key the other keyfob instances use, or another \
+                 prefix",
+                inner.keys.prefix(),
+                inner.addr
+            )));
+        }
+        Ok(())
+    }
+
+    /// Warns when the server may evict keyfob's keys under memory pressure. Servers that refuse
+    /// `CONFIG` (managed services, ACLs) are not checked.
+    async fn check_eviction(&self) {
+        let mut conn = self.inner.conn.clone();
+        let policy: redis::RedisResult<(String, String)> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory-policy")
+            .query_async(&mut conn)
+            .await;
+        if let Ok((_, policy)) = policy {
+            if policy != "noeviction" {
+                tracing::warn!(
+                    store = "redis",
+                    policy = policy.as_str(),
+                    "redis may evict keys under memory pressure, which loses logins; set \
+                     maxmemory-policy to noeviction"
+                );
+            }
+        }
+    }
+
+    /// Runs `op` on the shared connection, retrying with backoff where that is safe (see the
+    /// crate docs), and maps a final failure to a message about `action` ("read session … from").
+    async fn run<T, A, F, Fut>(&self, action: A, repeat: Repeat, op: F) -> Result<T>
+    where
+        A: Fn() -> String,
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let start = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let e = match op(self.inner.conn.clone()).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let failure = classify(&e);
+            let again = match failure {
+                Failure::NotRun => true,
+                Failure::Unknown => repeat == Repeat::Safe,
+                Failure::Final => false,
+            };
+            if again && attempt < BACKOFF.len() && start.elapsed() < RETRY_WINDOW {
+                tracing::debug!(store = "redis", reason = %e, "retrying a redis call");
+                tokio::time::sleep(BACKOFF[attempt]).await;
+                attempt += 1;
+                continue;
+            }
+            return Err(redis_error(
+                &self.inner.addr,
+                &action(),
+                &e,
+                failure,
+                repeat,
+            ));
+        }
+    }
+
+    /// Runs a script on keys and arguments.
+    async fn script<T, A>(
+        &self,
+        action: A,
+        repeat: Repeat,
+        script: &redis::Script,
+        keys: &[&str],
+        args: &[&[u8]],
+    ) -> Result<T>
+    where
+        T: redis::FromRedisValue,
+        A: Fn() -> String,
+    {
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(*k);
+        }
+        for a in args {
+            invocation.arg(*a);
+        }
+        self.run(action, repeat, |mut c| {
+            let invocation = &invocation;
+            async move { invocation.invoke_async(&mut c).await }
+        })
+        .await
+    }
+
+    fn corrupt(&self, what: &str) -> Error {
+        store_error(format!(
+            "a stored {what} under prefix {:?} at redis {} is corrupted",
+            self.inner.keys.prefix(),
+            self.inner.addr
+        ))
+    }
+
+    fn open_session(&self, key: &SessionKey, version: &str, sealed: &[u8]) -> Result<Session> {
+        let wrap = |e: Error| {
+            store_error(format!(
+                "cannot read session {key} from redis at {}: {}",
+                self.inner.addr,
+                e.message()
+            ))
+            .with_source(e)
+        };
+        let plain = self
+            .inner
+            .sealer
+            .open(&session_aad(key), sealed)
+            .map_err(wrap)?;
+        let version = version
+            .parse::<u64>()
+            .map_err(|_| self.corrupt("session version"))?;
+        let session = decode_session(&plain, version).map_err(wrap)?;
+        if session.key != *key {
+            return Err(self.corrupt("session"));
+        }
+        Ok(session)
+    }
+
+    fn seal_flow(&self, flow: &PendingFlow) -> Vec<u8> {
+        self.inner.sealer.seal(
+            &pending_aad(&flow.state_hash, &flow.key, flow.expires_at),
+            &encode_pending(flow),
+        )
+    }
+
+    /// Opens a [`FlowRow`]; `None` when there is no flow or, with
+    /// `hash`, when the key's flow is another one. Also returns the sealed bytes, for scripts
+    /// that must find them unchanged.
+    fn open_flow(
+        &self,
+        key: &SessionKey,
+        row: FlowRow,
+        hash: Option<&str>,
+    ) -> Result<Option<(PendingFlow, Vec<u8>)>> {
+        let (h, status, expires_at, sealed) = match row {
+            (None, None, None, None) => return Ok(None),
+            (Some(h), Some(st), Some(exp), Some(d)) => (h, st, exp, d),
+            _ => return Err(self.corrupt("pending flow")),
+        };
+        if hash.is_some_and(|want| want != h) {
+            return Ok(None);
+        }
+        let wrap = |e: Error| {
+            store_error(format!(
+                "cannot read a pending flow from redis at {}: {}",
+                self.inner.addr,
+                e.message()
+            ))
+            .with_source(e)
+        };
+        let plain = self
+            .inner
+            .sealer
+            .open(&pending_aad(&h, key, expires_at), &sealed)
+            .map_err(wrap)?;
+        let mut flow = decode_pending(&plain).map_err(wrap)?;
+        if flow.state_hash != h || flow.key != *key || flow.expires_at != expires_at {
+            return Err(self.corrupt("pending flow"));
+        }
+        // The field is the truth: a claim changes it without sealing the record again.
+        flow.status = match (status.as_str(), flow.status) {
+            ("waiting", _) => FlowStatus::Waiting,
+            ("claimed", _) => FlowStatus::Claimed,
+            ("done", _) => FlowStatus::Done,
+            ("failed", failed @ FlowStatus::Failed(..)) => failed,
+            _ => return Err(self.corrupt("pending flow status")),
+        };
+        Ok(Some((flow, sealed)))
+    }
+
+    /// The key's flow, read in one round trip.
+    async fn read_flow(
+        &self,
+        key: &SessionKey,
+        hash: Option<&str>,
+    ) -> Result<Option<(PendingFlow, Vec<u8>)>> {
+        let name = self.inner.keys.flow(key);
+        let row: FlowRow = self
+            .run(
+                || "read pending flow from".to_owned(),
+                Repeat::Safe,
+                |mut c| {
+                    let name = &name;
+                    async move {
+                        redis::cmd("HMGET")
+                            .arg(name)
+                            .arg(&["h", "st", "exp", "d"])
+                            .query_async(&mut c)
+                            .await
+                    }
+                },
+            )
+            .await?;
+        self.open_flow(key, row, hash)
+    }
+
+    /// The session key whose flow has `state_hash`, from the state index.
+    async fn key_of_state(&self, state_hash: &str) -> Result<Option<SessionKey>> {
+        let name = self.inner.keys.state(state_hash);
+        let tag: Option<String> = self
+            .run(
+                || "read pending flow from".to_owned(),
+                Repeat::Safe,
+                |mut c| {
+                    let name = &name;
+                    async move { redis::cmd("GET").arg(name).query_async(&mut c).await }
+                },
+            )
+            .await?;
+        tag.map(|t| parse_tag(&t).ok_or_else(|| self.corrupt("state index entry")))
+            .transpose()
+    }
+
+    /// The session keys whose session hashes match `pattern`, each once.
+    async fn scan(&self, pattern: &str) -> Result<Vec<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .run(
+                    || "list sessions in".to_owned(),
+                    Repeat::Safe,
+                    |mut c| async move {
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(pattern)
+                            .arg("COUNT")
+                            .arg(BATCH)
+                            .query_async(&mut c)
+                            .await
+                    },
+                )
+                .await?;
+            names.extend(batch);
+            if next == 0 {
+                return Ok(names.into_iter().collect());
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// A flow hash's `h`, `st`, `exp` and `d`.
+type FlowRow = (Option<String>, Option<String>, Option<i64>, Option<Vec<u8>>);
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn get(&self, key: &SessionKey) -> Result<Option<Session>> {
+        let name = self.inner.keys.session(key);
+        let row: (Option<String>, Option<Vec<u8>>) = self
+            .run(
+                || format!("read session {key} from"),
+                Repeat::Safe,
+                |mut c| {
+                    let name = &name;
+                    async move {
+                        redis::cmd("HMGET")
+                            .arg(name)
+                            .arg(&["v", "d"])
+                            .query_async(&mut c)
+                            .await
+                    }
+                },
+            )
+            .await?;
+        match row {
+            (Some(version), Some(sealed)) => self.open_session(key, &version, &sealed).map(Some),
+            (None, None) => Ok(None),
+            _ => Err(self.corrupt("session")),
+        }
+    }
+
+    async fn put(&self, session: &Session, expect: Expect) -> Result<u64> {
+        let key = &session.key;
+        let keys = &self.inner.keys;
+        let sealed = self
+            .inner
+            .sealer
+            .seal(&session_aad(key), &encode_session(session));
+        let (mode, expected) = match expect {
+            Expect::Any => ("any", String::new()),
+            Expect::Absent => ("absent", String::new()),
+            Expect::Version(v) => ("version", v.to_string()),
+        };
+        let ttl = session_ttl_ms(session, keyfob_core::now()).to_string();
+        let grace = millis(VERSION_GRACE).to_string();
+        let version: Option<String> = self
+            .script(
+                || format!("write session {key} to"),
+                Repeat::Safe,
+                &PUT_SESSION,
+                &[&keys.session(key), &keys.version(key)],
+                &[
+                    mode.as_bytes(),
+                    expected.as_bytes(),
+                    &sealed,
+                    ttl.as_bytes(),
+                    grace.as_bytes(),
+                ],
+            )
+            .await?;
+        let version = version.ok_or_else(|| conflict(key))?;
+        version.parse().map_err(|_| self.corrupt("session version"))
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<bool> {
+        let keys = &self.inner.keys;
+        let grace = millis(VERSION_GRACE).to_string();
+        let deleted: i64 = self
+            .script(
+                || format!("delete session {key} from"),
+                Repeat::Unsafe,
+                &DELETE_SESSION,
+                &[&keys.session(key), &keys.version(key)],
+                &[grace.as_bytes()],
+            )
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn list(&self, thread: Option<&str>) -> Result<Vec<Session>> {
+        let keys = &self.inner.keys;
+        let names = self.scan(&keys.session_pattern(thread)).await?;
+        let mut sessions = Vec::with_capacity(names.len());
+        for chunk in names.chunks(BATCH) {
+            let rows: Vec<(Option<String>, Option<Vec<u8>>)> = self
+                .run(
+                    || "list sessions in".to_owned(),
+                    Repeat::Safe,
+                    |mut c| async move {
+                        let mut pipe = redis::pipe();
+                        for name in chunk {
+                            pipe.cmd("HMGET").arg(name).arg(&["v", "d"]);
+                        }
+                        pipe.query_async(&mut c).await
+                    },
+                )
+                .await?;
+            for (name, row) in chunk.iter().zip(rows) {
+                let Some(key) = keys.parse_session(name) else {
+                    continue; // matched the pattern, but not a name this layout makes
+                };
+                if thread.is_some_and(|t| t != key.thread) {
+                    continue;
+                }
+                match row {
+                    (Some(version), Some(sealed)) => {
+                        sessions.push(self.open_session(&key, &version, &sealed)?);
+                    }
+                    (None, None) => {} // deleted or expired since the scan
+                    _ => return Err(self.corrupt("session")),
+                }
+            }
+        }
+        sessions.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(sessions)
+    }
+
+    async fn put_pending(&self, flow: &PendingFlow) -> Result<()> {
+        let keys = &self.inner.keys;
+        let key = &flow.key;
+        let ttl = flow_ttl_ms(flow.expires_at, keyfob_core::now());
+        let (state, expiries, member, tag) = (
+            keys.state(&flow.state_hash),
+            keys.expiries(),
+            expiry_member(key, &flow.state_hash),
+            tag(key),
+        );
+        // The hints first: if the flow write then fails, they lead nowhere.
+        self.run(
+            || "write pending flow to".to_owned(),
+            Repeat::Safe,
+            |mut c| {
+                let (state, expiries, member, tag) = (&state, &expiries, &member, &tag);
+                async move {
+                    redis::pipe()
+                        .cmd("SET")
+                        .arg(state)
+                        .arg(tag)
+                        .arg("PX")
+                        .arg(ttl)
+                        .ignore()
+                        .cmd("ZADD")
+                        .arg(expiries)
+                        .arg(flow.expires_at)
+                        .arg(member)
+                        .ignore()
+                        .exec_async(&mut c)
+                        .await
+                }
+            },
+        )
+        .await?;
+        let sealed = self.seal_flow(flow);
+        let (exp, ttl) = (flow.expires_at.to_string(), ttl.to_string());
+        let _: i64 = self
+            .script(
+                || "write pending flow to".to_owned(),
+                Repeat::Safe,
+                &PUT_FLOW,
+                &[&keys.flow(key)],
+                &[
+                    flow.state_hash.as_bytes(),
+                    status_name(&flow.status).as_bytes(),
+                    exp.as_bytes(),
+                    &sealed,
+                    ttl.as_bytes(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn pending(&self, state_hash: &str) -> Result<Option<PendingFlow>> {
+        let Some(key) = self.key_of_state(state_hash).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .read_flow(&key, Some(state_hash))
+            .await?
+            .map(|(flow, _)| flow))
+    }
+
+    async fn pending_for(&self, key: &SessionKey) -> Result<Option<PendingFlow>> {
+        Ok(self.read_flow(key, None).await?.map(|(flow, _)| flow))
+    }
+
+    async fn claim_pending(&self, state_hash: &str, now: i64) -> Result<Option<PendingFlow>> {
+        let Some(key) = self.key_of_state(state_hash).await? else {
+            return Ok(None);
+        };
+        // Open the record before claiming it, so that one that fails to open is not left claimed.
+        let Some((mut flow, sealed)) = self.read_flow(&key, Some(state_hash)).await? else {
+            return Ok(None);
+        };
+        if flow.status != FlowStatus::Waiting || flow.expires_at <= now {
+            return Ok(None);
+        }
+        let claimer = format!("{:032x}", rand::rng().random::<u128>());
+        let now = now.to_string();
+        let claimed: i64 = self
+            .script(
+                || "claim pending flow in".to_owned(),
+                Repeat::Safe,
+                &CLAIM_FLOW,
+                &[&self.inner.keys.flow(&key)],
+                &[
+                    state_hash.as_bytes(),
+                    now.as_bytes(),
+                    &sealed,
+                    claimer.as_bytes(),
+                ],
+            )
+            .await?;
+        if claimed != 1 {
+            return Ok(None);
+        }
+        flow.status = FlowStatus::Claimed;
+        Ok(Some(flow))
+    }
+
+    async fn finish_pending(&self, state_hash: &str, status: FlowStatus) -> Result<()> {
+        let Some(key) = self.key_of_state(state_hash).await? else {
+            return Ok(());
+        };
+        for _ in 0..FINISH_ATTEMPTS {
+            // The flow may have been replaced by a newer login meanwhile: nothing to record.
+            let Some((mut flow, sealed)) = self.read_flow(&key, Some(state_hash)).await? else {
+                return Ok(());
+            };
+            flow.status = status.clone();
+            let resealed = self.seal_flow(&flow);
+            let written: i64 = self
+                .script(
+                    || "finish pending flow in".to_owned(),
+                    Repeat::Safe,
+                    &FINISH_FLOW,
+                    &[&self.inner.keys.flow(&key)],
+                    &[
+                        state_hash.as_bytes(),
+                        &sealed,
+                        status_name(&flow.status).as_bytes(),
+                        &resealed,
+                    ],
+                )
+                .await?;
+            if written >= 0 {
+                return Ok(());
+            }
+        }
+        Err(store_error(format!(
+            "cannot finish a pending flow in redis at {}: it kept changing while being written",
+            self.inner.addr
+        )))
+    }
+
+    async fn delete_pending(&self, state_hash: &str) -> Result<()> {
+        let Some(key) = self.key_of_state(state_hash).await? else {
+            return Ok(());
+        };
+        let keys = &self.inner.keys;
+        let _: i64 = self
+            .script(
+                || "delete pending flow from".to_owned(),
+                Repeat::Safe,
+                &DELETE_FLOW,
+                &[&keys.flow(&key)],
+                &[state_hash.as_bytes()],
+            )
+            .await?;
+        let (state, expiries, member) = (
+            keys.state(state_hash),
+            keys.expiries(),
+            expiry_member(&key, state_hash),
+        );
+        self.run(
+            || "delete pending flow from".to_owned(),
+            Repeat::Safe,
+            |mut c| {
+                let (state, expiries, member) = (&state, &expiries, &member);
+                async move {
+                    redis::pipe()
+                        .cmd("DEL")
+                        .arg(state)
+                        .ignore()
+                        .cmd("ZREM")
+                        .arg(expiries)
+                        .arg(member)
+                        .ignore()
+                        .exec_async(&mut c)
+                        .await
+                }
+            },
+        )
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<usize> {
+        let keys = &self.inner.keys;
+        let expiries = keys.expiries();
+        let now_arg = now.to_string();
+        let mut purged = 0;
+        loop {
+            let members: Vec<String> = self
+                .run(
+                    || "purge expired flows from".to_owned(),
+                    Repeat::Safe,
+                    |mut c| {
+                        let expiries = &expiries;
+                        async move {
+                            redis::cmd("ZRANGEBYSCORE")
+                                .arg(expiries)
+                                .arg("-inf")
+                                .arg(now)
+                                .arg("LIMIT")
+                                .arg(0)
+                                .arg(BATCH)
+                                .query_async(&mut c)
+                                .await
+                        }
+                    },
+                )
+                .await?;
+            if members.is_empty() {
+                return Ok(purged);
+            }
+            let flows: Vec<(SessionKey, String)> = members
+                .iter()
+                .filter_map(|m| parse_expiry_member(m))
+                .collect();
+            // One round trip: load the script (a restarted server forgot it), then one
+            // EVALSHA per flow; each deletes its flow only if it is still there and expired.
+            let deleted: Vec<i64> = self
+                .run(
+                    || "purge expired flows from".to_owned(),
+                    Repeat::Unsafe,
+                    |mut c| {
+                        let (flows, now_arg) = (&flows, &now_arg);
+                        async move {
+                            let mut pipe = redis::pipe();
+                            pipe.cmd("SCRIPT")
+                                .arg("LOAD")
+                                .arg(PURGE_FLOW_SOURCE)
+                                .ignore();
+                            for (key, hash) in flows {
+                                pipe.cmd("EVALSHA")
+                                    .arg(PURGE_FLOW.get_hash())
+                                    .arg(1)
+                                    .arg(keys.flow(key))
+                                    .arg(hash)
+                                    .arg(now_arg);
+                            }
+                            pipe.query_async(&mut c).await
+                        }
+                    },
+                )
+                .await?;
+            let gone: Vec<String> = flows
+                .iter()
+                .zip(&deleted)
+                .filter(|(_, n)| **n > 0)
+                .map(|((_, hash), _)| keys.state(hash))
+                .collect();
+            purged += gone.len();
+            self.run(
+                || "purge expired flows from".to_owned(),
+                Repeat::Safe,
+                |mut c| {
+                    let (expiries, members, gone) = (&expiries, &members, &gone);
+                    async move {
+                        let mut pipe = redis::pipe();
+                        pipe.cmd("ZREM").arg(expiries).arg(members).ignore();
+                        if !gone.is_empty() {
+                            pipe.cmd("DEL").arg(gone).ignore();
+                        }
+                        pipe.exec_async(&mut c).await
+                    }
+                },
+            )
+            .await?;
+        }
+    }
+
+    async fn try_lock(&self, name: &str, owner: &str, ttl_ms: u64) -> Result<bool> {
+        let ttl = ttl_ms.max(1).to_string();
+        let held: i64 = self
+            .script(
+                || "take a lease in".to_owned(),
+                Repeat::Safe,
+                &TRY_LOCK,
+                &[&self.inner.keys.lease(name)],
+                &[owner.as_bytes(), ttl.as_bytes()],
+            )
+            .await?;
+        Ok(held == 1)
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<()> {
+        let _: i64 = self
+            .script(
+                || "release a lease in".to_owned(),
+                Repeat::Safe,
+                &UNLOCK,
+                &[&self.inner.keys.lease(name)],
+                &[owner.as_bytes()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn publish(&self, key: &SessionKey) -> Result<()> {
+        let channel = self.inner.keys.events(key);
+        self.run(
+            || format!("announce a change of {key} to"),
+            Repeat::Safe,
+            |mut c| {
+                let channel = &channel;
+                async move {
+                    redis::cmd("PUBLISH")
+                        .arg(channel)
+                        .arg("changed")
+                        .exec_async(&mut c)
+                        .await
+                }
+            },
+        )
+        .await
+    }
+
+    async fn wait_published(&self, key: &SessionKey, max: Duration) {
+        let channel = self.inner.keys.events(key);
+        self.inner.events.wait(&channel, max).await;
+    }
+}
+
+/// The TTL of a session in ms, or 0 for none: only a token that expires and cannot be refreshed
+/// takes the session with it (after [`SESSION_GRACE`]).
+fn session_ttl_ms(session: &Session, now: i64) -> u64 {
+    let grant = &session.grant;
+    match grant.expires_at {
+        Some(at) if grant.refresh_token.is_none() || session.refresh_error.is_some() => {
+            seconds_ms(at.saturating_sub(now)) + millis(SESSION_GRACE)
+        }
+        _ => 0,
+    }
+}
+
+/// The TTL of a flow's records in ms: until its expiry plus [`FLOW_GRACE`].
+fn flow_ttl_ms(expires_at: i64, now: i64) -> u64 {
+    seconds_ms(expires_at.saturating_sub(now)) + millis(FLOW_GRACE)
+}
+
+/// `secs` (clamped to 0 ..= a century) in ms.
+fn seconds_ms(secs: i64) -> u64 {
+    u64::try_from(secs.clamp(0, MAX_TTL_SECS)).unwrap_or(0) * 1000
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Associated data of a session record: its key.
+fn session_aad(key: &SessionKey) -> Vec<u8> {
+    aad(&[
+        b"session",
+        key.provider.as_bytes(),
+        key.thread.as_bytes(),
+        key.profile.as_bytes(),
+    ])
+}
+
+/// Associated data of a flow record: its state hash, key and expiry (also a plaintext field).
+fn pending_aad(state_hash: &str, key: &SessionKey, expires_at: i64) -> Vec<u8> {
+    let expires_at = expires_at.to_be_bytes();
+    aad(&[
+        b"pending",
+        state_hash.as_bytes(),
+        key.provider.as_bytes(),
+        key.thread.as_bytes(),
+        key.profile.as_bytes(),
+        &expires_at,
+    ])
+}
+
+/// `keyfob-redis-v1` then each part with its length, so that no two lists of parts give the same
+/// bytes.
+fn aad(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = b"keyfob-redis-v1".to_vec();
+    for part in parts {
+        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+fn store_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Store, message)
+}
+
+/// A malformed URL, described without repeating it (it may hold a password).
+fn url_error(url: &str, e: &RedisError) -> Error {
+    let scheme = url.split("://").next().unwrap_or_default();
+    let what = if matches!(scheme, "rediss" | "valkeys") {
+        "TLS (rediss://) is not compiled into this keyfob; reach redis over a TLS tunnel, or use \
+         redis:// on a trusted network"
+            .to_owned()
+    } else {
+        // redis-rs describes URL problems without quoting the URL ("Missing hostname").
+        let text = e.to_string();
+        let text = text.split(" - ").next().unwrap_or_default();
+        let mut chars = text.chars();
+        chars
+            .next()
+            .map(|c| c.to_lowercase().chain(chars).collect())
+            .unwrap_or_default()
+    };
+    Error::new(
+        ErrorKind::Config,
+        format!(
+            "the redis store url is not valid: {what} (expected \
+             redis://[user:password@]host[:port][/db] or redis+unix:///path)"
+        ),
+    )
+}
+
+/// The first server error of a failed pipeline (which reports them all), or `e` itself.
+fn first_error(e: &RedisError) -> RedisError {
+    e.clone()
+        .into_server_errors()
+        .and_then(|errors| errors.first().map(|(_, s)| RedisError::from(s.clone())))
+        .unwrap_or_else(|| e.clone())
+}
+
+fn classify(e: &RedisError) -> Failure {
+    let e = &first_error(e);
+    if e.is_connection_refusal() {
+        return Failure::NotRun;
+    }
+    match e.kind() {
+        redis::ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::ClusterDown,
+        ) => Failure::NotRun,
+        _ if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => Failure::Unknown,
+        _ => Failure::Final,
+    }
+}
+
+/// "cannot {action} redis at {addr}: {reason}", with the Redis error as the source.
+fn redis_error(
+    addr: &str,
+    action: &str,
+    e: &RedisError,
+    failure: Failure,
+    repeat: Repeat,
+) -> Error {
+    let mut message = format!("cannot {action} redis at {addr}: {}", reason(e));
+    if failure == Failure::Unknown && repeat == Repeat::Unsafe {
+        message.push_str("; the change may or may not have been applied");
+    }
+    store_error(message).with_source(e.clone())
+}
+
+/// A reader's explanation of a Redis failure, with what to check.
+fn reason(e: &RedisError) -> String {
+    use redis::ErrorKind as K;
+    let e = &first_error(e);
+    if e.is_connection_refusal() {
+        return "connection refused (is redis-server running there, on that port?)".to_owned();
+    }
+    if e.is_timeout() {
+        return "no answer in time (the server is overloaded or unreachable)".to_owned();
+    }
+    let reason = match (e.kind(), e.code()) {
+        (K::AuthenticationFailed, _) | (_, Some("WRONGPASS")) => {
+            "authentication failed (check the user name and password in the store url)"
+        }
+        (_, Some("NOAUTH")) => {
+            "the server requires a password (put it in the store url: redis://:password@host:port)"
+        }
+        (K::Server(ServerErrorKind::NoPerm), _) => {
+            "the server's ACL denies this user a command or a key (it needs the string, hash, \
+             sorted set, scripting and pub/sub commands on keys under the prefix)"
+        }
+        (K::Server(ServerErrorKind::ReadOnly), _) => {
+            "the server is a read-only replica (point the store url at the primary)"
+        }
+        (K::Server(ServerErrorKind::BusyLoading), _) => {
+            "redis is still loading its data set (try again in a moment)"
+        }
+        (
+            K::Server(
+                ServerErrorKind::MasterDown
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::TryAgain,
+            ),
+            _,
+        ) => "redis cannot serve this key right now (its primary is down; try again shortly)",
+        (
+            K::Server(ServerErrorKind::Moved | ServerErrorKind::Ask | ServerErrorKind::CrossSlot),
+            _,
+        ) => {
+            "the server is a Redis Cluster node (keyfob needs a standalone server or a proxy in \
+             front of the cluster)"
+        }
+        (_, Some("OOM")) => {
+            "redis is out of memory (raise maxmemory, or free memory; keyfob's keys must not be \
+             evicted)"
+        }
+        (K::RESP3NotSupported, _) => "the server is older than Redis 6",
+        _ if e.is_connection_dropped() || e.is_io_error() => {
+            return format!("the connection was lost ({e})");
+        }
+        _ => return e.to_string(),
+    };
+    reason.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> RedisError {
+        RedisError::from(std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn errors_name_the_server_and_what_to_check() {
+        let e = redis_error(
+            "10.0.0.5:6379",
+            "read session github (thread t, profile p) from",
+            &io(std::io::ErrorKind::ConnectionRefused),
+            Failure::NotRun,
+            Repeat::Safe,
+        );
+        assert_eq!(e.kind(), ErrorKind::Store);
+        assert_eq!(
+            e.to_string(),
+            "cannot read session github (thread t, profile p) from redis at 10.0.0.5:6379: \
+             connection refused (is redis-server running there, on that port?)"
+        );
+        let e = redis_error(
+            "10.0.0.5:6379",
+            "delete session x from",
+            &io(std::io::ErrorKind::ConnectionReset),
+            Failure::Unknown,
+            Repeat::Unsafe,
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("the connection was lost") && msg.ends_with("may not have been applied"),
+            "{msg}"
+        );
+        let auth = RedisError::from((redis::ErrorKind::AuthenticationFailed, "nope"));
+        assert!(reason(&auth).contains("check the user name and password"));
+    }
+
+    #[test]
+    fn failures_are_classified_for_retries() {
+        assert!(classify(&io(std::io::ErrorKind::ConnectionRefused)) == Failure::NotRun);
+        assert!(classify(&io(std::io::ErrorKind::ConnectionReset)) == Failure::Unknown);
+        assert!(classify(&io(std::io::ErrorKind::TimedOut)) == Failure::Unknown);
+        let server = RedisError::from((redis::ErrorKind::Client, "bad"));
+        assert!(classify(&server) == Failure::Final);
+    }
+
+    #[test]
+    fn url_errors_never_repeat_the_url() {
+        for url in [
+            "redis://user:hunter2@",
+            "redis://:hunter2@host:99999",
+            "rediss://:hunter2@host:6379",
+            "http://:hunter2@host",
+            "redis://:hunter2@host/notadb",
+        ] {
+            let e = match redis::Client::open(url) {
+                Err(e) => url_error(url, &e),
+                Ok(_) => continue,
+            };
+            assert_eq!(e.kind(), ErrorKind::Config, "{url}");
+            let msg = e.to_string();
+            assert!(
+                !msg.contains("hunter2") && msg.contains("not valid"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn ttls_follow_what_can_be_refreshed() {
+        let mut s = Session {
+            key: SessionKey::default_for("acme"),
+            handler: "acme-oauth2".into(),
+            grant: keyfob_core::Grant::bearer("t".to_owned().into()),
+            created_at: 0,
+            updated_at: 0,
+            refresh_error: None,
+            version: 0,
+        };
+        let hour = millis(SESSION_GRACE);
+        assert_eq!(session_ttl_ms(&s, 100), 0, "no expiry: no TTL");
+        s.grant.expires_at = Some(160);
+        assert_eq!(session_ttl_ms(&s, 100), 60_000 + hour);
+        assert_eq!(
+            session_ttl_ms(&s, 1000),
+            hour,
+            "already expired: the grace only"
+        );
+        s.grant.refresh_token = Some("r".to_owned().into());
+        assert_eq!(session_ttl_ms(&s, 100), 0, "refreshable: no TTL");
+        s.refresh_error = Some("invalid_grant".into());
+        assert_eq!(
+            session_ttl_ms(&s, 100),
+            60_000 + hour,
+            "refresh token rejected"
+        );
+        s.grant.expires_at = Some(i64::MAX);
+        assert!(session_ttl_ms(&s, i64::MIN) > 0, "no overflow");
+        assert_eq!(flow_ttl_ms(100, 1000), millis(FLOW_GRACE));
+        assert_eq!(flow_ttl_ms(1600, 1000), 600_000 + millis(FLOW_GRACE));
+    }
+
+    #[test]
+    fn aad_parts_cannot_shift() {
+        assert_ne!(aad(&[b"a\0b", b"c"]), aad(&[b"a", b"b\0c"]));
+        assert_ne!(aad(&[b"ab", b""]), aad(&[b"a", b"b"]));
+        let k = |p: &str, t: &str| SessionKey::new(p, t, "default");
+        assert_ne!(session_aad(&k("a/b", "c")), session_aad(&k("a", "b/c")));
+        assert_ne!(
+            pending_aad("h", &k("a", "b"), 1),
+            pending_aad("h", &k("a", "b"), 2)
+        );
+    }
+}

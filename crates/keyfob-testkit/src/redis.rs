@@ -1,0 +1,171 @@
+//! A real `redis-server` for tests, on a free loopback port, killed on drop.
+//!
+//! Without `redis-server` on the `PATH`, [`RedisServer::start`] prints a loud `SKIPPED` once and
+//! returns `None`, except under `CI=true`, where it panics: CI must run the Redis tests
+//! (`cargo xtask test` installs the server).
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::free_port;
+
+/// A `redis-server` child on 127.0.0.1, killed on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    /// The port it listens on.
+    pub port: u16,
+    args: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts a server with `extra` arguments; `None` (after a loud message) when
+    /// `redis-server` is not installed and this is not CI.
+    ///
+    /// # Panics
+    /// Under `CI=true` when `redis-server` is missing, and when it does not start.
+    pub fn start(extra: &[&str]) -> Option<RedisServer> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "redis-server is not installed, and CI must not skip the Redis store tests: \
+                 install it (Debian/Ubuntu: `apt-get install -y redis-server`; macOS: \
+                 `brew install redis`), or run `cargo xtask test`, which installs it"
+            );
+            skipped();
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a temp dir for redis-server");
+        let mut args: Vec<String> = [
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend(["--dir".to_owned(), dir.path().display().to_string()]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let mut server = RedisServer {
+            child: None,
+            port: 0,
+            args,
+            dir,
+        };
+        // Another process may take the free port first: try a few.
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn() {
+                return Some(server);
+            }
+        }
+        panic!("redis-server did not start: see {}", server.log().display());
+    }
+
+    /// The server's log file.
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    /// Starts the process on `self.port` and waits until it answers; `false` when it exits.
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--logfile", &self.log().display().to_string()])
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                eprintln!("redis-server on port {} exited: {status}", self.port);
+                self.child = None;
+                return false;
+            }
+            if answers(self.port) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server on port {} did not answer in 10 s", self.port);
+    }
+
+    /// `redis://127.0.0.1:<port>`, with `password` when given.
+    pub fn url(&self, password: Option<&str>) -> String {
+        match password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the process (SIGKILL: a crash, no shutdown save).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same arguments and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(self.spawn(), "redis-server did not restart");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Says, once per run and past the test harness's output capture, that nothing was tested.
+pub fn skipped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(
+            b"\n*** SKIPPED: redis-server is not installed, so the Redis store is NOT tested. \
+              Install it (`apt-get install -y redis-server` or `brew install redis`). ***\n\n",
+        );
+    });
+}
+
+/// Whether something on `port` answers a Redis `PING` (or asks for a password).
+fn answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut buf = [0u8; 64];
+    s.write_all(b"PING\r\n").is_ok()
+        && s.read(&mut buf)
+            .is_ok_and(|n| buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
+}
