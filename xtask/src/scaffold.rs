@@ -480,7 +480,7 @@ pub fn summary(req: &Request, out: &Outcome) -> String {
         }
     }
     s += &format!(
-        "  - run its conformance: cargo test -p keyfob --test registry --features {id} -- {id}::\n  - try it: cargo run -p keyfob-cli --features keyfob/{id} -- providers\n"
+        "  - run its conformance: cargo test --workspace --all-features --test registry -- {id}::\n  - try it: cargo run -p keyfob-cli --features keyfob/{id} -- providers\n"
     );
     s
 }

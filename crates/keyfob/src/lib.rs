@@ -18,8 +18,8 @@
 //!
 //! | feature | enables | default |
 //! |---|---|---|
-//! | `github`, `notion`, `slack` | that provider's crate | yes |
-//! | `all-providers` | every provider crate | no |
+//! | `<provider id>` (`github`, `notion`, `slack`, …; see the README's table) | that provider's crate | github, notion, slack |
+//! | `all-providers`, `oauth2-providers`, `token-providers` | groups of provider crates | no |
 //! | `store-sqlite` | the embedded encrypted store | yes |
 //! | `store-redis` | the shared Redis store, for several instances | no |
 //! | `all-stores` | every store | no |
