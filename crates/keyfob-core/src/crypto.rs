@@ -136,6 +136,54 @@ impl Sealer {
     }
 }
 
+/// Associated data binding a sealed record to where it is stored: `domain` (the store and its
+/// format version), then each part with its length, so that no two lists of parts give the same
+/// bytes (a `\0` or `/` inside a key cannot shift a boundary).
+pub fn aad(domain: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = domain.to_vec();
+    for part in parts {
+        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// Associated data of a session record: its key.
+pub fn session_aad(domain: &[u8], key: &crate::SessionKey) -> Vec<u8> {
+    aad(
+        domain,
+        &[
+            b"session",
+            key.provider.as_bytes(),
+            key.thread.as_bytes(),
+            key.profile.as_bytes(),
+        ],
+    )
+}
+
+/// Associated data of a pending-flow record: its state hash, key and expiry (which stores keep in
+/// plaintext too, so that editing it breaks the seal).
+pub fn pending_aad(
+    domain: &[u8],
+    state_hash: &str,
+    key: &crate::SessionKey,
+    expires_at: i64,
+) -> Vec<u8> {
+    let expires_at = expires_at.to_be_bytes();
+    aad(
+        domain,
+        &[
+            b"pending",
+            state_hash.as_bytes(),
+            key.provider.as_bytes(),
+            key.thread.as_bytes(),
+            key.profile.as_bytes(),
+            &expires_at,
+        ],
+    )
+}
+
 fn bad_key() -> Error {
     Error::new(
         ErrorKind::Config,

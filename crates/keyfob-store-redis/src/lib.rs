@@ -985,39 +985,19 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Associated data of a session record: its key.
+/// The format tag in every sealed record's associated data.
+const AAD_DOMAIN: &[u8] = b"keyfob-redis-v1";
+
 fn session_aad(key: &SessionKey) -> Vec<u8> {
-    aad(&[
-        b"session",
-        key.provider.as_bytes(),
-        key.thread.as_bytes(),
-        key.profile.as_bytes(),
-    ])
+    keyfob_core::crypto::session_aad(AAD_DOMAIN, key)
 }
 
-/// Associated data of a flow record: its state hash, key and expiry (also a plaintext field).
 fn pending_aad(state_hash: &str, key: &SessionKey, expires_at: i64) -> Vec<u8> {
-    let expires_at = expires_at.to_be_bytes();
-    aad(&[
-        b"pending",
-        state_hash.as_bytes(),
-        key.provider.as_bytes(),
-        key.thread.as_bytes(),
-        key.profile.as_bytes(),
-        &expires_at,
-    ])
+    keyfob_core::crypto::pending_aad(AAD_DOMAIN, state_hash, key, expires_at)
 }
 
-/// `keyfob-redis-v1` then each part with its length, so that no two lists of parts give the same
-/// bytes.
 fn aad(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = b"keyfob-redis-v1".to_vec();
-    for part in parts {
-        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(part);
-    }
-    out
+    keyfob_core::crypto::aad(AAD_DOMAIN, parts)
 }
 
 fn store_error(message: impl Into<String>) -> Error {

@@ -698,44 +698,23 @@ fn create_private(path: &Path) -> Result<()> {
     }
 }
 
-/// Associated data of a session blob: its row.
+/// The format tag in every sealed record's associated data.
+const AAD_DOMAIN: &[u8] = b"keyfob-sqlite-v1";
+
 fn session_aad(key: &SessionKey) -> Vec<u8> {
-    aad(&[
-        b"session",
-        key.provider.as_bytes(),
-        key.thread.as_bytes(),
-        key.profile.as_bytes(),
-    ])
+    keyfob_core::crypto::session_aad(AAD_DOMAIN, key)
 }
 
-/// Associated data of a pending blob: its row and its expiry, which is also a plaintext column.
 fn pending_aad(state_hash: &str, key: &SessionKey, expires_at: i64) -> Vec<u8> {
-    let expires_at = expires_at.to_be_bytes();
-    let parts: [&[u8]; 6] = [
-        b"pending",
-        state_hash.as_bytes(),
-        key.provider.as_bytes(),
-        key.thread.as_bytes(),
-        key.profile.as_bytes(),
-        &expires_at,
-    ];
-    aad(&parts)
+    keyfob_core::crypto::pending_aad(AAD_DOMAIN, state_hash, key, expires_at)
+}
+
+fn aad(parts: &[&[u8]]) -> Vec<u8> {
+    keyfob_core::crypto::aad(AAD_DOMAIN, parts)
 }
 
 fn key_check_aad() -> Vec<u8> {
     aad(&[b"key-check"])
-}
-
-/// `keyfob-sqlite-v1` then each part with its length, so that no two lists of parts give the
-/// same bytes (a `\0` or `/` inside a key cannot shift a boundary).
-fn aad(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = b"keyfob-sqlite-v1".to_vec();
-    for part in parts {
-        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(part);
-    }
-    out
 }
 
 fn store_error(message: impl Into<String>) -> Error {
