@@ -96,6 +96,7 @@ fn cargo(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(cargo)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("UPDATE_EXPECT")
         .args(args)
         .output()
         .unwrap();
@@ -336,6 +337,11 @@ fn generated_providers_build_and_pass_conformance() {
             "registry",
             "--features",
             "acme_widgets,zeta_cloud",
+            "--",
+            // The tree's rule that OAuth2 snapshots are filled in before merging; a fresh
+            // crate's are empty, which its own checks accept.
+            "--skip",
+            "every_oauth2_provider_in_the_tree_pins_its_requests",
         ],
     );
     let report = text(&out.stdout);
@@ -347,6 +353,7 @@ fn generated_providers_build_and_pass_conformance() {
         "zeta_cloud::oauth2_handlers",
         "zeta_cloud::oauth2_server_quirks",
         "zeta_cloud::token_handlers",
+        "zeta_cloud::oauth2_requests_pinned",
         "registry_equals_enabled_features",
     ] {
         assert!(

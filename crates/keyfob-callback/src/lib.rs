@@ -163,7 +163,7 @@ async fn oauth2_callback(
         error_description: take(&mut q, "error_description"),
     };
     match engine.complete_oauth2(&provider, params).await {
-        Ok(done) => Html(pages::success(done.display_name)).into_response(),
+        Ok(done) => Html(pages::success(done.display_name, &done.warnings)).into_response(),
         Err(e) => error_page(&e),
     }
 }
@@ -258,7 +258,7 @@ async fn token_submit(
         .complete_token(&provider, state.as_deref(), fields)
         .await
     {
-        Ok(done) => Html(pages::success(done.display_name)).into_response(),
+        Ok(done) => Html(pages::success(done.display_name, &done.warnings)).into_response(),
         Err(e) if e.kind() == ErrorKind::InvalidInput && state.is_some() => {
             // A typo keeps the link alive: show the form again with the problem.
             match engine.token_page(&provider, state.as_deref()).await {

@@ -18,18 +18,22 @@ fn layout(title: &str, body: &str) -> String {
          <title>{title} · keyfob</title><style>\
          body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222}}\
          label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}\
-         button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.err{{color:#a00}}small{{color:#666}}\
+         button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.err{{color:#a00}}.warn{{color:#850}}small{{color:#666}}\
          </style></head><body>{body}</body></html>",
         title = text(title),
     )
 }
 
 /// The page after a completed login.
-pub(crate) fn success(display_name: &str) -> String {
+pub(crate) fn success(display_name: &str, warnings: &[String]) -> String {
+    let notes: String = warnings
+        .iter()
+        .map(|w| format!("<p class=\"warn\">{}</p>", text(w)))
+        .collect();
     layout(
         "Signed in",
         &format!(
-            "<h1>Done</h1><p>keyfob now holds your {} credentials. You can close this tab.</p>",
+            "<h1>Done</h1><p>keyfob now holds your {} credentials. You can close this tab.</p>{notes}",
             text(display_name)
         ),
     )

@@ -138,6 +138,9 @@ pub struct ProviderConfig {
     pub use_recommended_scopes: bool,
     /// Whether a token handler may take the key from its env variable (`NOTION_TOKEN`).
     pub allow_env: bool,
+    /// Whether per-tenant endpoint fields (`domain_url`) may point at loopback, private or
+    /// link-local addresses. Off: such a value is refused before any request.
+    pub allow_internal_endpoints: bool,
     /// Discover endpoints from this OIDC issuer.
     pub issuer: Option<String>,
     /// Overrides the authorization endpoint (self-hosted or test servers).
@@ -160,6 +163,7 @@ impl Default for ProviderConfig {
             client_secret: None,
             use_recommended_scopes: true,
             allow_env: false,
+            allow_internal_endpoints: false,
             issuer: None,
             authorize_url: None,
             token_url: None,
@@ -394,6 +398,7 @@ const TYPED_LEAVES: &[&str] = &[
     "http_timeout_secs",
     "use_recommended_scopes",
     "allow_env",
+    "allow_internal_endpoints",
     "pkce",
     "scopes",
 ];
@@ -492,6 +497,38 @@ pub fn endpoint_url(text: &str, what: &str) -> Result<Url> {
     }
 }
 
+/// Whether the URL's host is loopback, private (RFC 1918, unique-local), link-local, unspecified
+/// or a name that resolves locally (`localhost`, `*.local`, `*.internal`). Names are not resolved:
+/// this refuses the obvious cases before any request, it is not a DNS-rebinding defence.
+pub fn is_internal(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.to_ascii_lowercase();
+            d == "localhost"
+                || d.ends_with(".localhost")
+                || d.ends_with(".local")
+                || d.ends_with(".internal")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_unique_local()
+                || ip.is_unicast_link_local()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        None => true,
+    }
+}
+
 /// Whether the URL's host is loopback (`localhost`, 127.0.0.0/8, `::1`).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -505,6 +542,26 @@ pub fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_hosts() {
+        for internal in [
+            "https://localhost/x",
+            "https://127.0.0.1/",
+            "https://10.1.2.3/",
+            "https://192.168.0.1/",
+            "https://169.254.169.254/latest",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://db.internal/",
+        ] {
+            assert!(is_internal(&Url::parse(internal).unwrap()), "{internal}");
+        }
+        for public in ["https://acme.my.salesforce.com", "https://8.8.8.8/"] {
+            assert!(!is_internal(&Url::parse(public).unwrap()), "{public}");
+        }
+    }
 
     #[test]
     fn parses_a_full_file() {

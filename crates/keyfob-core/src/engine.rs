@@ -20,7 +20,9 @@ use crate::oauth::{OAuth2Handler, Runtime};
 use crate::registry::Catalog;
 use crate::scope::{self, Scopes};
 use crate::session::{Credentials, DEFAULT, Grant, Session, SessionKey, SessionState};
-use crate::spec::{ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec};
+use crate::spec::{
+    ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenEntry, TokenSpec,
+};
 use crate::store::{Expect, FlowStatus, MemoryStore, PendingFlow, SessionStore};
 
 /// What a tool asks for: a provider, optionally a handler, scopes, and whose session.
@@ -151,6 +153,9 @@ pub struct Completed {
     pub key: SessionKey,
     /// The provider's display name.
     pub display_name: &'static str,
+    /// Things the user should know about what they entered (a key that does not look like this
+    /// provider's keys); never contains the secret.
+    pub warnings: Vec<String>,
 }
 
 /// What the token-entry page shows.
@@ -816,7 +821,16 @@ impl Engine {
         TokenHandler::new(spec)
             .grant_from_fields(fields.clone())
             .map_err(|e| e.with_provider(provider))?;
-        self.finish(&hash, Ok(FlowInput::Fields(fields))).await
+        let warning = match (spec.entry, fields.first()) {
+            (TokenEntry::BasicAuth, _) | (_, None) => None,
+            (_, Some((_, key))) => spec.format_warning(key.expose_secret().trim()),
+        };
+        let mut done = self.finish(&hash, Ok(FlowInput::Fields(fields))).await?;
+        if let Some(w) = warning {
+            tracing::warn!(provider, "{w}");
+            done.warnings.push(w);
+        }
+        Ok(done)
     }
 
     async fn finish(&self, hash: &str, input: Result<FlowInput>) -> Result<Completed> {
@@ -840,6 +854,7 @@ impl Engine {
             Ok(Completed {
                 key: claimed.key.clone(),
                 display_name: provider.display_name,
+                warnings: Vec::new(),
             })
         }
         .await;

@@ -30,12 +30,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::config::{ProviderConfig, endpoint_url};
+use crate::config::{ProviderConfig, endpoint_url, is_internal};
 use crate::error::{Error, ErrorKind, Result, printable};
 use crate::handler::{AuthHandler, FlowInput, FlowStart, Started};
 use crate::scope::{self, Scopes};
 use crate::session::Grant;
-use crate::spec::{BodyFormat, ClientAuth, OAuth2Spec, Pkce, Refresh};
+use crate::spec::{BodyFormat, ClientAuth, OAuth2Spec, Offline, Pkce, Refresh};
 use crate::store::PendingFlow;
 
 /// The private error code for responses that could not be read.
@@ -552,7 +552,18 @@ impl OAuth2Handler {
                         format!("set `{field}` in [auth.{}] of keyfob.toml", self.provider),
                     )
                 })?;
-                let base = endpoint_url(value, &format!("auth.{}.{field}", self.provider))?;
+                let what = format!("auth.{}.{field}", self.provider);
+                let base = endpoint_url(value, &what)?;
+                if is_internal(&base) && !self.config.allow_internal_endpoints {
+                    return Err(self.err(
+                        ErrorKind::Config,
+                        format!(
+                            "{what} points at a loopback, private or link-local address; set \
+                             allow_internal_endpoints = true in [auth.{}] if that is intended",
+                            self.provider
+                        ),
+                    ));
+                }
                 out = out.replace(&needle, base.as_str().trim_end_matches('/'));
             }
         }
@@ -708,12 +719,19 @@ impl AuthHandler for OAuth2Handler {
         let state = flow.state.expose_secret().to_owned();
         let mut req = client.authorize_url(move || CsrfToken::new(state));
         if let Some(param) = self.spec.scope_param {
-            if !flow.scopes.is_empty() {
-                req = req
-                    .add_extra_param(param, scope::join(&flow.scopes, self.spec.scope_separator));
+            let mut scopes = flow.scopes.clone();
+            if let Offline::Scope(s) = self.spec.offline {
+                scopes.insert(s.to_owned());
+            }
+            if !scopes.is_empty() {
+                req = req.add_extra_param(param, scope::join(&scopes, self.spec.scope_separator));
             }
         }
-        for (k, v) in self.spec.authorize_params {
+        let offline = match self.spec.offline {
+            Offline::Params(params) => params,
+            _ => &[],
+        };
+        for (k, v) in self.spec.authorize_params.iter().chain(offline) {
             req = req.add_extra_param(*k, *v);
         }
         let verifier = match self.spec.pkce {

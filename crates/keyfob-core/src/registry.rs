@@ -77,11 +77,10 @@ impl Catalog {
         if let Some(p) = self.providers.get(id) {
             return Ok(p);
         }
-        let enabled: Vec<_> = self.providers.keys().copied().collect();
         let message = if self.known.contains(&id) {
             format!(
-                "provider `{id}` is not compiled into this build; enable the Cargo feature `{id}` of the `keyfob` crate (or `all-providers`); enabled providers: {}",
-                enabled.join(", ")
+                "provider `{id}` is not compiled into this build; enable the Cargo feature `{id}` of the `keyfob` crate (or `all-providers`); {}",
+                self.enabled_hint()
             )
         } else {
             let shown = if id.len() > 64 || !id.chars().all(|c| c.is_ascii_graphic()) {
@@ -89,12 +88,33 @@ impl Catalog {
             } else {
                 id
             };
-            format!(
-                "unknown provider `{shown}`; enabled providers: {}",
-                enabled.join(", ")
-            )
+            let near = self
+                .providers
+                .keys()
+                .chain(self.known.iter())
+                .map(|k| (strsim::damerau_levenshtein(id, k), *k))
+                .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+                .min();
+            match near {
+                Some((_, k)) => format!(
+                    "unknown provider `{shown}`; did you mean `{k}`? {}",
+                    self.enabled_hint()
+                ),
+                None => format!("unknown provider `{shown}`; {}", self.enabled_hint()),
+            }
         };
         Err(Error::new(ErrorKind::UnknownProvider, message))
+    }
+
+    /// Names the enabled providers, or counts them when there are too many to read in one line.
+    fn enabled_hint(&self) -> String {
+        let n = self.providers.len();
+        if n <= 12 {
+            let ids: Vec<_> = self.providers.keys().copied().collect();
+            format!("enabled providers: {}", ids.join(", "))
+        } else {
+            format!("{n} providers are enabled; `keyfob providers` lists them")
+        }
     }
 
     /// The handler `name` of provider `id`, or its default handler.
@@ -143,6 +163,8 @@ mod tests {
                 .starts_with("unknown provider `nope`; enabled providers:"),
             "{e}"
         );
+        let e = catalog.provider("zz_disabeld").unwrap_err();
+        assert!(e.to_string().contains("did you mean `zz_disabled`?"), "{e}");
         let e = catalog.provider("<script>\u{0}").unwrap_err();
         assert!(e.to_string().contains("<invalid>"), "{e}");
     }

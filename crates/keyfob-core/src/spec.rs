@@ -125,8 +125,13 @@ pub struct TokenSpec {
     pub entry: TokenEntry,
     /// Where the user creates a key (shown on the page).
     pub docs_url: &'static str,
-    /// A cheap authenticated GET that tells whether a key works (used by key verification).
-    pub verify_url: Option<&'static str>,
+    /// A cheap authenticated request that tells whether a key works, where the provider
+    /// documents one (used by key verification).
+    pub verify: Option<Verify>,
+    /// Prefixes every key of this provider starts with, where documented (`sk_live_`, `SG.`).
+    /// A key without one is accepted with a warning: formats change, refusing would lock users
+    /// out.
+    pub key_prefixes: &'static [&'static str],
 }
 
 impl TokenSpec {
@@ -136,8 +141,86 @@ impl TokenSpec {
         env_key: "",
         entry: TokenEntry::ApiKey,
         docs_url: "",
-        verify_url: None,
+        verify: None,
+        key_prefixes: &[],
     };
+
+    /// A warning when `key` does not look like this provider's keys; never contains the key.
+    pub fn format_warning(&self, key: &str) -> Option<String> {
+        if key.chars().any(char::is_whitespace) {
+            return Some(format!(
+                "the value entered for {} contains spaces or line breaks; keys rarely do",
+                self.env_key
+            ));
+        }
+        if self.key_prefixes.is_empty() || self.key_prefixes.iter().any(|p| key.starts_with(p)) {
+            return None;
+        }
+        Some(format!(
+            "the value entered for {} does not start like its keys usually do ({}); it was saved \
+             anyway, check it if calls fail",
+            self.env_key,
+            self.key_prefixes
+                .iter()
+                .map(|p| format!("`{p}…`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+/// A request that tells whether a key works: a 2xx answer means yes, 401/403 means no.
+#[derive(Debug, Clone, Copy)]
+pub struct Verify {
+    /// `GET` or `POST`.
+    pub method: Method,
+    /// The URL, https.
+    pub url: &'static str,
+    /// How the key is sent.
+    pub key: KeyPlacement,
+    /// Fixed headers the request needs (an API version, say).
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+impl Verify {
+    /// An authenticated `GET` of `url` with `key` placement and no extra headers.
+    pub const fn get(url: &'static str, key: KeyPlacement) -> Verify {
+        Verify {
+            method: Method::Get,
+            url,
+            key,
+            headers: &[],
+        }
+    }
+}
+
+/// An HTTP method for [`Verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST with an empty body.
+    Post,
+}
+
+/// How an API expects a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPlacement {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// `<name>: <prefix><key>`, e.g. `X-Api-Key: <key>` or `Authorization: Token <key>`.
+    Header {
+        /// Header name.
+        name: &'static str,
+        /// Text before the key, often empty.
+        prefix: &'static str,
+    },
+    /// A query parameter.
+    Query(&'static str),
+    /// HTTP Basic with the key as user name and an empty password (Stripe).
+    BasicUser,
+    /// HTTP Basic with a fixed user name and the key as password.
+    BasicPassword(&'static str),
 }
 
 /// How the client authenticates at the token endpoint. Never both.
@@ -169,6 +252,19 @@ pub enum Refresh {
     Rotating,
 }
 
+/// How a provider is asked for a refresh token; the engine adds it to every authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offline {
+    /// Nothing to ask: the provider issues one by itself, or never does.
+    Implicit,
+    /// A scope: `offline_access` (Atlassian, Microsoft), `offline.access` (X), `refresh_token`
+    /// (Salesforce).
+    Scope(&'static str),
+    /// Authorize parameters: `access_type=offline` + `prompt=consent` (Google),
+    /// `duration=permanent` (Reddit).
+    Params(&'static [(&'static str, &'static str)]),
+}
+
 /// The body format of token requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -198,6 +294,9 @@ pub struct OAuth2Spec {
     pub revoke_url: Option<&'static str>,
     /// RFC 8628 device authorization endpoint.
     pub device_url: Option<&'static str>,
+    /// An endpoint that answers the account's identity for the access token (OIDC userinfo,
+    /// GitHub `/user`, Slack `auth.test`).
+    pub userinfo_url: Option<&'static str>,
     /// The authorize parameter that carries scopes (`scope`, Slack's `user_scope`); `None` when
     /// the provider takes no scopes.
     pub scope_param: Option<&'static str>,
@@ -213,6 +312,11 @@ pub struct OAuth2Spec {
     pub pkce: Pkce,
     /// Refresh behaviour.
     pub refresh: Refresh,
+    /// How to ask for a refresh token.
+    pub offline: Offline,
+    /// Whether access tokens expire. `false` for providers whose tokens live until revoked
+    /// (Notion, Mailchimp, classic GitHub OAuth apps).
+    pub expires: bool,
     /// Token request body format.
     pub body_format: BodyFormat,
     /// Extra config fields the provider needs (`domain_url`), used in URL placeholders.
@@ -233,6 +337,7 @@ impl OAuth2Spec {
         token_url: "",
         revoke_url: None,
         device_url: None,
+        userinfo_url: None,
         scope_param: Some("scope"),
         scope_separator: " ",
         recommended_scopes: &[],
@@ -240,6 +345,8 @@ impl OAuth2Spec {
         client_auth: ClientAuth::Body,
         pkce: Pkce::S256,
         refresh: Refresh::Plain,
+        offline: Offline::Implicit,
+        expires: true,
         body_format: BodyFormat::Form,
         config_fields: &[],
         docs_url: "",
@@ -303,7 +410,26 @@ pub fn validate(provider: &Provider) -> Result<(), Vec<String>> {
                 ));
             }
         }
+        if let Handler::Token(t) = h {
+            if let Some(v) = &t.verify {
+                if !v.url.starts_with("https://") {
+                    problems.push(format!("verify url of `{}` must be https", t.name));
+                }
+            }
+        }
         if let Handler::OAuth2(o) = h {
+            if !o.expires && o.refresh != Refresh::None {
+                problems.push(format!(
+                    "`{}` says access tokens never expire, so it cannot refresh them",
+                    o.name
+                ));
+            }
+            if matches!(o.offline, Offline::Scope(_)) && o.scope_param.is_none() {
+                problems.push(format!(
+                    "`{}` asks for a refresh token by scope but sends no scopes",
+                    o.name
+                ));
+            }
             for (what, url) in [
                 ("authorize_url", o.authorize_url),
                 ("token_url", o.token_url),

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use keyfob_core::config::Config;
 use keyfob_core::scope;
 use keyfob_core::spec::{
-    BodyFormat, ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenEntry, TokenSpec,
+    BodyFormat, ClientAuth, Handler, OAuth2Spec, Offline, Pkce, Provider, Refresh, TokenEntry,
+    TokenSpec,
 };
 use keyfob_core::{AuthRequest, CallbackParams, Engine, ErrorKind, ExposeSecret, SecretString};
 use serde_json::json;
@@ -417,12 +418,11 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         Some(param) if !spec.recommended_scopes.is_empty() => {
             let sent =
                 get(&q, param).unwrap_or_else(|| panic!("{}: no `{param}` parameter", spec.name));
-            assert_eq!(
-                scope::parse(sent),
-                scope::from_iter(spec.recommended_scopes.iter().copied()),
-                "{}: scopes",
-                spec.name
-            );
+            let mut expected = scope::from_iter(spec.recommended_scopes.iter().copied());
+            if let Offline::Scope(s) = spec.offline {
+                expected.insert(s.to_owned());
+            }
+            assert_eq!(scope::parse(sent), expected, "{}: scopes", spec.name);
             if spec.recommended_scopes.len() > 1 {
                 assert!(
                     sent.contains(spec.scope_separator),
@@ -856,6 +856,196 @@ async fn token_handler(
     );
 }
 
+/// Pins every OAuth2 handler's requests: the authorize URL, the code exchange and a refresh,
+/// rendered as text with the random parts (state, PKCE, the callback port) and the secrets
+/// replaced by placeholders, and compared with the handler's inline snapshot. The snapshot is
+/// written from the provider's documentation and reviewed; `UPDATE_EXPECT=1` rewrites it from
+/// what keyfob sends.
+///
+/// A handler with an empty snapshot (`expect![[""]]`, as a freshly generated crate has) is
+/// not pinned yet: its rendering is printed and the check passes, so a new crate is green at
+/// once; the facade's registry test refuses empty snapshots in the tree.
+pub fn oauth2_snapshots(provider: &'static Provider, snapshots: &[(&str, expect_test::Expect)]) {
+    for (name, _) in snapshots {
+        assert!(
+            matches!(provider.handler(name), Some(Handler::OAuth2(_))),
+            "snapshot for `{name}`, which is not an OAuth2 handler of `{}`",
+            provider.id
+        );
+    }
+    for h in provider.handlers {
+        let Handler::OAuth2(spec) = h else { continue };
+        let mut text = String::new();
+        leak_checked(spec.name, async {
+            text = render_requests(provider, spec).await;
+        });
+        assert_no_sentinel("the rendered requests", &text);
+        match snapshots.iter().find(|(n, _)| *n == spec.name) {
+            Some((_, expect))
+                if !expect.data().trim().is_empty()
+                    || std::env::var_os("UPDATE_EXPECT").is_some() =>
+            {
+                expect.assert_eq(&text)
+            }
+            _ => eprintln!(
+                "{}: requests not pinned yet; check this against the provider's documentation, \
+                 then add (\"{}\", keyfob_testkit::expect![[\"\"]]) to `snapshots` in \
+                 tests/conformance.rs and run with UPDATE_EXPECT=1:\n{text}",
+                spec.name, spec.name
+            ),
+        }
+    }
+}
+
+/// The authorize URL, the code exchange and a refresh of `spec`, as text.
+async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec) -> String {
+    let first = json!({
+        "access_token": format!("{SENTINEL}-access-1"),
+        "refresh_token": format!("{SENTINEL}-refresh-1"),
+        "expires_in": 60,
+    });
+    let stub = StubServer::start(StubResponse::json(200, &first))
+        .await
+        .expect("stub starts");
+    // The real authorization endpoint (nothing is requested from it); the token endpoint is the
+    // stub, shown under the provider's URL.
+    let mut toml = format!(
+        "[auth.{id}]\nclient_id = \"client-1\"\nclient_secret = \"{SENTINEL}-client-secret\"\n\
+         token_url = \"{token}\"\n",
+        id = provider.id,
+        token = stub.token_url(),
+    );
+    for f in spec.config_fields {
+        toml.push_str(&format!("{f} = \"https://tenant.example\"\n"));
+    }
+    let engine = Engine::builder()
+        .config(Config::from_toml(&toml).expect("kit config parses"))
+        .build()
+        .expect("engine builds");
+    let callback = engine.callback_base();
+    let placeholders = |v: &str| -> String {
+        let mut v = v.replace(&callback, "<callback>");
+        for f in spec.config_fields {
+            v = v.replace("https://tenant.example", &format!("{{{f}}}"));
+        }
+        v.replace(&format!("{SENTINEL}-client-secret"), "<client_secret>")
+            .replace(&format!("{SENTINEL}-client-secret"), "<client_secret>")
+            .replace(&format!("{SENTINEL}-code"), "<code>")
+            .replace(&format!("{SENTINEL}-refresh-1"), "<refresh_token>")
+    };
+    let req = AuthRequest::new(provider.id).handler(spec.name);
+    let prompt = engine
+        .login(&req)
+        .await
+        .unwrap_or_else(|e| panic!("{}: starting a flow failed: {e}", spec.name));
+    let url = Url::parse(&prompt.url).expect("authorize URL");
+    let mut out = format!(
+        "authorize: GET {}\n",
+        placeholders(&url[..url::Position::AfterPath])
+    );
+    let mut state = String::new();
+    for (k, v) in url.query_pairs() {
+        let shown = match k.as_ref() {
+            "state" => {
+                state = v.to_string();
+                "<state>".to_owned()
+            }
+            "code_challenge" => "<challenge>".to_owned(),
+            _ => placeholders(&v),
+        };
+        out.push_str(&format!("    {k}={shown}\n"));
+    }
+    engine
+        .complete_oauth2(
+            provider.id,
+            CallbackParams {
+                state: Some(state),
+                code: Some(format!("{SENTINEL}-code")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: code exchange failed: {e}", spec.name));
+    let token_url = spec.token_url;
+    render_token_request(&mut out, "exchange", token_url, spec, &stub, &placeholders);
+    if spec.refresh == Refresh::None {
+        out.push_str("refresh: none\n");
+    } else {
+        stub.clear_requests();
+        stub.set_response(StubResponse::json(
+            200,
+            &json!({"access_token": format!("{SENTINEL}-access-2"), "expires_in": 3600}),
+        ));
+        let key = req.key();
+        let mut aged = engine
+            .store()
+            .get(&key)
+            .await
+            .expect("store")
+            .expect("session");
+        aged.updated_at -= 3600;
+        engine
+            .store()
+            .put(&aged, keyfob_core::store::Expect::Any)
+            .await
+            .expect("store");
+        engine.credentials(&key).await.expect("refresh");
+        render_token_request(&mut out, "refresh", token_url, spec, &stub, &placeholders);
+    }
+    out
+}
+
+fn render_token_request(
+    out: &mut String,
+    what: &str,
+    url: &str,
+    spec: &OAuth2Spec,
+    stub: &StubServer,
+    placeholders: &dyn Fn(&str) -> String,
+) {
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 1, "{}: one {what} request", spec.name);
+    let r = &reqs[0];
+    out.push_str(&format!("{what}: {} {url}\n", r.method));
+    for name in ["accept", "content-type", "authorization"] {
+        let Some(v) = r.header(name) else { continue };
+        let shown = match v.strip_prefix("Basic ") {
+            Some(b64) => {
+                use base64::Engine as _;
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("Basic credentials are base64");
+                format!(
+                    "Basic base64({})",
+                    placeholders(&String::from_utf8_lossy(&raw))
+                )
+            }
+            None => placeholders(v),
+        };
+        out.push_str(&format!("    {name}: {shown}\n"));
+    }
+    let fields: Vec<(String, String)> = if r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json"))
+    {
+        let v: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&r.body).expect("JSON body");
+        v.into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect()
+    } else {
+        r.form()
+    };
+    for (k, v) in fields {
+        let shown = if k == "code_verifier" {
+            "<verifier>".to_owned()
+        } else {
+            placeholders(&v)
+        };
+        out.push_str(&format!("    {k}={shown}\n"));
+    }
+}
+
 /// One `#[test]` per conformance check for a provider `static`, e.g.
 /// `keyfob_testkit::conformance!(keyfob_provider_github::PROVIDER);` in `tests/conformance.rs`.
 ///
@@ -863,6 +1053,9 @@ async fn token_handler(
 #[macro_export]
 macro_rules! conformance {
     ($provider:path) => {
+        $crate::conformance!($provider, snapshots = []);
+    };
+    ($provider:path, snapshots = [$(($handler:literal, $expect:expr)),* $(,)?]) => {
         #[test]
         fn spec_is_valid() {
             $crate::conformance::spec_is_valid(&$provider);
@@ -878,6 +1071,10 @@ macro_rules! conformance {
         #[test]
         fn oauth2_server_quirks() {
             $crate::conformance::oauth2_server_quirks(&$provider);
+        }
+        #[test]
+        fn oauth2_requests_pinned() {
+            $crate::conformance::oauth2_snapshots(&$provider, &[$(($handler, $expect)),*]);
         }
         #[test]
         fn token_handlers() {

@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
 /// How long [`Idp::start`] waits for node to report that it listens.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// The line `server.mjs` prints once ready, followed by the issuer URL.
 const LISTENING_PREFIX: &str = "KEYFOB_IDP_LISTENING ";
 /// How many of node's stderr lines are kept for error messages.

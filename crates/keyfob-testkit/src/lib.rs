@@ -16,6 +16,8 @@ pub mod redis;
 pub mod stub;
 
 pub use browser::Browser;
+/// Inline snapshots for [`conformance!`]: `snapshots = [("acme-oauth2", expect![[""]])]`.
+pub use expect_test::{Expect, expect};
 pub use idp::{Idp, IdpClient, IdpOptions, Stats};
 pub use redis::RedisServer;
 pub use stub::{RecordedRequest, StubResponse, StubServer};

@@ -5,22 +5,381 @@
 
 use keyfob_core::Provider;
 
+#[cfg(feature = "activeloop")]
+pub use keyfob_provider_activeloop as activeloop;
+#[cfg(feature = "adobe")]
+pub use keyfob_provider_adobe as adobe;
+#[cfg(feature = "affinity")]
+pub use keyfob_provider_affinity as affinity;
+#[cfg(feature = "agentql")]
+pub use keyfob_provider_agentql as agentql;
+#[cfg(feature = "ahrefs")]
+pub use keyfob_provider_ahrefs as ahrefs;
+#[cfg(feature = "airtable")]
+pub use keyfob_provider_airtable as airtable;
+#[cfg(feature = "alchemy")]
+pub use keyfob_provider_alchemy as alchemy;
+#[cfg(feature = "altoviz")]
+pub use keyfob_provider_altoviz as altoviz;
+#[cfg(feature = "apitoken")]
+pub use keyfob_provider_apitoken as apitoken;
+#[cfg(feature = "asana")]
+pub use keyfob_provider_asana as asana;
+#[cfg(feature = "bamboohr")]
+pub use keyfob_provider_bamboohr as bamboohr;
+#[cfg(feature = "basicauth")]
+pub use keyfob_provider_basicauth as basicauth;
+#[cfg(feature = "bitbucket")]
+pub use keyfob_provider_bitbucket as bitbucket;
+#[cfg(feature = "bitwarden")]
+pub use keyfob_provider_bitwarden as bitwarden;
+#[cfg(feature = "brevo")]
+pub use keyfob_provider_brevo as brevo;
+#[cfg(feature = "brex")]
+pub use keyfob_provider_brex as brex;
+#[cfg(feature = "cal")]
+pub use keyfob_provider_cal as cal;
+#[cfg(feature = "calendly")]
+pub use keyfob_provider_calendly as calendly;
+#[cfg(feature = "canvas")]
+pub use keyfob_provider_canvas as canvas;
+#[cfg(feature = "clickup")]
+pub use keyfob_provider_clickup as clickup;
+#[cfg(feature = "cloudflare")]
+pub use keyfob_provider_cloudflare as cloudflare;
+#[cfg(feature = "dailybot")]
+pub use keyfob_provider_dailybot as dailybot;
+#[cfg(feature = "datadog")]
+pub use keyfob_provider_datadog as datadog;
+#[cfg(feature = "discord")]
+pub use keyfob_provider_discord as discord;
+#[cfg(feature = "discordbot")]
+pub use keyfob_provider_discordbot as discordbot;
+#[cfg(feature = "elevenlabs")]
+pub use keyfob_provider_elevenlabs as elevenlabs;
+#[cfg(feature = "exa")]
+pub use keyfob_provider_exa as exa;
+#[cfg(feature = "facebook")]
+pub use keyfob_provider_facebook as facebook;
+#[cfg(feature = "finage")]
+pub use keyfob_provider_finage as finage;
 #[cfg(feature = "github")]
 pub use keyfob_provider_github as github;
+#[cfg(feature = "google")]
+pub use keyfob_provider_google as google;
+#[cfg(feature = "gumloop")]
+pub use keyfob_provider_gumloop as gumloop;
+#[cfg(feature = "happyrobot")]
+pub use keyfob_provider_happyrobot as happyrobot;
+#[cfg(feature = "heygen")]
+pub use keyfob_provider_heygen as heygen;
+#[cfg(feature = "hubspot")]
+pub use keyfob_provider_hubspot as hubspot;
+#[cfg(feature = "jira")]
+pub use keyfob_provider_jira as jira;
+#[cfg(feature = "klaviyo")]
+pub use keyfob_provider_klaviyo as klaviyo;
+#[cfg(feature = "kraken")]
+pub use keyfob_provider_kraken as kraken;
+#[cfg(feature = "lever")]
+pub use keyfob_provider_lever as lever;
+#[cfg(feature = "lever_sandbox")]
+pub use keyfob_provider_lever_sandbox as lever_sandbox;
+#[cfg(feature = "linear")]
+pub use keyfob_provider_linear as linear;
+#[cfg(feature = "linkedin")]
+pub use keyfob_provider_linkedin as linkedin;
+#[cfg(feature = "listennotes")]
+pub use keyfob_provider_listennotes as listennotes;
+#[cfg(feature = "mailchimp")]
+pub use keyfob_provider_mailchimp as mailchimp;
+#[cfg(feature = "mem0")]
+pub use keyfob_provider_mem0 as mem0;
+#[cfg(feature = "microsoft_clarity")]
+pub use keyfob_provider_microsoft_clarity as microsoft_clarity;
+#[cfg(feature = "neon")]
+pub use keyfob_provider_neon as neon;
+#[cfg(feature = "ngrok")]
+pub use keyfob_provider_ngrok as ngrok;
 #[cfg(feature = "notion")]
 pub use keyfob_provider_notion as notion;
+#[cfg(feature = "oncehub")]
+pub use keyfob_provider_oncehub as oncehub;
+#[cfg(feature = "pagerduty")]
+pub use keyfob_provider_pagerduty as pagerduty;
+#[cfg(feature = "pandadoc")]
+pub use keyfob_provider_pandadoc as pandadoc;
+#[cfg(feature = "pipedrive")]
+pub use keyfob_provider_pipedrive as pipedrive;
+#[cfg(feature = "posthog")]
+pub use keyfob_provider_posthog as posthog;
+#[cfg(feature = "ravenseotools")]
+pub use keyfob_provider_ravenseotools as ravenseotools;
+#[cfg(feature = "reddit")]
+pub use keyfob_provider_reddit as reddit;
+#[cfg(feature = "salesforce")]
+pub use keyfob_provider_salesforce as salesforce;
+#[cfg(feature = "semantic_scholar")]
+pub use keyfob_provider_semantic_scholar as semantic_scholar;
+#[cfg(feature = "sendgrid")]
+pub use keyfob_provider_sendgrid as sendgrid;
+#[cfg(feature = "serpapi")]
+pub use keyfob_provider_serpapi as serpapi;
 #[cfg(feature = "slack")]
 pub use keyfob_provider_slack as slack;
+#[cfg(feature = "spotify")]
+pub use keyfob_provider_spotify as spotify;
+#[cfg(feature = "stripe")]
+pub use keyfob_provider_stripe as stripe;
+#[cfg(feature = "supabase")]
+pub use keyfob_provider_supabase as supabase;
+#[cfg(feature = "tavily")]
+pub use keyfob_provider_tavily as tavily;
+#[cfg(feature = "timekit")]
+pub use keyfob_provider_timekit as timekit;
+#[cfg(feature = "trello")]
+pub use keyfob_provider_trello as trello;
+#[cfg(feature = "valyu")]
+pub use keyfob_provider_valyu as valyu;
+#[cfg(feature = "wandb")]
+pub use keyfob_provider_wandb as wandb;
+#[cfg(feature = "weaviate")]
+pub use keyfob_provider_weaviate as weaviate;
+#[cfg(feature = "workiom")]
+pub use keyfob_provider_workiom as workiom;
+#[cfg(feature = "x")]
+pub use keyfob_provider_x as x;
+#[cfg(feature = "zinc")]
+pub use keyfob_provider_zinc as zinc;
+#[cfg(feature = "zoom")]
+pub use keyfob_provider_zoom as zoom;
 
 /// Every provider id that exists as a crate, enabled in this build or not.
-pub const KNOWN: &[&str] = &["github", "notion", "slack"];
+pub const KNOWN: &[&str] = &[
+    "activeloop",
+    "adobe",
+    "affinity",
+    "agentql",
+    "ahrefs",
+    "airtable",
+    "alchemy",
+    "altoviz",
+    "apitoken",
+    "asana",
+    "bamboohr",
+    "basicauth",
+    "bitbucket",
+    "bitwarden",
+    "brevo",
+    "brex",
+    "cal",
+    "calendly",
+    "canvas",
+    "clickup",
+    "cloudflare",
+    "dailybot",
+    "datadog",
+    "discord",
+    "discordbot",
+    "elevenlabs",
+    "exa",
+    "facebook",
+    "finage",
+    "github",
+    "google",
+    "gumloop",
+    "happyrobot",
+    "heygen",
+    "hubspot",
+    "jira",
+    "klaviyo",
+    "kraken",
+    "lever",
+    "lever_sandbox",
+    "linear",
+    "linkedin",
+    "listennotes",
+    "mailchimp",
+    "mem0",
+    "microsoft_clarity",
+    "neon",
+    "ngrok",
+    "notion",
+    "oncehub",
+    "pagerduty",
+    "pandadoc",
+    "pipedrive",
+    "posthog",
+    "ravenseotools",
+    "reddit",
+    "salesforce",
+    "semantic_scholar",
+    "sendgrid",
+    "serpapi",
+    "slack",
+    "spotify",
+    "stripe",
+    "supabase",
+    "tavily",
+    "timekit",
+    "trello",
+    "valyu",
+    "wandb",
+    "weaviate",
+    "workiom",
+    "x",
+    "zinc",
+    "zoom",
+];
 
 /// The providers enabled in this build, sorted by id.
 pub const ENABLED: &[&Provider] = &[
+    #[cfg(feature = "activeloop")]
+    &activeloop::PROVIDER,
+    #[cfg(feature = "adobe")]
+    &adobe::PROVIDER,
+    #[cfg(feature = "affinity")]
+    &affinity::PROVIDER,
+    #[cfg(feature = "agentql")]
+    &agentql::PROVIDER,
+    #[cfg(feature = "ahrefs")]
+    &ahrefs::PROVIDER,
+    #[cfg(feature = "airtable")]
+    &airtable::PROVIDER,
+    #[cfg(feature = "alchemy")]
+    &alchemy::PROVIDER,
+    #[cfg(feature = "altoviz")]
+    &altoviz::PROVIDER,
+    #[cfg(feature = "apitoken")]
+    &apitoken::PROVIDER,
+    #[cfg(feature = "asana")]
+    &asana::PROVIDER,
+    #[cfg(feature = "bamboohr")]
+    &bamboohr::PROVIDER,
+    #[cfg(feature = "basicauth")]
+    &basicauth::PROVIDER,
+    #[cfg(feature = "bitbucket")]
+    &bitbucket::PROVIDER,
+    #[cfg(feature = "bitwarden")]
+    &bitwarden::PROVIDER,
+    #[cfg(feature = "brevo")]
+    &brevo::PROVIDER,
+    #[cfg(feature = "brex")]
+    &brex::PROVIDER,
+    #[cfg(feature = "cal")]
+    &cal::PROVIDER,
+    #[cfg(feature = "calendly")]
+    &calendly::PROVIDER,
+    #[cfg(feature = "canvas")]
+    &canvas::PROVIDER,
+    #[cfg(feature = "clickup")]
+    &clickup::PROVIDER,
+    #[cfg(feature = "cloudflare")]
+    &cloudflare::PROVIDER,
+    #[cfg(feature = "dailybot")]
+    &dailybot::PROVIDER,
+    #[cfg(feature = "datadog")]
+    &datadog::PROVIDER,
+    #[cfg(feature = "discord")]
+    &discord::PROVIDER,
+    #[cfg(feature = "discordbot")]
+    &discordbot::PROVIDER,
+    #[cfg(feature = "elevenlabs")]
+    &elevenlabs::PROVIDER,
+    #[cfg(feature = "exa")]
+    &exa::PROVIDER,
+    #[cfg(feature = "facebook")]
+    &facebook::PROVIDER,
+    #[cfg(feature = "finage")]
+    &finage::PROVIDER,
     #[cfg(feature = "github")]
     &github::PROVIDER,
+    #[cfg(feature = "google")]
+    &google::PROVIDER,
+    #[cfg(feature = "gumloop")]
+    &gumloop::PROVIDER,
+    #[cfg(feature = "happyrobot")]
+    &happyrobot::PROVIDER,
+    #[cfg(feature = "heygen")]
+    &heygen::PROVIDER,
+    #[cfg(feature = "hubspot")]
+    &hubspot::PROVIDER,
+    #[cfg(feature = "jira")]
+    &jira::PROVIDER,
+    #[cfg(feature = "klaviyo")]
+    &klaviyo::PROVIDER,
+    #[cfg(feature = "kraken")]
+    &kraken::PROVIDER,
+    #[cfg(feature = "lever")]
+    &lever::PROVIDER,
+    #[cfg(feature = "lever_sandbox")]
+    &lever_sandbox::PROVIDER,
+    #[cfg(feature = "linear")]
+    &linear::PROVIDER,
+    #[cfg(feature = "linkedin")]
+    &linkedin::PROVIDER,
+    #[cfg(feature = "listennotes")]
+    &listennotes::PROVIDER,
+    #[cfg(feature = "mailchimp")]
+    &mailchimp::PROVIDER,
+    #[cfg(feature = "mem0")]
+    &mem0::PROVIDER,
+    #[cfg(feature = "microsoft_clarity")]
+    &microsoft_clarity::PROVIDER,
+    #[cfg(feature = "neon")]
+    &neon::PROVIDER,
+    #[cfg(feature = "ngrok")]
+    &ngrok::PROVIDER,
     #[cfg(feature = "notion")]
     &notion::PROVIDER,
+    #[cfg(feature = "oncehub")]
+    &oncehub::PROVIDER,
+    #[cfg(feature = "pagerduty")]
+    &pagerduty::PROVIDER,
+    #[cfg(feature = "pandadoc")]
+    &pandadoc::PROVIDER,
+    #[cfg(feature = "pipedrive")]
+    &pipedrive::PROVIDER,
+    #[cfg(feature = "posthog")]
+    &posthog::PROVIDER,
+    #[cfg(feature = "ravenseotools")]
+    &ravenseotools::PROVIDER,
+    #[cfg(feature = "reddit")]
+    &reddit::PROVIDER,
+    #[cfg(feature = "salesforce")]
+    &salesforce::PROVIDER,
+    #[cfg(feature = "semantic_scholar")]
+    &semantic_scholar::PROVIDER,
+    #[cfg(feature = "sendgrid")]
+    &sendgrid::PROVIDER,
+    #[cfg(feature = "serpapi")]
+    &serpapi::PROVIDER,
     #[cfg(feature = "slack")]
     &slack::PROVIDER,
+    #[cfg(feature = "spotify")]
+    &spotify::PROVIDER,
+    #[cfg(feature = "stripe")]
+    &stripe::PROVIDER,
+    #[cfg(feature = "supabase")]
+    &supabase::PROVIDER,
+    #[cfg(feature = "tavily")]
+    &tavily::PROVIDER,
+    #[cfg(feature = "timekit")]
+    &timekit::PROVIDER,
+    #[cfg(feature = "trello")]
+    &trello::PROVIDER,
+    #[cfg(feature = "valyu")]
+    &valyu::PROVIDER,
+    #[cfg(feature = "wandb")]
+    &wandb::PROVIDER,
+    #[cfg(feature = "weaviate")]
+    &weaviate::PROVIDER,
+    #[cfg(feature = "workiom")]
+    &workiom::PROVIDER,
+    #[cfg(feature = "x")]
+    &x::PROVIDER,
+    #[cfg(feature = "zinc")]
+    &zinc::PROVIDER,
+    #[cfg(feature = "zoom")]
+    &zoom::PROVIDER,
 ];

@@ -125,14 +125,14 @@ fn the_macro_derives_name_description_and_schema() {
 fn bad_manifests_fail_at_load_time() {
     let catalog = engine().catalog().clone();
     let e = ToolManifest::from_toml(
-        "name = \"t\"\n[auth]\nauth_provider = \"nosuch\"\n",
+        "name = \"t\"\n[auth]\nauth_provider = \"githbu\"\n",
         &catalog,
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UnknownProvider);
     assert!(
         e.to_string()
-            .contains("tool `t`: unknown provider `nosuch`; enabled providers:"),
+            .contains("tool `t`: unknown provider `githbu`; did you mean `github`?"),
         "{e}"
     );
     let e = ToolManifest::from_toml(

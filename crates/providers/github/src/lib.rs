@@ -9,7 +9,9 @@
 //! 8 hours and rotate their refresh token, which the plain refresh path stores each time.
 //! GitHub supports PKCE S256 (announced July 2025).
 
-use keyfob_core::spec::{ClientAuth, Handler, OAuth2Spec, Provider, Refresh, TokenSpec};
+use keyfob_core::spec::{
+    ClientAuth, Handler, KeyPlacement, OAuth2Spec, Provider, Refresh, TokenSpec, Verify,
+};
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
     name: "github-oauth2",
@@ -17,6 +19,7 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
     authorize_url: "https://github.com/login/oauth/authorize",
     token_url: "https://github.com/login/oauth/access_token",
     device_url: Some("https://github.com/login/device/code"),
+    userinfo_url: Some("https://api.github.com/user"),
     recommended_scopes: &["repo"],
     client_auth: ClientAuth::Body,
     refresh: Refresh::Rotating,
@@ -28,7 +31,11 @@ static TOKEN: TokenSpec = TokenSpec {
     name: "github-token",
     env_key: "GITHUB_TOKEN",
     docs_url: "https://github.com/settings/tokens",
-    verify_url: Some("https://api.github.com/user"),
+    verify: Some(Verify::get(
+        "https://api.github.com/user",
+        KeyPlacement::Bearer,
+    )),
+    key_prefixes: &["ghp_", "github_pat_"],
     ..TokenSpec::DEFAULTS
 };
 

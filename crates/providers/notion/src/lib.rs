@@ -6,10 +6,14 @@
 //! Quirks, all data: the token endpoint wants HTTP Basic client authentication and a JSON body;
 //! the authorize URL carries `owner=user`; there are no scopes; the response carries
 //! `workspace_id`, `workspace_name` and `bot_id` (kept as session detail). Notion documents no
-//! PKCE, and its tokens do not expire.
+//! PKCE. The token endpoint also takes `grant_type=refresh_token`, answering a new refresh token
+//! each time (the reference treated tokens as permanent); the response carries no `expires_in`,
+//! so a session is refreshed only when asked to. `/v1/users/me` names the bot, not the person:
+//! the person is `owner.user` in the token response.
 
 use keyfob_core::spec::{
-    BodyFormat, ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec,
+    BodyFormat, ClientAuth, Handler, KeyPlacement, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec,
+    Verify,
 };
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
@@ -17,11 +21,12 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
     env_key: "NOTION_TOKEN",
     authorize_url: "https://api.notion.com/v1/oauth/authorize",
     token_url: "https://api.notion.com/v1/oauth/token",
+    revoke_url: Some("https://api.notion.com/v1/oauth/revoke"),
     scope_param: None,
     authorize_params: &[("owner", "user")],
     client_auth: ClientAuth::Basic,
     pkce: Pkce::None,
-    refresh: Refresh::None,
+    refresh: Refresh::Rotating,
     body_format: BodyFormat::Json,
     docs_url: "https://www.notion.so/profile/integrations",
     ..OAuth2Spec::DEFAULTS
@@ -31,7 +36,11 @@ static TOKEN: TokenSpec = TokenSpec {
     name: "notion-token",
     env_key: "NOTION_TOKEN",
     docs_url: "https://www.notion.so/profile/integrations",
-    verify_url: Some("https://api.notion.com/v1/users/me"),
+    verify: Some(Verify {
+        headers: &[("Notion-Version", "2022-06-28")],
+        ..Verify::get("https://api.notion.com/v1/users/me", KeyPlacement::Bearer)
+    }),
+    key_prefixes: &["ntn_", "secret_"],
     ..TokenSpec::DEFAULTS
 };
 

@@ -1,2 +1,29 @@
-//! The conformance kit on this provider.
-keyfob_testkit::conformance!(keyfob_provider_notion::PROVIDER);
+//! The conformance kit on this provider, with its OAuth2 requests pinned as its documentation
+//! describes them (refresh with `UPDATE_EXPECT=1`, then review the diff).
+keyfob_testkit::conformance!(
+    keyfob_provider_notion::PROVIDER,
+    snapshots = [(
+        "notion-oauth2",
+        keyfob_testkit::expect![[r#"
+        authorize: GET https://api.notion.com/v1/oauth/authorize
+            response_type=code
+            client_id=client-1
+            state=<state>
+            redirect_uri=<callback>/auth/notion/oauth2/callback
+            owner=user
+        exchange: POST https://api.notion.com/v1/oauth/token
+            accept: application/json
+            content-type: application/json
+            authorization: Basic base64(client-1:<client_secret>)
+            code=<code>
+            grant_type=authorization_code
+            redirect_uri=<callback>/auth/notion/oauth2/callback
+        refresh: POST https://api.notion.com/v1/oauth/token
+            accept: application/json
+            content-type: application/json
+            authorization: Basic base64(client-1:<client_secret>)
+            grant_type=refresh_token
+            refresh_token=<refresh_token>
+    "#]]
+    )]
+);

@@ -7,19 +7,24 @@
 //! Quirks: scopes are comma-separated; keyfob asks for them as `user_scope` (as the reference
 //! does), so the token comes back nested under `authed_user` and [`quirks`] lifts it; errors come
 //! back as HTTP 200 `{"ok": false, "error": …}` (handled by the core); token rotation is opt-in
-//! per app, and a rotated refresh token is single-use. Slack does not support PKCE, and requires
+//! per app, and a rotated refresh token is single-use. `oauth.v2.access` asks for HTTP Basic client
+//! authentication (the reference sent the secret in the body). Slack does not support PKCE, and requires
 //! an https redirect URI (serve the callback with TLS or behind a proxy).
 
 mod quirks;
 
-use keyfob_core::spec::{ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec};
+use keyfob_core::spec::{
+    ClientAuth, Handler, KeyPlacement, Method, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec,
+    Verify,
+};
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
     name: "slack-oauth2",
     env_key: "SLACK_BOT_TOKEN",
     authorize_url: "https://slack.com/oauth/v2/authorize",
     token_url: "https://slack.com/api/oauth.v2.access",
-    revoke_url: None,
+    userinfo_url: Some("https://slack.com/api/auth.test"),
+    revoke_url: Some("https://slack.com/api/auth.revoke"),
     scope_param: Some("user_scope"),
     scope_separator: ",",
     recommended_scopes: &[
@@ -33,7 +38,7 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
         "reactions:read",
         "reactions:write",
     ],
-    client_auth: ClientAuth::Body,
+    client_auth: ClientAuth::Basic,
     pkce: Pkce::None,
     refresh: Refresh::Rotating,
     docs_url: "https://api.slack.com/apps",
@@ -45,7 +50,11 @@ static TOKEN: TokenSpec = TokenSpec {
     name: "slack-token",
     env_key: "SLACK_BOT_TOKEN",
     docs_url: "https://api.slack.com/apps",
-    verify_url: Some("https://slack.com/api/auth.test"),
+    verify: Some(Verify {
+        method: Method::Post,
+        ..Verify::get("https://slack.com/api/auth.test", KeyPlacement::Bearer)
+    }),
+    key_prefixes: &["xoxb-", "xoxp-"],
     ..TokenSpec::DEFAULTS
 };
 

@@ -11,7 +11,6 @@ static TOKEN: TokenSpec = TokenSpec {
     name: "acme-widgets-token",
     env_key: "ACME_WIDGETS_TOKEN",
     docs_url: "",
-    verify_url: None,
     ..TokenSpec::DEFAULTS
 };
 

@@ -5,13 +5,13 @@
 //!
 //! Pure data; no quirks.
 
-use keyfob_core::spec::{Handler, Provider, TokenSpec};
+use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
 static TOKEN: TokenSpec = TokenSpec {
     name: "beta-ext-token",
     env_key: "BETA_API_KEY",
     docs_url: "",
-    verify_url: Some("https://api.beta.example/me"),
+    verify: Some(Verify::get("https://api.beta.example/me", KeyPlacement::Bearer)),
     ..TokenSpec::DEFAULTS
 };
 

@@ -1,0 +1,2 @@
+//! The conformance kit on this provider.
+keyfob_testkit::conformance!(keyfob_provider_ahrefs::PROVIDER);

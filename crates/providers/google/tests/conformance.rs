@@ -1,0 +1,37 @@
+//! The conformance kit on this provider, with its OAuth2 requests pinned as its documentation
+//! describes them (refresh with `UPDATE_EXPECT=1`, then review the diff).
+keyfob_testkit::conformance!(
+    keyfob_provider_google::PROVIDER,
+    snapshots = [(
+        "google-oauth2",
+        keyfob_testkit::expect![[r#"
+        authorize: GET https://accounts.google.com/o/oauth2/v2/auth
+            response_type=code
+            client_id=client-1
+            state=<state>
+            code_challenge=<challenge>
+            code_challenge_method=S256
+            redirect_uri=<callback>/auth/google/oauth2/callback
+            scope=email openid profile
+            include_granted_scopes=true
+            access_type=offline
+            prompt=consent
+        exchange: POST https://oauth2.googleapis.com/token
+            accept: application/json
+            content-type: application/x-www-form-urlencoded
+            grant_type=authorization_code
+            code=<code>
+            code_verifier=<verifier>
+            client_id=client-1
+            client_secret=<client_secret>
+            redirect_uri=<callback>/auth/google/oauth2/callback
+        refresh: POST https://oauth2.googleapis.com/token
+            accept: application/json
+            content-type: application/x-www-form-urlencoded
+            grant_type=refresh_token
+            refresh_token=<refresh_token>
+            client_id=client-1
+            client_secret=<client_secret>
+    "#]]
+    )]
+);

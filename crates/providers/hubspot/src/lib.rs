@@ -1,0 +1,56 @@
+//! HubSpot: OAuth2 authorization code, or an API key pasted on the token page.
+//!
+//! Sources: <https://developers.hubspot.com/docs/api-reference/auth-oauth-v3/guide>,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/migration-guide>,
+//! <https://developers.hubspot.com/docs/apps/legacy-apps/authentication/intro-to-auth>.
+//!
+//! The v3 token endpoint: v1 (`/oauth/v1/token`, the reference's) is retired on 2027-02-16.
+//!
+//! Every parameter goes in the form body; access tokens live 30 minutes; refresh tokens are reused.
+//!
+//! The account behind a token comes from `POST /oauth/v3/token/introspect`, not a GET.
+//!
+//! Token handler: Private app token sent as Authorization: Bearer; only super admins can create
+//! private apps; changing scopes can require a new token; HubSpot auto-deactivates tokens found
+//! leaked on GitHub. Legacy private-app creation is being sunset in favour of service keys
+//! (third-party report, unverified). Token prefix pat-na1-/pat-eu1- seen in the wild but not
+//! documented (unverified), so no key_prefixes.
+//!
+//! Per account: none: single host https://api.hubapi.com for all accounts
+
+use keyfob_core::spec::{
+    ClientAuth, Handler, KeyPlacement, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec, Verify,
+};
+
+static OAUTH2: OAuth2Spec = OAuth2Spec {
+    name: "hubspot-oauth2",
+    env_key: "HUBSPOT_TOKEN",
+    authorize_url: "https://app.hubspot.com/oauth/authorize",
+    token_url: "https://api.hubapi.com/oauth/v3/token",
+    recommended_scopes: &["oauth"],
+    client_auth: ClientAuth::Body,
+    pkce: Pkce::S256,
+    refresh: Refresh::Plain,
+    docs_url: "https://app.hubspot.com/developer",
+    ..OAuth2Spec::DEFAULTS
+};
+
+static TOKEN: TokenSpec = TokenSpec {
+    name: "hubspot-token",
+    env_key: "HUBSPOT_TOKEN",
+    docs_url: "https://developers.hubspot.com/docs/apps/legacy-apps/private-apps/overview",
+    verify: Some(Verify::get(
+        "https://api.hubapi.com/integrations/v1/me",
+        KeyPlacement::Bearer,
+    )),
+    ..TokenSpec::DEFAULTS
+};
+
+/// The `hubspot` provider. The facade links this crate by naming it.
+pub static PROVIDER: Provider = Provider {
+    id: "hubspot",
+    display_name: "HubSpot",
+    handlers: &[Handler::OAuth2(&OAUTH2), Handler::Token(&TOKEN)],
+};
+
+keyfob_core::register_provider!(PROVIDER);

@@ -1,0 +1,35 @@
+//! The conformance kit on this provider, with its OAuth2 requests pinned as its documentation
+//! describes them (refresh with `UPDATE_EXPECT=1`, then review the diff).
+keyfob_testkit::conformance!(
+    keyfob_provider_linear::PROVIDER,
+    snapshots = [(
+        "linear-oauth2",
+        keyfob_testkit::expect![[r#"
+        authorize: GET https://linear.app/oauth/authorize
+            response_type=code
+            client_id=client-1
+            state=<state>
+            code_challenge=<challenge>
+            code_challenge_method=S256
+            redirect_uri=<callback>/auth/linear/oauth2/callback
+            scope=read,write
+            actor=user
+        exchange: POST https://api.linear.app/oauth/token
+            accept: application/json
+            content-type: application/x-www-form-urlencoded
+            grant_type=authorization_code
+            code=<code>
+            code_verifier=<verifier>
+            client_id=client-1
+            client_secret=<client_secret>
+            redirect_uri=<callback>/auth/linear/oauth2/callback
+        refresh: POST https://api.linear.app/oauth/token
+            accept: application/json
+            content-type: application/x-www-form-urlencoded
+            grant_type=refresh_token
+            refresh_token=<refresh_token>
+            client_id=client-1
+            client_secret=<client_secret>
+    "#]]
+    )]
+);

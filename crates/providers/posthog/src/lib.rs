@@ -1,0 +1,35 @@
+//! PostHog: an API key pasted on the token page.
+//!
+//! Sources: <https://posthog.com/docs/api/personal-api-keys>.
+//!
+//! Personal API key sent as Authorization: Bearer on private endpoints. Keys are scoped at creation
+//! (up to 10 per user) and shown once; deleted with the user. Project API key (phc_, public capture
+//! token) is NOT a personal key. Verify URL written for US; EU users need eu.posthog.com.
+//! /api/users/@me/ returns the key's user (needs user:read scope; path per PostHog API reference,
+//! moderately sure).
+//!
+//! Per account: region/instance host: https://us.posthog.com (US Cloud), https://eu.posthog.com (EU
+//! Cloud), or the self-hosted domain; the *.i.posthog.com hosts are for public capture endpoints
+//! only
+//!
+//! No key check is recorded: the check URL depends on the account (see above), so it is not
+//! recorded.
+
+use keyfob_core::spec::{Handler, Provider, TokenSpec};
+
+static TOKEN: TokenSpec = TokenSpec {
+    name: "posthog-token",
+    env_key: "POSTHOG_TOKEN",
+    docs_url: "https://us.posthog.com/settings/user-api-keys",
+    key_prefixes: &["phx_"],
+    ..TokenSpec::DEFAULTS
+};
+
+/// The `posthog` provider. The facade links this crate by naming it.
+pub static PROVIDER: Provider = Provider {
+    id: "posthog",
+    display_name: "PostHog",
+    handlers: &[Handler::Token(&TOKEN)],
+};
+
+keyfob_core::register_provider!(PROVIDER);
