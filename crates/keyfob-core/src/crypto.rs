@@ -208,7 +208,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     let mut suffix = [0u8; 8];
     rand::rng().fill_bytes(&mut suffix);
-    let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(suffix);
     let tmp = path.with_extension(format!("tmp-{hex}"));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

@@ -358,10 +358,7 @@ fn random_token(bytes: usize) -> String {
 
 /// Hex SHA-256 of a `state`: what stores key pending flows by.
 pub fn state_hash(state: &str) -> String {
-    Sha256::digest(state.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(state.as_bytes()))
 }
 
 impl Engine {
