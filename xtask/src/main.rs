@@ -67,7 +67,7 @@ enum Cmd {
         refresh: String,
     },
     /// Regenerate what derives from the provider crates (facade features and link lines,
-    /// the registry test's feature checks, the README table).
+    /// the registry test's feature checks, docs/providers.md, the README summary).
     Codegen {
         /// Change nothing; fail when a generated file is stale.
         #[arg(long)]

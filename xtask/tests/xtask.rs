@@ -299,6 +299,7 @@ fn generated_providers_build_and_pass_conformance() {
             "crates/keyfob/Cargo.toml",
             "crates/keyfob/src/providers.rs",
             "crates/keyfob/tests/registry.rs",
+            "docs/providers.md",
         ],
         "files changed besides the two new crates"
     );
