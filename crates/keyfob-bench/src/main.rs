@@ -30,7 +30,17 @@ const SCENARIOS: &[&str] = &[
     "token_flow_http",
     "token_flow_http_c64",
     "refresh_c100",
+    "refresh_ahead_c1000",
+    "memory_per_session",
+    "memory_per_finished_flow",
+    "wrk_health",
+    "wrk_token_page",
 ];
+
+/// Every heap allocation goes through this counter, so the memory scenarios can read the bytes
+/// held at any moment. It costs one atomic add per allocation and free in every scenario.
+#[global_allocator]
+static ALLOC: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 /// Calls per timed batch in the micro scenarios (one `Instant` pair per batch, not per call).
 const BATCH: u32 = 64;
@@ -106,7 +116,9 @@ where
 }
 
 async fn memory_engine(extra_toml: &str) -> Engine {
-    let toml = format!("[store]\nkind = \"memory\"\n{extra_toml}");
+    // The token flows measure keyfob, not a key check at notion.com.
+    let toml =
+        format!("[store]\nkind = \"memory\"\n[auth.notion]\nverify_key = false\n{extra_toml}");
     keyfob::open(Config::from_toml(&toml).expect("bench config"))
         .await
         .expect("engine")
@@ -264,9 +276,19 @@ impl Conn {
 
     /// POSTs the token page's form and reads the whole answer; panics unless it is 200.
     async fn submit(&mut self, provider: &str, state: &str, token: &str) {
+        let status = self
+            .post(
+                &format!("/auth/{provider}/token"),
+                format!("state={state}&token={token}"),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+
+    /// POSTs a form to `path` and reads the whole answer; its status.
+    async fn post(&mut self, path: &str, body: String) -> u16 {
         use http_body_util::BodyExt;
-        let body = format!("state={state}&token={token}");
-        let req = hyper::Request::post(format!("/auth/{provider}/token"))
+        let req = hyper::Request::post(path)
             .header(hyper::header::HOST, self.addr.to_string())
             .header(
                 hyper::header::CONTENT_TYPE,
@@ -276,8 +298,9 @@ impl Conn {
             .expect("request");
         self.send.ready().await.expect("connection ready");
         let res = self.send.send_request(req).await.expect("response");
-        assert_eq!(res.status(), 200);
+        let status = res.status().as_u16();
         res.into_body().collect().await.expect("body");
+        status
     }
 }
 
@@ -411,6 +434,336 @@ async fn refresh_c100(opts: &Opts, rounds: u32) {
     );
 }
 
+/// 1,000 calls, one every 4 ms, across the expiry of a 3-second access token, with
+/// refresh-ahead on: how much slower than a cached call the slowest one was, against the time
+/// of one request to the token endpoint, and how many callers had to refresh themselves.
+async fn refresh_ahead_c1000(opts: &Opts) {
+    let stub = StubServer::start(StubResponse::json(
+        200,
+        &json!({"access_token": "fresh", "refresh_token": "rt-next", "expires_in": 3, "token_type": "bearer"}),
+    ))
+    .await
+    .unwrap();
+    let engine = memory_engine(&format!(
+        "[session]\nrefresh_margin_secs = 1\n[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\n\
+         authorize_url = \"{0}/authorize\"\ntoken_url = \"{0}/token\"\n",
+        stub.url(),
+    ))
+    .await;
+    let key = SessionKey::default_for("github");
+    let mut grant = keyfob::Grant::bearer("old".to_owned().into());
+    grant.refresh_token = Some("rt".to_owned().into());
+    grant.expires_at = Some(keyfob::now() + 3);
+    let session = Session {
+        key: key.clone(),
+        handler: "github-oauth2".into(),
+        grant,
+        created_at: keyfob::now(),
+        updated_at: keyfob::now(),
+        refresh_error: None,
+        version: 0,
+    };
+    engine.store().put(&session, Expect::Any).await.unwrap();
+    // The floor: cached calls on the fresh session.
+    let mut cached = Vec::with_capacity(2000);
+    for _ in 0..2000 {
+        let t = Instant::now();
+        engine.credentials(&key).await.unwrap();
+        cached.push(t.elapsed().as_nanos() as u64);
+    }
+    cached.sort_unstable();
+    let cached_p99 = percentile(&cached, 0.99);
+    // The network time of one request to the same token endpoint.
+    let addr: std::net::SocketAddr = stub.url().trim_start_matches("http://").parse().unwrap();
+    let mut conn = Conn::open(addr).await;
+    let mut one = Vec::with_capacity(200);
+    for _ in 0..200 {
+        let t = Instant::now();
+        conn.post("/token", "grant_type=refresh_token&refresh_token=x".into())
+            .await;
+        one.push(t.elapsed().as_nanos() as u64);
+    }
+    one.sort_unstable();
+    let one_request = percentile(&one, 0.5);
+    let task = engine.refresh_ahead(keyfob::RefreshAhead {
+        lead: std::time::Duration::from_secs(2),
+        jitter: std::time::Duration::ZERO,
+        every: std::time::Duration::from_millis(100),
+    });
+    let mut samples = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let t = Instant::now();
+        engine.credentials(&key).await.unwrap();
+        samples.push(t.elapsed().as_nanos() as u64);
+        tokio::time::sleep(std::time::Duration::from_millis(4)).await;
+    }
+    drop(task);
+    let stats = engine.stats();
+    let max = samples.iter().copied().max().unwrap_or(0);
+    report(
+        opts,
+        "refresh_ahead_c1000",
+        samples,
+        1000,
+        json!({
+            "max_ns": max,
+            "cached_p99_ns": cached_p99,
+            "one_request_ns": one_request,
+            "max_minus_cached_p99_ns": max.saturating_sub(cached_p99),
+            "within_one_request": max <= cached_p99 + one_request,
+            "inline_refreshes": stats.inline_refreshes,
+            "background_refreshes": stats.background_refreshes,
+        }),
+    );
+}
+
+/// Heap bytes held now.
+fn heap() -> i64 {
+    ALLOC.allocated() as i64
+}
+
+/// A token-page flow for caller `i` of `round`, started and completed (not waited for).
+async fn finish_flow(engine: &Engine, round: usize, i: usize) -> keyfob::Prompt {
+    let req = AuthRequest::new("notion")
+        .handler("notion-token")
+        .thread(format!("thread-{round}-{}", i % 100))
+        .profile(format!("p{i}"));
+    let p = engine.login(&req).await.expect("login");
+    engine
+        .complete_token(
+            "notion",
+            Some(&state_of(&p.url)),
+            vec![("token".into(), format!("ntn_{i:040}").into())],
+        )
+        .await
+        .expect("complete");
+    p
+}
+
+/// Bytes per stored session in the memory store: `n` sessions written by token flows (each with
+/// its own thread and profile, a 44-character token, its flow read at once), measured with the
+/// counting allocator as the heap they add (map growth included) and what deleting them gives
+/// back (the map keeps its capacity).
+async fn memory_per_session(opts: &Opts, n: usize) {
+    let engine = memory_engine("").await;
+    let w = finish_flow(&engine, 99, 0).await; // warm-up: lazily built state
+    engine
+        .wait(&w, std::time::Duration::from_secs(1))
+        .await
+        .expect("wait");
+    let mut keys = Vec::with_capacity(n);
+    let mut samples = Vec::with_capacity(n);
+    let before = heap();
+    for i in 0..n {
+        let t = Instant::now();
+        let p = finish_flow(&engine, 0, i).await;
+        engine
+            .wait(&p, std::time::Duration::from_secs(1))
+            .await
+            .expect("wait");
+        samples.push(t.elapsed().as_nanos() as u64);
+        keys.push(p.key);
+    }
+    // The keys kept here for the deletes below are not the store's.
+    let kept: i64 = keys
+        .iter()
+        .map(|k| (k.provider.capacity() + k.thread.capacity() + k.profile.capacity()) as i64)
+        .sum::<i64>()
+        + (keys.capacity() * std::mem::size_of::<SessionKey>()) as i64;
+    let with_sessions = heap();
+    for k in &keys {
+        engine.logout(k).await.expect("logout");
+    }
+    let without = heap();
+    report(
+        opts,
+        "memory_per_session",
+        samples,
+        n as u64,
+        json!({
+            "sessions": n,
+            "bytes_per_session": ((with_sessions - before - kept) as f64 / n as f64).round(),
+            "bytes_freed_per_session_deleted": ((with_sessions - without) as f64 / n as f64).round(),
+        }),
+    );
+}
+
+/// Bytes per finished flow in the memory store. The engine keeps a finished flow's record (its
+/// outcome, for the waiter) until a waiter reads it or it expires (`flow_timeout_secs`), then
+/// drops it; this measures the record right after finishing, after the waiter read it, and
+/// after an unread one expired and was purged. Two rounds: what the second adds for good is
+/// what a flow leaks (the maps' spare capacity is reused, not grown).
+async fn memory_per_finished_flow(opts: &Opts, n: usize) {
+    // Flows expire 2 s after they start: long enough for a round of flows, short for a bench.
+    let engine = memory_engine("[session]\nflow_timeout_secs = 2\n").await;
+    finish_flow(&engine, 99, 0).await;
+    let mut samples = Vec::with_capacity(2 * n);
+    let mut held_after_finish = 0;
+    let mut held_after_wait = 0;
+    let mut held_after_purge = 0;
+    let mut leak_second_round = 0;
+    let mut before_round = [0i64; 2];
+    for (round, before) in before_round.iter_mut().enumerate() {
+        *before = heap();
+        let mut prompts = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = Instant::now();
+            prompts.push(finish_flow(&engine, round, i).await);
+            samples.push(t.elapsed().as_nanos() as u64);
+        }
+        // Finished, not yet read: sessions + flow records (+ the prompts held here).
+        let finished = heap();
+        for p in &prompts {
+            engine
+                .wait(p, std::time::Duration::from_secs(1))
+                .await
+                .expect("wait");
+        }
+        let waited = heap();
+        // Unread flows: finish n more on the same keys, let them expire, purge.
+        let mut unread = Vec::with_capacity(n);
+        for i in 0..n {
+            unread.push(finish_flow(&engine, round, i).await);
+        }
+        drop(unread);
+        let unread_held = heap();
+        tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+        engine.purge_expired().await.expect("purge");
+        let purged = heap();
+        let keys: Vec<SessionKey> = prompts.iter().map(|p| p.key.clone()).collect();
+        drop(prompts);
+        for k in &keys {
+            engine.logout(k).await.expect("logout");
+        }
+        drop(keys);
+        let after = heap();
+        if round == 0 {
+            held_after_finish = finished - waited;
+            held_after_wait = after - *before;
+            held_after_purge = unread_held - purged;
+        } else {
+            leak_second_round = after - *before;
+        }
+    }
+    let per = |b: i64| (b as f64 / n as f64).round();
+    // A record's slot in the store's two maps (by state hash, and the key's index), reused by
+    // later flows once freed.
+    let slot = std::mem::size_of::<(String, keyfob::store::PendingFlow)>()
+        + std::mem::size_of::<(SessionKey, String)>();
+    report(
+        opts,
+        "memory_per_finished_flow",
+        samples,
+        2 * n as u64,
+        json!({
+            "flows_per_round": n,
+            "bytes_per_finished_flow": per(held_after_finish),
+            "map_slot_bytes_per_flow": slot,
+            "bytes_per_unread_flow_freed_by_purge": per(held_after_purge),
+            "bytes_per_flow_after_wait_first_round": per(held_after_wait),
+            "bytes_per_flow_after_wait": per(leak_second_round),
+        }),
+    );
+}
+
+/// The callback server under `wrk` (Debian's package): `path_and_query` for `secs` seconds,
+/// 2 threads, 64 connections. Reports wrk's median and p99 latency, requests per second and
+/// every error wrk counts (socket errors and non-2xx answers); skipped when wrk is missing
+/// (`scripts/load.sh` installs it).
+async fn wrk(opts: &Opts, scenario: &str, secs: u32) {
+    if std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "{scenario} skipped: wrk is not installed (apt-get install -y wrk, or scripts/load.sh)"
+        );
+        return;
+    }
+    let engine = memory_engine("").await;
+    let server = keyfob_callback::start(engine.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = if scenario == "wrk_health" {
+        format!("http://{}/health", server.local_addr())
+    } else {
+        let p = engine
+            .login(&AuthRequest::new("notion").handler("notion-token"))
+            .await
+            .expect("login");
+        p.url
+    };
+    let out = tokio::process::Command::new("wrk")
+        .args(["-t2", "-c64", &format!("-d{secs}s"), "--latency", &url])
+        .output()
+        .await
+        .expect("run wrk");
+    server.shutdown().await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |prefix: &str| -> Option<String> {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|v| v.trim().to_owned())
+    };
+    // wrk prints durations as "1.23ms", "456.00us", "1.01s".
+    let ns = |v: Option<String>| -> u64 {
+        let v = v.unwrap_or_default();
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+        let x: f64 = num.parse().unwrap_or(0.0);
+        let mult = match unit {
+            "us" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            _ => 1.0,
+        };
+        (x * mult) as u64
+    };
+    let median = ns(field("50%"));
+    let p99 = ns(field("99%"));
+    let requests: u64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or(0);
+    let per_sec: f64 = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let non_2xx: u64 = field("Non-2xx or 3xx responses:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // "Socket errors: connect 0, read 0, write 0, timeout 0"
+    let socket_errors: u64 = field("Socket errors:")
+        .map(|v| {
+            v.split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    if !out.status.success() || requests == 0 {
+        eprintln!(
+            "{scenario}: wrk failed:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // wrk reports percentiles, not samples: 51 copies of its median and 49 of its p99 make
+    // `report` print exactly those two.
+    let mut samples = vec![median; 51];
+    samples.extend([p99; 49]);
+    let line = json!({
+        "requests_per_sec": per_sec.round(),
+        "errors": socket_errors + non_2xx,
+        "non_2xx": non_2xx,
+        "socket_errors": socket_errors,
+        "threads": 2,
+        "connections": 64,
+        "duration_secs": secs,
+    });
+    report(opts, scenario, samples, requests, line);
+}
+
 fn parse() -> Opts {
     let mut opts = Opts {
         json: false,
@@ -497,6 +850,23 @@ fn main() {
         }
         if want("refresh_c100") {
             refresh_c100(&opts, rounds).await;
+        }
+        if want("refresh_ahead_c1000") {
+            refresh_ahead_c1000(&opts).await;
+        }
+        let memory_n = if opts.quick { 2_000 } else { 10_000 };
+        if want("memory_per_session") {
+            memory_per_session(&opts, memory_n).await;
+        }
+        if want("memory_per_finished_flow") {
+            memory_per_finished_flow(&opts, memory_n).await;
+        }
+        let wrk_secs = if opts.quick { 2 } else { 10 };
+        if want("wrk_health") {
+            wrk(&opts, "wrk_health", wrk_secs).await;
+        }
+        if want("wrk_token_page") {
+            wrk(&opts, "wrk_token_page", wrk_secs).await;
         }
     });
     drop(rt);

@@ -9,22 +9,31 @@
 //!   caller-supplied redirect target.
 //!
 //! Every page escapes what it echoes and carries restrictive headers (CSP, no framing, no
-//! referrer, no caching). Query strings and bodies are parsed here rather than by extractors,
-//! so that no framework rejection message ever echoes a request back. The server binds
-//! `127.0.0.1` unless configured otherwise and never logs a `state`, code or token.
+//! referrer, no caching). Query strings, paths and bodies are parsed here rather than by
+//! extractors, so that no framework rejection message ever echoes a request back; a parameter
+//! given twice is refused (RFC 6749 §3.1). Unless a public base URL is configured, a request
+//! whose `Host` is a DNS name other than `localhost` is refused, which defeats DNS rebinding. The
+//! token form refuses cross-origin posts (see [`same_origin`]). The server binds `127.0.0.1`
+//! unless configured otherwise, can serve TLS ([`start_tls`]), and never logs a `state`, code or
+//! token. `SECURITY.md` at the repository root lists the defences and the tests that prove them.
 
 mod pages;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use keyfob_core::{CallbackParams, Engine, Error, ErrorKind, SecretString};
+
+pub use crate::tls::Tls;
 
 /// The largest request body accepted (the token form).
 pub const MAX_BODY: usize = 16 * 1024;
@@ -38,20 +47,78 @@ pub fn router(engine: Engine) -> Router {
         .route("/auth/{provider}/token", get(token_form).post(token_submit))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(axum::middleware::map_response(security_headers))
-        .with_state(engine);
-    if prefix.is_empty() {
+        .with_state(engine.clone());
+    let app = if prefix.is_empty() {
         routes
     } else {
         Router::new()
             .nest(&prefix, routes)
             .fallback(not_found)
             .layer(axum::middleware::map_response(security_headers))
+    };
+    // Outermost, so that a refused host gets the security headers of the inner layer too.
+    app.layer(axum::middleware::from_fn_with_state(engine, check_host))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Refuses requests whose `Host` is a DNS name other than `localhost` (unless a public base URL
+/// is configured, where a proxy decides what reaches us). A web page that rebinds its own name
+/// to 127.0.0.1 reaches this server as "same origin" under that name; its requests still say
+/// that name in `Host`. IP literals and `localhost` cannot be rebound.
+async fn check_host(State(engine): State<Engine>, req: Request, next: Next) -> Response {
+    if engine.config().server.public_base_url.is_some() || host_is_local(req.headers()) {
+        return next.run(req).await;
+    }
+    let page = pages::error(
+        "Refused",
+        "This server answers only to 127.0.0.1, [::1] and localhost.",
+    );
+    (StatusCode::MISDIRECTED_REQUEST, Html(page)).into_response()
+}
+
+/// Answers 413 at once to a body declared larger than [`MAX_BODY`], instead of waiting for
+/// bytes that may never come (the body limit alone counts only what arrives).
+async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request body is larger than 16 KiB.",
+        );
+    }
+    next.run(req).await
+}
+
+fn host_is_local(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        // HTTP/1.0 without Host: no browser sends that.
+        return true;
+    };
+    let Ok(url) = url::Url::parse(&format!("http://{host}/")) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => true,
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
 async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
+    // A page may loosen this one (the token form, whose own post must carry its Origin).
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -59,10 +126,6 @@ async fn security_headers(mut resp: Response) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -79,6 +142,10 @@ async fn health() -> impl IntoResponse {
 }
 
 async fn not_found() -> Response {
+    not_found_page()
+}
+
+fn not_found_page() -> Response {
     (
         StatusCode::NOT_FOUND,
         Html(pages::error("Not found", "There is nothing here.")),
@@ -121,15 +188,35 @@ fn error_page(e: &Error) -> Response {
     (status_of(e), Html(pages::error(title, &text))).into_response()
 }
 
-/// Parses a query or form body into pairs, keeping the first value of each name.
-fn pairs(raw: &[u8]) -> Vec<(String, String)> {
+/// Parses a query or form body into pairs. A name given twice is refused (RFC 6749 §3.1: "request
+/// and response parameters MUST NOT be included more than once"), so that no one can smuggle a
+/// second `code` or `state` past whoever reads the first. Bad percent-encoding and invalid UTF-8
+/// decode to U+FFFD, which no state or field accepts as valid.
+fn pairs(raw: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, v) in url::form_urlencoded::parse(raw) {
-        if !out.iter().any(|(seen, _)| *seen == k) {
-            out.push((k.into_owned(), v.into_owned()));
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(Box::new(refused(
+                StatusCode::BAD_REQUEST,
+                "A parameter appears more than once in this request.",
+            )));
         }
+        out.push((k.into_owned(), v.into_owned()));
     }
-    out
+    Ok(out)
+}
+
+fn refused(status: StatusCode, message: &str) -> Response {
+    (status, Html(pages::error("Refused", message))).into_response()
+}
+
+/// The provider path segment, or the 404 page (never axum's rejection text, which can quote
+/// the path).
+fn provider_of(path: Result<Path<String>, PathRejection>) -> Result<String, Box<Response>> {
+    match path {
+        Ok(Path(p)) => Ok(p),
+        Err(_) => Err(Box::new(not_found_page())),
+    }
 }
 
 fn take(pairs: &mut Vec<(String, String)>, name: &str) -> Option<String> {
@@ -149,13 +236,20 @@ fn unknown_provider(engine: &Engine, provider: &str) -> Option<Response> {
 
 async fn oauth2_callback(
     State(engine): State<Engine>,
-    Path(provider): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let provider = match provider_of(path) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
     if let Some(r) = unknown_provider(&engine, &provider) {
         return r;
     }
-    let mut q = pairs(query.unwrap_or_default().as_bytes());
+    let mut q = match pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(q) => q,
+        Err(r) => return *r,
+    };
     let params = CallbackParams {
         state: take(&mut q, "state"),
         code: take(&mut q, "code"),
@@ -175,80 +269,130 @@ fn token_action() -> &'static str {
 
 async fn token_form(
     State(engine): State<Engine>,
-    Path(provider): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let provider = match provider_of(path) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
     if let Some(r) = unknown_provider(&engine, &provider) {
         return r;
     }
-    let state = take(&mut pairs(query.unwrap_or_default().as_bytes()), "state");
+    let state = match pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(mut q) => take(&mut q, "state"),
+        Err(r) => return *r,
+    };
     match engine.token_page(&provider, state.as_deref()).await {
-        Ok(page) => Html(pages::token_form(
-            &page,
-            token_action(),
-            state.as_deref().unwrap_or(""),
-            None,
-        ))
-        .into_response(),
+        Ok(page) => form_response(
+            StatusCode::OK,
+            pages::token_form(&page, token_action(), state.as_deref().unwrap_or(""), None),
+        ),
         Err(e) => error_page(&e),
     }
 }
 
-/// Refuses a form posted from another site: the `state` is unguessable, but a page that learnt
-/// it must still not be able to post a key of its choosing.
+/// The token form. `Referrer-Policy: same-origin` (instead of `no-referrer`) because under
+/// `no-referrer` browsers send `Origin: null` with the form's own POST (Fetch, "append a request
+/// `Origin` header"), which [`same_origin`] cannot tell from a sandboxed attacker frame. Under
+/// `same-origin` no referrer leaves for another origin either, and the page loads nothing.
+fn form_response(status: StatusCode, html: String) -> Response {
+    (
+        status,
+        [(header::REFERRER_POLICY, "same-origin")],
+        Html(html),
+    )
+        .into_response()
+}
+
+/// Refuses a form posted from another origin: the `state` is unguessable, but a page that learnt
+/// it must still not be able to post a key of its choosing (planting the attacker's account).
+///
+/// The policy, in order:
+/// 1. `Sec-Fetch-Site` (set by browsers, never by pages) other than `same-origin` is refused:
+///    `cross-site`, `same-site` (another port on 127.0.0.1 is the same *site*) and `none`.
+/// 2. An `Origin` must be exactly the callback base's origin. `Origin: null` (sandboxed frames,
+///    `data:` documents) is refused unless `Sec-Fetch-Site: same-origin` vouches for it (a
+///    browser or extension forcing `no-referrer` nulls our own form's Origin).
+/// 3. Without `Origin`, a `Referer` must have that origin.
+/// 4. With none of them the post is accepted: that is a non-browser client (curl, a script),
+///    which holds the state anyway. Every current browser sends `Origin` on cross-origin POSTs.
+///
+/// DNS rebinding (an attacker's name resolving to 127.0.0.1, so its page is "same origin") is
+/// stopped earlier by [`check_host`].
 fn same_origin(engine: &Engine, headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site")
-    {
+    let get = |name: header::HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or("\0"));
+    let fetch_site = get(header::HeaderName::from_static("sec-fetch-site"));
+    if fetch_site.is_some_and(|v| v != "same-origin") {
         return false;
     }
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(expected) = url::Url::parse(&engine.callback_base()) else {
+    let Ok(base) = url::Url::parse(&engine.callback_base()) else {
         return false;
     };
-    origin
-        .to_str()
-        .is_ok_and(|o| o == expected.origin().ascii_serialization())
+    let ours = base.origin().ascii_serialization();
+    match (get(header::ORIGIN), get(header::REFERER)) {
+        (Some("null"), _) => fetch_site == Some("same-origin"),
+        (Some(origin), _) => origin == ours,
+        (None, Some(referer)) => {
+            url::Url::parse(referer).is_ok_and(|r| r.origin().ascii_serialization() == ours)
+        }
+        (None, None) => true,
+    }
+}
+
+/// Whether the body is declared `application/x-www-form-urlencoded` (parameters such as
+/// `charset` allowed); `text/plain` and `multipart/form-data` (which a cross-site form can also
+/// send) and look-alikes such as `application/x-www-form-urlencodedx` are not.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 async fn token_submit(
     State(engine): State<Engine>,
-    Path(provider): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let provider = match provider_of(path) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
     if let Some(r) = unknown_provider(&engine, &provider) {
         return r;
     }
     if !same_origin(&engine, &headers) {
-        return (
+        return refused(
             StatusCode::FORBIDDEN,
-            Html(pages::error(
-                "Refused",
-                "Cross-site form submissions are refused.",
-            )),
-        )
-            .into_response();
+            "Cross-site form submissions are refused.",
+        );
     }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return (
+    if !is_form(&headers) {
+        return refused(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Html(pages::error(
-                "Refused",
-                "Send the form as application/x-www-form-urlencoded.",
-            )),
-        )
-            .into_response();
+            "Send the form as application/x-www-form-urlencoded.",
+        );
     }
-    let mut form = pairs(&body);
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return refused(
+                e.status(),
+                "The form could not be read (it may be larger than 16 KiB).",
+            );
+        }
+    };
+    let mut form = match pairs(&body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let state = take(&mut form, "state");
     let fields: Vec<(String, SecretString)> = form
         .into_iter()
@@ -262,16 +406,15 @@ async fn token_submit(
         Err(e) if e.kind() == ErrorKind::InvalidInput && state.is_some() => {
             // A typo keeps the link alive: show the form again with the problem.
             match engine.token_page(&provider, state.as_deref()).await {
-                Ok(page) => (
+                Ok(page) => form_response(
                     StatusCode::BAD_REQUEST,
-                    Html(pages::token_form(
+                    pages::token_form(
                         &page,
                         token_action(),
                         state.as_deref().unwrap_or(""),
                         Some(e.message()),
-                    )),
-                )
-                    .into_response(),
+                    ),
+                ),
                 Err(_) => error_page(&e),
             }
         }
@@ -289,11 +432,86 @@ pub struct Server {
 }
 
 /// Binds `addr` (port 0 picks a free port), points the engine's prompts at the bound address,
-/// and serves until [`Server::shutdown`]. Expired pending flows are purged every 30 s.
+/// and serves plain HTTP until [`Server::shutdown`]. Expired pending flows are purged every 30 s.
 ///
 /// # Errors
 /// [`ErrorKind::Config`] when the address cannot be bound, naming it.
 pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Server> {
+    let server = &engine.config().server;
+    if server.https() {
+        // `[server] tls = true` or a certificate pair: the engine's links are https already.
+        let tls = match (&server.tls_cert, &server.tls_key) {
+            (Some(cert), Some(key)) => Tls::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => Tls::self_signed_in(&engine.config().home()),
+        };
+        return start_tls(engine.clone(), addr, &tls).await;
+    }
+    let (listener, addr) = bind(&engine, addr).await?;
+    tracing::info!(%addr, "callback server listening");
+    Ok(serve(listener, addr, engine, None))
+}
+
+/// Serves the router on `listener` until [`Server::shutdown`].
+fn serve<L>(listener: L, addr: SocketAddr, engine: Engine, tls: Option<tls::Reloadable>) -> Server
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let app = router(engine.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Server {
+        addr,
+        shutdown: Some(tx),
+        task,
+        purger: purger(engine, tls),
+    }
+}
+
+/// Like [`start`], over TLS (HTTP/1.1 on rustls).
+///
+/// The engine's prompts must point at `https://`: [`start`] does all this by itself when
+/// `[server] tls = true` (or `tls_cert`/`tls_key`) is configured, which also makes the engine's
+/// links https; an https `public_base_url` works too.
+/// A self-signed certificate is checked every 12 hours and renewed in place, without a restart,
+/// once it is within [`tls::RENEW_BEFORE_DAYS`] of expiry.
+///
+/// # Errors
+/// [`ErrorKind::Config`] when the address cannot be bound, when the engine's callback base is
+/// not https, or when the certificate or key cannot be read, generated or used.
+pub async fn start_tls(engine: Engine, addr: SocketAddr, tls: &Tls) -> keyfob_core::Result<Server> {
+    let config = tls::Reloadable::load(tls)?;
+    let (listener, addr) = bind(&engine, addr).await?;
+    let base = engine.callback_base();
+    if !base.starts_with("https://") {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "TLS needs https login links, but they would start with {}; set [server] \
+                 public_base_url = \"https://127.0.0.1:{}\"",
+                base.split('/').next().unwrap_or("http:"),
+                addr.port()
+            ),
+        ));
+    }
+    let listener = tls::TlsListener::new(listener, config.clone());
+    tracing::info!(%addr, "callback server listening (TLS)");
+    Ok(serve(listener, addr, engine, Some(config)))
+}
+
+async fn bind(
+    engine: &Engine,
+    addr: SocketAddr,
+) -> keyfob_core::Result<(tokio::net::TcpListener, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         Error::new(
             ErrorKind::Config,
@@ -308,30 +526,28 @@ pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Serv
         tracing::warn!(%addr, "the callback server listens on a non-loopback address");
     }
     engine.set_callback_addr(addr);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(engine.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
-    let purger = tokio::spawn(async move {
+    Ok((listener, addr))
+}
+
+/// Purges expired flows every 30 s and, with a self-signed certificate, renews it when due.
+fn purger(engine: Engine, tls: Option<tls::Reloadable>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut ticks: u64 = 0;
         loop {
             tick.tick().await;
             if let Err(e) = engine.purge_expired().await {
                 tracing::warn!(kind = e.kind().as_str(), "cannot purge expired flows");
             }
+            ticks += 1;
+            if let Some(tls) = &tls {
+                if ticks % (12 * 120) == 0 {
+                    if let Err(e) = tls.reload_if_due() {
+                        tracing::warn!(error = %e, "cannot renew the TLS certificate");
+                    }
+                }
+            }
         }
-    });
-    tracing::info!(%addr, "callback server listening");
-    Ok(Server {
-        addr,
-        shutdown: Some(tx),
-        task,
-        purger,
     })
 }
 

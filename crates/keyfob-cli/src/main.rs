@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use keyfob::{AuthRequest, Engine, ErrorKind, ExposeSecret, SessionKey, SessionState};
+use keyfob::{AuthRequest, Engine, ErrorKind, ExposeSecret, Revocation, SessionKey, SignOut};
 
 #[derive(Parser)]
 #[command(
@@ -53,8 +53,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete a stored session.
-    Logout(KeyArgs),
+    /// Revoke a session at the provider and delete it.
+    Logout(LogoutArgs),
     /// Run a command with providers' credentials in its environment.
     Exec {
         /// Providers, comma-separated (`github,slack`).
@@ -74,6 +74,16 @@ enum Command {
         /// Address to bind (default: [server] bind, 127.0.0.1:8975).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// Serve https with a self-signed certificate for 127.0.0.1/localhost, kept in the
+        /// keyfob home (`tls/`) and renewed before it expires.
+        #[arg(long, conflicts_with = "tls_cert")]
+        tls: bool,
+        /// Serve https with this certificate chain (PEM).
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
 }
 
@@ -90,6 +100,18 @@ struct KeyArgs {
 }
 
 #[derive(Args)]
+struct LogoutArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Only delete locally; do not revoke at the provider.
+    #[arg(long)]
+    no_revoke: bool,
+    /// Keep the local session when revocation fails (to retry later).
+    #[arg(long, conflicts_with = "no_revoke")]
+    keep_if_revoke_fails: bool,
+}
+
+#[derive(Args)]
 struct LoginArgs {
     #[command(flatten)]
     key: KeyArgs,
@@ -102,6 +124,15 @@ struct LoginArgs {
     /// Do not open a browser; just print the URL.
     #[arg(long)]
     no_browser: bool,
+    /// Log in with a code typed on another device (RFC 8628 device flow): for SSH sessions,
+    /// containers and CI. Chosen by itself when no browser can be opened and the provider
+    /// supports it.
+    #[arg(long, conflicts_with = "no_browser")]
+    device: bool,
+    /// After logging in, name the profile after the account the provider reports (an email or
+    /// login), so that several accounts sit side by side.
+    #[arg(long)]
+    label_from_identity: bool,
     /// Give up after this many seconds (default: the flow timeout, 300).
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
@@ -176,23 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { thread, json } => {
             status(&engine(config).await?, thread.as_deref(), json).await
         }
-        Command::Logout(k) => {
-            let engine = engine(config).await?;
-            engine.catalog().provider(&k.provider)?;
-            let key = SessionKey::new(&k.provider, &k.thread, &k.profile);
-            if engine.logout(&key).await? {
-                eprintln!(
-                    "Logged out of {} (thread {}, profile {}).",
-                    k.provider, key.thread, key.profile
-                );
-            } else {
-                eprintln!(
-                    "Not logged in to {} (thread {}, profile {}); nothing to do.",
-                    k.provider, key.thread, key.profile
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Logout(args) => logout(&engine(config).await?, args).await,
         Command::Exec {
             providers,
             profile,
@@ -208,7 +223,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Serve { bind } => serve(engine(config).await?, bind).await,
+        Command::Serve {
+            bind,
+            tls,
+            tls_cert,
+            tls_key,
+        } => {
+            let (mut config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+            config.server.tls |= tls;
+            if tls_cert.is_some() {
+                config.server.tls_cert = tls_cert;
+                config.server.tls_key = tls_key;
+            }
+            serve(config, bind).await
+        }
     }
 }
 
@@ -278,14 +306,39 @@ fn providers(engine: &Engine, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Whether a keyfob server already answers at `addr` (then `login` can use it).
-async fn keyfob_server_at(addr: SocketAddr) -> bool {
-    let Ok(client) = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-    else {
+async fn keyfob_server_at(engine: &Engine, addr: SocketAddr) -> bool {
+    let server = &engine.config().server;
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(2));
+    let scheme = if server.https() {
+        // Trust exactly the certificate that server uses (self-signed in the home, or given).
+        let pem = server
+            .tls_cert
+            .clone()
+            .unwrap_or_else(|| engine.config().home().join("tls").join("cert.pem"));
+        match std::fs::read(&pem)
+            .ok()
+            .and_then(|b| reqwest::Certificate::from_pem(&b).ok())
+        {
+            Some(cert) => builder = builder.add_root_certificate(cert),
+            None => return false,
+        }
+        "https"
+    } else {
+        "http"
+    };
+    let Ok(client) = builder.build() else {
         return false;
     };
-    match client.get(format!("http://{addr}/health")).send().await {
+    let mut host = addr;
+    if host.ip().is_unspecified() {
+        host.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = if scheme == "https" {
+        format!("https://localhost:{}/health", host.port())
+    } else {
+        format!("http://{host}/health")
+    };
+    match client.get(url).send().await {
         Ok(r) => r
             .text()
             .await
@@ -294,7 +347,27 @@ async fn keyfob_server_at(addr: SocketAddr) -> bool {
     }
 }
 
+/// A future that resolves on Ctrl-C, listening from the moment it is created (a signal that
+/// arrives before the first poll is not lost and does not kill the process).
+fn interrupt() -> anyhow::Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut s = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+        Ok(Box::pin(async move {
+            s.recv().await;
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))
+    }
+}
+
 async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let interrupted = interrupt()?;
     let k = &args.key;
     let mut req = AuthRequest::new(&k.provider)
         .scopes(args.scopes.iter().cloned())
@@ -303,13 +376,32 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     if let Some(h) = &args.handler {
         req = req.handler(h);
     }
-    engine
+    let (_, handler) = engine
         .catalog()
         .handler(&req.provider, req.handler.as_deref())?;
+    // A device login needs no callback server. Without a browser, it is the way in where the
+    // provider offers it; otherwise the URL is printed for another machine's browser.
+    let oauth2 = matches!(handler, keyfob::spec::Handler::OAuth2(_));
+    let device = args.device || (oauth2 && !args.no_browser && !browser_available());
+    if device {
+        match engine.login(&req.clone().device(true)).await {
+            Ok(prompt) => {
+                show_device_prompt(&prompt);
+                return finish_login(&engine, &req, prompt, &args, None, interrupted).await;
+            }
+            Err(e) if !args.device && e.kind() == keyfob::ErrorKind::Unsupported => {
+                tracing::debug!(
+                    "no device login for {}; using the browser flow",
+                    req.provider
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let bind = args.bind.unwrap_or(engine.config().server.bind);
     let server = match keyfob_callback::start(engine.clone(), bind).await {
         Ok(s) => Some(s),
-        Err(e) if keyfob_server_at(bind).await => {
+        Err(e) if keyfob_server_at(&engine, bind).await => {
             // Prompts must point at the server that will receive the browser.
             engine.set_callback_addr(bind);
             tracing::debug!(
@@ -326,19 +418,35 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     if !args.no_browser && webbrowser::open(&prompt.url).is_err() {
         eprintln!("(could not open a browser; open the URL above yourself)");
     }
+    finish_login(&engine, &req, prompt, &args, server, interrupted).await
+}
+
+/// Waits for the user, then reports; cancels the flow when nobody waits any more.
+async fn finish_login(
+    engine: &Engine,
+    req: &AuthRequest,
+    prompt: keyfob::Prompt,
+    args: &LoginArgs,
+    server: Option<keyfob_callback::Server>,
+    interrupted: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_secs(
         args.timeout
             .unwrap_or(engine.config().session.flow_timeout_secs),
     );
     let spinner = std::io::stderr().is_terminal().then(|| {
         let s = indicatif::ProgressBar::new_spinner();
-        s.set_message("waiting for you to finish in the browser… (Ctrl-C to cancel)");
+        s.set_message(if prompt.user_code.is_some() {
+            "waiting for you to enter the code… (Ctrl-C to cancel)"
+        } else {
+            "waiting for you to finish in the browser… (Ctrl-C to cancel)"
+        });
         s.enable_steady_tick(Duration::from_millis(120));
         s
     });
     let outcome = tokio::select! {
         r = engine.wait(&prompt, timeout) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupted => None,
     };
     if let Some(s) = spinner {
         s.finish_and_clear();
@@ -362,11 +470,91 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
             let (p, _) = engine
                 .catalog()
                 .handler(&req.provider, req.handler.as_deref())?;
+            let who = engine
+                .status(Some(&prompt.key.thread))
+                .await?
+                .into_iter()
+                .find(|s| s.provider == prompt.key.provider && s.profile == prompt.key.profile)
+                .and_then(|s| s.identity)
+                .map(|i| format!(" as {i}"))
+                .unwrap_or_default();
+            let key = if args.label_from_identity {
+                engine.label_profile_from_identity(&prompt.key).await?
+            } else {
+                prompt.key.clone()
+            };
             eprintln!(
-                "Logged in to {} (thread {}, profile {}).",
-                p.display_name, prompt.key.thread, prompt.key.profile
+                "Logged in to {}{who} (thread {}, profile {}).",
+                p.display_name, key.thread, key.profile
             );
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn logout(engine: &Engine, args: LogoutArgs) -> anyhow::Result<ExitCode> {
+    let k = &args.key;
+    engine.catalog().provider(&k.provider)?;
+    let key = SessionKey::new(&k.provider, &k.thread, &k.profile);
+    let out = engine
+        .sign_out(
+            &key,
+            SignOut {
+                revoke: !args.no_revoke,
+                keep_if_revocation_fails: args.keep_if_revoke_fails,
+            },
+        )
+        .await?;
+    let whose = format!(
+        "{} (thread {}, profile {})",
+        k.provider, key.thread, key.profile
+    );
+    match &out.revocation {
+        Revocation::NoSession => {
+            eprintln!("Not logged in to {whose}; nothing to do.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Revocation::Revoked => eprintln!("Revoked the tokens at the provider."),
+        Revocation::Skipped => eprintln!("Not revoked at the provider (--no-revoke)."),
+        Revocation::Unsupported(why) => eprintln!("Not revoked at the provider: {why}."),
+        Revocation::Failed(why) => eprintln!("warning: revocation failed: {why}"),
+    }
+    if out.deleted {
+        eprintln!("Logged out of {whose}.");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("Kept the session of {whose}; run `keyfob logout` again to retry.");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Whether a browser can likely be opened here: not over SSH without a display, not in a
+/// headless container.
+fn browser_available() -> bool {
+    if std::env::var_os("BROWSER").is_some_and(|b| !b.is_empty()) {
+        return true;
+    }
+    if cfg!(any(target_os = "macos", target_os = "windows")) {
+        return std::env::var_os("SSH_CONNECTION").is_none();
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+}
+
+/// Prints the device-login instructions, with a QR code of the URL on a terminal.
+fn show_device_prompt(prompt: &keyfob::Prompt) {
+    let code = prompt.user_code.as_deref().unwrap_or("");
+    eprintln!("{}.", prompt.message);
+    println!("{}", prompt.url);
+    println!("code: {code}");
+    if std::io::stderr().is_terminal() {
+        if let Ok(qr) = qrcode::QrCode::new(prompt.url.as_bytes()) {
+            let art = qr
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build();
+            eprintln!("{art}");
         }
     }
 }
@@ -383,8 +571,8 @@ async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Re
     }
     let now = keyfob::now();
     println!(
-        "{:<14} {:<10} {:<10} {:<16} {:<14} {:<14} SCOPES",
-        "PROVIDER", "THREAD", "PROFILE", "HANDLER", "STATE", "EXPIRES"
+        "{:<14} {:<10} {:<10} {:<16} {:<22} {:<14} {:<20} SCOPES",
+        "PROVIDER", "THREAD", "PROFILE", "HANDLER", "STATE", "EXPIRES", "ACCOUNT"
     );
     for s in sessions {
         let expires = match s.expires_at {
@@ -392,20 +580,36 @@ async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Re
             Some(at) if at <= now => "expired".to_owned(),
             Some(at) => format!("in {}", human(at - now)),
         };
-        let state = if s.refresh_error.is_some() && s.state != SessionState::Valid {
-            "needs_login"
+        let state = if s.needs_reauth {
+            "needs re-authentication"
         } else {
             s.state.as_str()
         };
+        let missing: Vec<_> = s
+            .requested_scopes
+            .iter()
+            .filter(|r| !s.scopes.contains(r))
+            .map(String::as_str)
+            .collect();
+        let scopes = if missing.is_empty() {
+            s.scopes.join(" ")
+        } else {
+            format!(
+                "{} (asked, not granted: {})",
+                s.scopes.join(" "),
+                missing.join(" ")
+            )
+        };
         println!(
-            "{:<14} {:<10} {:<10} {:<16} {:<14} {:<14} {}",
+            "{:<14} {:<10} {:<10} {:<16} {:<22} {:<14} {:<20} {}",
             s.provider,
             s.thread,
             s.profile,
             s.handler,
             state,
             expires,
-            s.scopes.join(" ")
+            s.identity.as_deref().unwrap_or("-"),
+            scopes
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -468,8 +672,10 @@ async fn exec(
     ))
 }
 
-async fn serve(engine: Engine, bind: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
-    let bind = bind.unwrap_or(engine.config().server.bind);
+async fn serve(config: keyfob::Config, bind: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    let bind = bind.unwrap_or(config.server.bind);
+    let engine = keyfob::open(config).await?;
+    // `[server] tls` (or --tls) makes both the server and the engine's login links https.
     let server = keyfob_callback::start(engine.clone(), bind).await?;
     println!(
         "keyfob callback server listening on {}",

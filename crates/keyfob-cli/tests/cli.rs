@@ -23,9 +23,16 @@ impl Home {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("keyfob.toml");
+        // Keys typed in these tests are checked by nobody: no request leaves 127.0.0.1.
+        let mut checks = String::new();
+        for id in ["github", "notion", "slack"] {
+            if !extra.contains(&format!("[auth.{id}]")) {
+                checks.push_str(&format!("[auth.{id}]\nverify_key = false\n"));
+            }
+        }
         std::fs::write(
             &config,
-            format!("[server]\nbind = \"127.0.0.1:{port}\"\n{extra}"),
+            format!("[server]\nbind = \"127.0.0.1:{port}\"\n{checks}{extra}"),
         )
         .unwrap();
         Home {
@@ -778,4 +785,151 @@ async fn serve_processes_sharing_redis_complete_each_others_flows() {
     assert!(tokens.iter().all(|t| t == &tokens[0]));
     a.kill().await.unwrap();
     b.kill().await.unwrap();
+}
+
+/// `keyfob login --device` against a real device-flow server, the code typed "on another
+/// device" over HTTP; `status --json` names the account; `logout` revokes at the server.
+#[tokio::test]
+async fn device_login_status_identity_and_revoking_logout() {
+    let idp = Idp::start(IdpOptions {
+        clients: vec![IdpClient::basic(
+            "cli",
+            "cli-secret",
+            &["http://127.0.0.1:1/unused"],
+        )],
+        access_token_ttl_secs: 3600,
+        extra_scopes: vec![],
+    })
+    .await
+    .unwrap();
+    let home = Home::new(&format!(
+        "[providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\n[auth.testidp]\nclient_id = \"cli\"\nclient_secret = \"cli-secret\"\n",
+        idp.issuer()
+    ));
+    let mut child = home
+        .cmd(&["login", "testidp", "--device", "--label-from-identity"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the verification URL");
+    let code_line = lines.next_line().await.unwrap().expect("the user code");
+    assert!(url.starts_with(idp.issuer()), "{url}");
+    let code = code_line.strip_prefix("code: ").expect("code line");
+    assert!(
+        url.contains(&code.replace('-', "")) || url.contains(code),
+        "{url} {code}"
+    );
+    Browser::new().approve_device(&url).await.unwrap();
+    let (status, err) = finish(child).await;
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        err.contains("Logged in to testidp as user-1 (thread default, profile user-1)"),
+        "{err}"
+    );
+
+    let (_, out, _) = home.run(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["identity"], "user-1", "{out}");
+    assert_eq!(
+        v[0]["profile"], "user-1",
+        "labelled from the identity: {out}"
+    );
+    assert_eq!(v[0]["needs_reauth"], false);
+    let (_, token, _) = home.run(&["token", "testidp", "--profile", "user-1"]).await;
+    let token = token.trim().to_owned();
+
+    let (code, _, err) = home
+        .run(&["logout", "testidp", "--profile", "user-1"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Revoked the tokens at the provider."), "{err}");
+    let active = reqwest::Client::new()
+        .post(idp.introspection_url())
+        .basic_auth("cli", Some("cli-secret"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["active"]
+        .clone();
+    assert_eq!(active, false, "the server rejects the revoked token");
+    let (_, out, _) = home.run(&["status", "--json"]).await;
+    assert_eq!(out.trim(), "[]");
+}
+
+/// `keyfob serve --tls` with a self-signed certificate kept in the home; a `login` in another
+/// process finds it over https, and the token page works over TLS with that certificate trusted.
+#[tokio::test]
+async fn serve_tls_and_a_login_that_uses_it() {
+    let home = Home::new("");
+    std::fs::write(
+        &home.config,
+        std::fs::read_to_string(&home.config)
+            .unwrap()
+            .replace("[server]\n", "[server]\ntls = true\n"),
+    )
+    .unwrap();
+    let mut serve = home
+        .cmd(&["serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let banner = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("serve starts")
+        .unwrap()
+        .unwrap();
+    assert!(
+        banner.contains(&format!("https://127.0.0.1:{}", home.port)),
+        "{banner}"
+    );
+    let cert = std::fs::read(home.data().join("tls").join("cert.pem")).expect("self-signed cert");
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .build()
+        .unwrap();
+    let (login, url) = start_login(
+        &home,
+        &[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+        ],
+    )
+    .await;
+    assert!(
+        url.starts_with(&format!(
+            "https://127.0.0.1:{}/auth/notion/token?state=",
+            home.port
+        )),
+        "{url}"
+    );
+    let action = format!("https://127.0.0.1:{}/auth/notion/token", home.port);
+    let r = http
+        .post(&action)
+        .form(&[
+            ("state", state_of(&url).as_str()),
+            ("token", "ntn_over_tls"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, err) = finish(login).await;
+    assert_eq!(code, 0, "{err}");
+    let (_, token, _) = home.run(&["token", "notion"]).await;
+    assert_eq!(token.trim(), "ntn_over_tls");
+    serve.kill().await.unwrap();
 }

@@ -49,6 +49,20 @@ pub struct ServerConfig {
     pub public_base_url: Option<String>,
     /// A path prefix the proxy adds (`/keyfob`).
     pub path_prefix: String,
+    /// Serve https with a self-signed certificate for 127.0.0.1/localhost kept in the home
+    /// directory (`tls/`) and renewed before it expires (Slack wants https redirect URIs).
+    pub tls: bool,
+    /// Serve https with this certificate chain (PEM); needs `tls_key`.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+impl ServerConfig {
+    /// Whether the callback server speaks https (and login links say so).
+    pub fn https(&self) -> bool {
+        self.tls || self.tls_cert.is_some()
+    }
 }
 
 impl Default for ServerConfig {
@@ -57,6 +71,9 @@ impl Default for ServerConfig {
             bind: DEFAULT_BIND.parse().expect("valid default address"),
             public_base_url: None,
             path_prefix: String::new(),
+            tls: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -151,6 +168,16 @@ pub struct ProviderConfig {
     pub revoke_url: Option<String>,
     /// Overrides the device authorization endpoint.
     pub device_url: Option<String>,
+    /// Overrides the endpoint that names the account (OIDC userinfo).
+    pub userinfo_url: Option<String>,
+    /// Whether a key entered for a token handler is checked with the provider (the spec's
+    /// verification request) before it is stored.
+    pub verify_key: bool,
+    /// Overrides the key check's URL (a self-hosted instance, a test stub).
+    pub verify_url: Option<String>,
+    /// Whether logins use the device flow (a code typed on another device) by default, where
+    /// the provider offers it.
+    pub device_flow: bool,
     /// Provider fields such as Salesforce's `domain_url`.
     #[serde(flatten)]
     pub extra: BTreeMap<String, String>,
@@ -169,6 +196,10 @@ impl Default for ProviderConfig {
             token_url: None,
             revoke_url: None,
             device_url: None,
+            userinfo_url: None,
+            verify_key: true,
+            verify_url: None,
+            device_flow: false,
             extra: BTreeMap::new(),
         }
     }
@@ -204,6 +235,10 @@ pub struct CustomProvider {
     pub token_url: Option<String>,
     /// Revocation endpoint.
     pub revoke_url: Option<String>,
+    /// Device authorization endpoint (RFC 8628).
+    pub device_url: Option<String>,
+    /// The endpoint that names the account (OIDC userinfo).
+    pub userinfo_url: Option<String>,
     /// Scopes always requested.
     pub scopes: Vec<String>,
     /// What joins scopes.
@@ -226,6 +261,8 @@ impl Default for CustomProvider {
             authorize_url: None,
             token_url: None,
             revoke_url: None,
+            device_url: None,
+            userinfo_url: None,
             scopes: Vec::new(),
             scope_separator: " ".into(),
             pkce: true,
@@ -292,6 +329,12 @@ impl Config {
                     "server.public_base_url must not have a query or fragment",
                 ));
             }
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "server.tls_cert and server.tls_key go together: set both, or `tls = true` for a self-signed certificate",
+            ));
         }
         let prefix = &self.server.path_prefix;
         if !prefix.is_empty() && (!prefix.starts_with('/') || prefix.ends_with('/')) {
@@ -393,12 +436,15 @@ struct EnvConfig;
 
 const SECTIONS: &[&str] = &["home", "server", "store", "session", "auth", "providers"];
 const TYPED_LEAVES: &[&str] = &[
+    "tls",
     "refresh_margin_secs",
     "flow_timeout_secs",
     "http_timeout_secs",
     "use_recommended_scopes",
     "allow_env",
     "allow_internal_endpoints",
+    "verify_key",
+    "device_flow",
     "pkce",
     "scopes",
 ];

@@ -25,6 +25,9 @@ use crate::spec::{
 };
 use crate::store::{Expect, FlowStatus, MemoryStore, PendingFlow, SessionStore};
 
+mod lifecycle;
+pub use lifecycle::{EngineStats, RefreshAhead, RefreshAheadTask, Revocation, SignOut, SignedOut};
+
 /// What a tool asks for: a provider, optionally a handler, scopes, and whose session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthRequest {
@@ -38,6 +41,9 @@ pub struct AuthRequest {
     pub thread: String,
     /// Profile (`default`).
     pub profile: String,
+    /// Use the device authorization grant (a code typed on another device) instead of a
+    /// browser redirect; OAuth2 handlers whose provider offers it only.
+    pub device: bool,
 }
 
 impl AuthRequest {
@@ -49,6 +55,7 @@ impl AuthRequest {
             scopes: Vec::new(),
             thread: DEFAULT.into(),
             profile: DEFAULT.into(),
+            device: false,
         }
     }
 
@@ -77,6 +84,13 @@ impl AuthRequest {
     #[must_use]
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.profile = profile.into();
+        self
+    }
+
+    /// Asks for the device flow (RFC 8628): the prompt carries a user code.
+    #[must_use]
+    pub fn device(mut self, device: bool) -> Self {
+        self.device = device;
         self
     }
 
@@ -194,6 +208,14 @@ pub struct SessionInfo {
     pub refresh_error: Option<String>,
     /// Unix seconds of the last write.
     pub updated_at: i64,
+    /// A refresh failed in a way only a new login fixes: the session works until its access
+    /// token expires, then the tools API asks for a login. `status` says "needs
+    /// re-authentication".
+    pub needs_reauth: bool,
+    /// The account, as the provider names it.
+    pub identity: Option<String>,
+    /// The scopes the login asked for (`scopes` are those granted).
+    pub requested_scopes: Vec<String>,
 }
 
 /// Builds an [`Engine`].
@@ -250,6 +272,7 @@ impl EngineBuilder {
                 completed: tokio::sync::Notify::new(),
                 last_purge: std::sync::atomic::AtomicI64::new(0),
                 failures: Mutex::new(HashMap::new()),
+                stats: lifecycle::Counters::default(),
                 config: self.config,
             }),
         })
@@ -272,6 +295,19 @@ struct Inner {
     completed: tokio::sync::Notify,
     last_purge: std::sync::atomic::AtomicI64,
     failures: Mutex<HashMap<SessionKey, Failure>>,
+    stats: lifecycle::Counters,
+}
+
+/// What a new flow asks for.
+struct Ask<'a> {
+    /// Scopes the caller needs.
+    wanted: &'a Scopes,
+    /// Scopes the current session already holds (kept: incremental consent).
+    granted: &'a Scopes,
+    /// Start a new flow even when one is waiting.
+    fresh: bool,
+    /// Use the device flow.
+    device: bool,
 }
 
 /// How long a failed refresh is remembered for callers that queued behind it.
@@ -303,7 +339,12 @@ fn default_base(config: &Config) -> String {
             if addr.ip().is_unspecified() {
                 addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            format!("http://{addr}{prefix}")
+            let scheme = if config.server.https() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{addr}{prefix}")
         }
     }
 }
@@ -327,6 +368,8 @@ fn custom_provider(id: &str, c: &CustomProvider) -> &'static Provider {
         authorize_url: leak(c.authorize_url.clone().unwrap_or_default()),
         token_url: leak(c.token_url.clone().unwrap_or_default()),
         revoke_url: c.revoke_url.clone().map(leak),
+        device_url: c.device_url.clone().map(leak),
+        userinfo_url: c.userinfo_url.clone().map(leak),
         scope_separator: leak(c.scope_separator.clone()),
         recommended_scopes: Box::leak(scopes.into_boxed_slice()),
         client_auth: if c.client_auth == "body" {
@@ -485,16 +528,20 @@ impl Engine {
                     SessionState::Valid => {
                         return Ok(Ensured::Ready(self.credentials_of(session)?));
                     }
-                    SessionState::NeedsRefresh => match self.refresh_from(session).await {
-                        Ok(s) => return Ok(Ensured::Ready(self.credentials_of(&s)?)),
-                        Err(e) if e.kind() == ErrorKind::ReauthRequired => {
-                            tracing::info!(
-                                provider = provider.id,
-                                "refresh impossible; asking the user to log in again"
-                            );
+                    SessionState::NeedsRefresh => {
+                        self.inner.stats.inline_refresh();
+                        let refreshed = self.refresh_from(session, false).await;
+                        match refreshed {
+                            Ok(s) => return Ok(Ensured::Ready(self.credentials_of(&s)?)),
+                            Err(e) if e.kind() == ErrorKind::ReauthRequired => {
+                                tracing::info!(
+                                    provider = provider.id,
+                                    "refresh impossible; asking the user to log in again"
+                                );
+                            }
+                            Err(e) => return Err(e),
                         }
-                        Err(e) => return Err(e),
-                    },
+                    }
                     _ => {}
                 }
             }
@@ -505,9 +552,13 @@ impl Engine {
             .filter(|s| s.handler == handler.name())
             .map(|s| s.grant.scopes)
             .unwrap_or_default();
-        let prompt = self
-            .start_flow(provider, handler, &key, &wanted, &granted, false)
-            .await?;
+        let ask = Ask {
+            wanted: &wanted,
+            granted: &granted,
+            fresh: false,
+            device: req.device,
+        };
+        let prompt = self.start_flow(provider, handler, &key, ask).await?;
         Ok(Ensured::Prompt(prompt))
     }
 
@@ -530,8 +581,13 @@ impl Engine {
             Some(s) if s.handler == handler.name() => s.grant.scopes,
             _ => Scopes::new(),
         };
-        self.start_flow(provider, handler, &key, &wanted, &granted, true)
-            .await
+        let ask = Ask {
+            wanted: &wanted,
+            granted: &granted,
+            fresh: true,
+            device: req.device,
+        };
+        self.start_flow(provider, handler, &key, ask).await
     }
 
     /// A session for a token handler's key taken from its env variable, when config allows it.
@@ -585,10 +641,14 @@ impl Engine {
         provider: &'static Provider,
         handler: &'static Handler,
         key: &SessionKey,
-        wanted: &Scopes,
-        granted: &Scopes,
-        fresh: bool,
+        ask: Ask<'_>,
     ) -> Result<Prompt> {
+        let Ask {
+            wanted,
+            granted,
+            fresh,
+            device,
+        } = ask;
         let store = &self.inner.store;
         let now = now();
         let mut scopes = wanted.clone();
@@ -603,10 +663,18 @@ impl Engine {
                 if p.status == FlowStatus::Waiting
                     && p.expires_at > now
                     && p.handler == handler.name()
+                    && p.user_code.is_some() == device
                     && scope::covers(&p.scopes, &scopes)
                 {
                     return Ok(self.prompt_of(provider, handler, &p));
                 }
+            }
+        }
+        if let Handler::OAuth2(spec) = handler {
+            if device || self.provider_config(provider.id).device_flow {
+                return self
+                    .start_device(provider, handler, spec, key, scopes)
+                    .await;
             }
         }
         let state = SecretString::from(random_token(32));
@@ -635,6 +703,7 @@ impl Engine {
             expires_at: now
                 + i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
             status: FlowStatus::Waiting,
+            user_code: None,
         };
         self.maybe_purge(now).await?;
         store.put_pending(&pending).await?;
@@ -675,12 +744,17 @@ impl Engine {
         handler: &'static Handler,
         p: &PendingFlow,
     ) -> Prompt {
-        let message = match handler {
-            Handler::OAuth2(_) => format!(
+        let message = match (handler, &p.user_code) {
+            (_, Some(code)) => format!(
+                "Open {} and enter the code {code} to sign in to {}",
+                p.prompt_url.expose_secret(),
+                provider.display_name
+            ),
+            (Handler::OAuth2(_), None) => format!(
                 "Open this URL to sign in to {} and grant access",
                 provider.display_name
             ),
-            Handler::Token(_) => format!(
+            (Handler::Token(_), None) => format!(
                 "Open this URL to enter your {} credentials",
                 provider.display_name
             ),
@@ -692,7 +766,7 @@ impl Engine {
             message,
             flow_id: p.id.clone(),
             expires_at: p.expires_at,
-            user_code: None,
+            user_code: p.user_code.clone(),
         }
     }
 
@@ -771,7 +845,7 @@ impl Engine {
             )
             .with_provider(provider)),
         };
-        self.finish(&hash, input).await
+        self.finish(&hash, input, None).await
     }
 
     /// What the token-entry page for `state` shows.
@@ -818,19 +892,34 @@ impl Engine {
         TokenHandler::new(spec)
             .grant_from_fields(fields.clone())
             .map_err(|e| e.with_provider(provider))?;
-        let warning = match (spec.entry, fields.first()) {
-            (TokenEntry::BasicAuth, _) | (_, None) => None,
-            (_, Some((_, key))) => spec.format_warning(key.expose_secret().trim()),
-        };
-        let mut done = self.finish(&hash, Ok(FlowInput::Fields(fields))).await?;
-        if let Some(w) = warning {
-            tracing::warn!(provider, "{w}");
-            done.warnings.push(w);
+        let mut warnings = Vec::new();
+        let mut identity = None;
+        if let (TokenEntry::ApiKey | TokenEntry::KeyPair { .. }, Some((_, key))) =
+            (spec.entry, fields.first())
+        {
+            let key = SecretString::from(key.expose_secret().trim().to_owned());
+            warnings.extend(spec.format_warning(key.expose_secret()));
+            // A rejected key fails here, before the state is claimed: the user can try again.
+            let (who, warning) = self.check_key(p, spec, &key).await?;
+            identity = who;
+            warnings.extend(warning);
         }
+        let mut done = self
+            .finish(&hash, Ok(FlowInput::Fields(fields)), identity)
+            .await?;
+        for w in &warnings {
+            tracing::warn!(provider, "{w}");
+        }
+        done.warnings = warnings;
         Ok(done)
     }
 
-    async fn finish(&self, hash: &str, input: Result<FlowInput>) -> Result<Completed> {
+    async fn finish(
+        &self,
+        hash: &str,
+        input: Result<FlowInput>,
+        identity: Option<String>,
+    ) -> Result<Completed> {
         let store = &self.inner.store;
         let claimed = store.claim_pending(hash, now()).await?.ok_or_else(|| {
             Error::new(
@@ -843,10 +932,20 @@ impl Engine {
                 .inner
                 .catalog
                 .handler(&claimed.key.provider, Some(&claimed.handler))?;
-            let grant = self
-                .handler_object(provider, handler)
-                .complete(&claimed, input?)
-                .await?;
+            let mut grant = match input? {
+                FlowInput::Granted(grant) => *grant,
+                input => {
+                    self.handler_object(provider, handler)
+                        .complete(&claimed, input)
+                        .await?
+                }
+            };
+            grant.requested = claimed.scopes.clone();
+            if identity.is_some() {
+                grant.identity = identity;
+            } else if grant.identity.is_none() {
+                grant.identity = self.identity_of(provider, handler, &grant).await;
+            }
             self.save(&claimed.key, handler.name(), grant).await?;
             Ok(Completed {
                 key: claimed.key.clone(),
@@ -991,7 +1090,8 @@ impl Engine {
         };
         let session = match session.state(&Scopes::new(), now(), self.margin()) {
             SessionState::NeedsRefresh | SessionState::NeedsAuth => {
-                self.refresh_from(&session).await?
+                self.inner.stats.inline_refresh();
+                self.refresh_from(&session, false).await?
             }
             _ => session,
         };
@@ -1025,12 +1125,13 @@ impl Engine {
             .get(key)
             .await?
             .ok_or_else(|| no_session(key))?;
-        self.refresh_from(&seen).await
+        self.refresh_from(&seen, false).await
     }
 
     /// Refreshes `seen` unless someone else has written the session since it was read: then
     /// their write (a refresh, a new login) is the answer, and no second request is made.
-    async fn refresh_from(&self, seen: &Session) -> Result<Session> {
+    /// `ahead`: refresh although the token is not yet within the refresh margin.
+    async fn refresh_from(&self, seen: &Session, ahead: bool) -> Result<Session> {
         let key = &seen.key;
         let lock = self.flight(key);
         let _guard = lock.lock().await;
@@ -1055,7 +1156,7 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let result = self.refresh_locked(seen).await;
+        let result = self.refresh_locked(seen, ahead).await;
         if let Err(e) = store.unlock(&lease, &owner).await {
             tracing::warn!(
                 kind = e.kind().as_str(),
@@ -1066,13 +1167,13 @@ impl Engine {
     }
 
     /// The refresh itself, under both the in-process lock and the store's lease.
-    async fn refresh_locked(&self, seen: &Session) -> Result<Session> {
+    async fn refresh_locked(&self, seen: &Session, ahead: bool) -> Result<Session> {
         let key = &seen.key;
         let store = &self.inner.store;
         let session = store.get(key).await?.ok_or_else(|| no_session(key))?;
         let now = now();
         let usable = !session.is_expired(now);
-        if session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid
+        if (!ahead && session.state(&Scopes::new(), now, self.margin()) == SessionState::Valid)
             || (session.version != seen.version && usable && session.refresh_error.is_none())
         {
             // Refreshed (or re-authorized) by whoever held the lock before us.
@@ -1199,8 +1300,11 @@ impl Engine {
                 scopes: s.grant.scopes.into_iter().collect(),
                 expires_at: s.grant.expires_at,
                 refreshable: s.grant.refresh_token.is_some(),
+                needs_reauth: s.refresh_error.is_some(),
                 refresh_error: s.refresh_error,
                 updated_at: s.updated_at,
+                identity: s.grant.identity,
+                requested_scopes: s.grant.requested.into_iter().collect(),
             })
             .collect())
     }

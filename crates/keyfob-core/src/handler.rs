@@ -53,6 +53,8 @@ pub enum FlowInput {
     Code(SecretString),
     /// Fields of the token-entry page, by name.
     Fields(Vec<(String, SecretString)>),
+    /// A grant the engine already obtained (by polling a device code); handlers never see it.
+    Granted(Box<Grant>),
 }
 
 impl fmt::Debug for FlowInput {
@@ -60,6 +62,7 @@ impl fmt::Debug for FlowInput {
         match self {
             FlowInput::Code(_) => f.write_str("Code([redacted])"),
             FlowInput::Fields(v) => f.debug_list().entries(v.iter().map(|(k, _)| k)).finish(),
+            FlowInput::Granted(g) => f.debug_tuple("Granted").field(g).finish(),
         }
     }
 }
@@ -210,7 +213,7 @@ impl AuthHandler for TokenHandler {
     async fn complete(&self, _pending: &PendingFlow, input: FlowInput) -> Result<Grant> {
         match input {
             FlowInput::Fields(fields) => self.grant_from_fields(fields),
-            FlowInput::Code(_) => Err(Error::new(
+            FlowInput::Code(_) | FlowInput::Granted(_) => Err(Error::new(
                 ErrorKind::InvalidInput,
                 "a token handler takes entered keys, not an authorization code",
             )),

@@ -8,6 +8,8 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod oauth;
 pub mod record;
@@ -20,8 +22,8 @@ pub mod store_suite;
 
 pub use config::Config;
 pub use engine::{
-    AuthRequest, CallbackParams, Completed, Engine, EngineBuilder, Ensured, Prompt, SessionInfo,
-    TokenPage,
+    AuthRequest, CallbackParams, Completed, Engine, EngineBuilder, EngineStats, Ensured, Prompt,
+    RefreshAhead, RefreshAheadTask, Revocation, SessionInfo, SignOut, SignedOut, TokenPage,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use handler::AuthHandler;

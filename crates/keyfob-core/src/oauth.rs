@@ -38,6 +38,8 @@ use crate::session::Grant;
 use crate::spec::{BodyFormat, ClientAuth, OAuth2Spec, Offline, Pkce, Refresh};
 use crate::store::PendingFlow;
 
+pub mod lifecycle;
+
 /// The private error code for responses that could not be read.
 const UNREADABLE: &str = "keyfob_unreadable_response";
 
@@ -63,6 +65,7 @@ struct Discovered {
     token_endpoint: String,
     revocation_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
+    userinfo_endpoint: Option<String>,
 }
 
 /// The transport error handed to the `oauth2` crate.
@@ -243,7 +246,12 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Rewrites a token-endpoint answer into RFC 6749 JSON; returns the status to report.
-fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) -> (u16, Value) {
+pub(crate) fn normalize(
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    spec: &OAuth2Spec,
+) -> (u16, Value) {
     let ct = content_type.to_ascii_lowercase();
     let parsed: Option<Value> = serde_json::from_slice(body).ok().or_else(|| {
         let text = std::str::from_utf8(body).ok()?.trim();
@@ -432,6 +440,8 @@ pub struct Endpoints {
     pub revoke: Option<Url>,
     /// Device authorization endpoint.
     pub device: Option<Url>,
+    /// The endpoint that names the account.
+    pub userinfo: Option<Url>,
 }
 
 /// The generic OAuth2 handler for one spec and one provider's config.
@@ -526,12 +536,19 @@ impl OAuth2Handler {
             self.spec.device_url,
             "device_url",
         )?;
+        let userinfo = pick(
+            &self.config.userinfo_url,
+            d.and_then(|d| d.userinfo_endpoint.as_ref()),
+            self.spec.userinfo_url,
+            "userinfo_url",
+        )?;
         match (authorize, token) {
             (Some(authorize), Some(token)) => Ok(Endpoints {
                 authorize,
                 token,
                 revoke,
                 device,
+                userinfo,
             }),
             _ => Err(self.err(
                 ErrorKind::Config,
@@ -676,6 +693,8 @@ impl OAuth2Handler {
             token_type: Some(token_type_name(resp.token_type())),
             extra_secrets: Vec::new(),
             detail,
+            identity: previous.and_then(|p| p.identity.clone()),
+            requested: previous.map_or_else(|| asked.clone(), |p| p.requested.clone()),
         }
     }
 }

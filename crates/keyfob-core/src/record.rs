@@ -24,6 +24,10 @@ struct SessionRecord {
     created_at: i64,
     updated_at: i64,
     refresh_error: Option<String>,
+    #[serde(default)]
+    identity: Option<String>,
+    #[serde(default)]
+    requested: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -41,6 +45,8 @@ struct PendingRecord {
     status: String,
     error_kind: Option<String>,
     error: Option<String>,
+    #[serde(default)]
+    user_code: Option<String>,
 }
 
 /// The bytes of a session, secrets included: seal them before storing.
@@ -69,6 +75,8 @@ pub fn encode_session(s: &Session) -> Vec<u8> {
         created_at: s.created_at,
         updated_at: s.updated_at,
         refresh_error: s.refresh_error.clone(),
+        identity: g.identity.clone(),
+        requested: g.requested.iter().cloned().collect(),
     };
     serde_json::to_vec(&rec).expect("a session record always serializes")
 }
@@ -94,6 +102,8 @@ pub fn decode_session(bytes: &[u8], version: u64) -> Result<Session> {
                 .map(|(k, v)| (k, SecretString::from(v)))
                 .collect(),
             detail: r.detail,
+            identity: r.identity,
+            requested: r.requested.into_iter().collect(),
         },
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -127,6 +137,7 @@ pub fn encode_pending(p: &PendingFlow) -> Vec<u8> {
         status: status.to_owned(),
         error_kind,
         error,
+        user_code: p.user_code.clone(),
     };
     serde_json::to_vec(&rec).expect("a pending record always serializes")
 }
@@ -158,6 +169,7 @@ pub fn decode_pending(bytes: &[u8]) -> Result<PendingFlow> {
         created_at: r.created_at,
         expires_at: r.expires_at,
         status,
+        user_code: r.user_code,
     })
 }
 

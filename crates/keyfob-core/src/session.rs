@@ -72,6 +72,11 @@ pub struct Grant {
     /// Provider detail from the token response (Notion `workspace_id`, Salesforce
     /// `instance_url`), with every token removed. Stored encrypted like the tokens.
     pub detail: serde_json::Map<String, serde_json::Value>,
+    /// Who the credentials belong to, as the provider names the account (a login, an email),
+    /// when it says; never a secret.
+    pub identity: Option<String>,
+    /// The scopes the flow asked for; `scopes` holds what the server granted.
+    pub requested: Scopes,
 }
 
 impl Grant {
@@ -85,6 +90,8 @@ impl Grant {
             token_type: None,
             extra_secrets: Vec::new(),
             detail: serde_json::Map::new(),
+            identity: None,
+            requested: Scopes::new(),
         }
     }
 }
@@ -100,6 +107,7 @@ impl fmt::Debug for Grant {
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
             .field("token_type", &self.token_type)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }

@@ -62,6 +62,8 @@ pub struct PendingFlow {
     pub expires_at: i64,
     /// Progress.
     pub status: FlowStatus,
+    /// The code the user types, for device flows (not a secret: it is shown on screen).
+    pub user_code: Option<String>,
 }
 
 impl fmt::Debug for PendingFlow {

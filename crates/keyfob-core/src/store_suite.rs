@@ -953,6 +953,8 @@ fn session(key: SessionKey, access_token: &str) -> Session {
             token_type: Some("bearer".into()),
             extra_secrets: vec![("ACME_API_SECRET".into(), SecretString::from("extra-secret"))],
             detail,
+            identity: Some("octocat@example.com".into()),
+            requested: scope::from_iter(["read", "write:all", "admin"]),
         },
         created_at: 1_700_000_000,
         updated_at: 1_700_000_100,
@@ -977,6 +979,7 @@ fn flow(key: SessionKey, state_hash: String, expires_at: i64) -> PendingFlow {
         created_at: expires_at - 600,
         expires_at,
         status: FlowStatus::Waiting,
+        user_code: Some("WDJB-MJHT".into()),
     }
 }
 
@@ -1032,6 +1035,8 @@ fn assert_same_session(name: &str, got: &Session, want: &Session) {
         "{ctx}: extra_secrets"
     );
     assert_eq!(g.detail, w.detail, "{ctx}: detail");
+    assert_eq!(g.identity, w.identity, "{ctx}: identity");
+    assert_eq!(g.requested, w.requested, "{ctx}: requested");
     assert_eq!(got.created_at, want.created_at, "{ctx}: created_at");
     assert_eq!(got.updated_at, want.updated_at, "{ctx}: updated_at");
     assert_eq!(
@@ -1061,6 +1066,7 @@ fn assert_same_flow(name: &str, got: Option<&PendingFlow>, want: &PendingFlow, w
     assert_eq!(got.created_at, want.created_at, "{ctx}: created_at");
     assert_eq!(got.expires_at, want.expires_at, "{ctx}: expires_at");
     assert_eq!(got.status, want.status, "{ctx}: status");
+    assert_eq!(got.user_code, want.user_code, "{ctx}: user_code");
 }
 
 #[cfg(test)]

@@ -107,6 +107,7 @@ fn flow(key: SessionKey, state_hash: &str, expires_in: i64) -> PendingFlow {
         created_at: now,
         expires_at: now + expires_in,
         status: FlowStatus::Waiting,
+        user_code: None,
     }
 }
 
@@ -976,4 +977,234 @@ async fn a_waiter_reports_an_outage_and_the_flow_completes_after_it() {
         .expect("the flow survived the outage");
     let creds = a.wait(&prompt, Duration::from_secs(5)).await.unwrap();
     assert_eq!(creds.access_token(), "late-access");
+}
+
+// --- Faults: a writer killed mid-write, and Redis going away under a running engine. ---
+
+/// Env var with the Redis URL a crash-writer child process writes to.
+const CRASH_URL: &str = "KEYFOB_REDIS_TEST_CRASH_URL";
+/// Sessions the crash writer rewrites in turn.
+const CRASH_KEYS: usize = 4;
+
+/// A random number from the std hasher's per-process random keys (no RNG dependency).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+fn crash_key(i: usize) -> SessionKey {
+    SessionKey::new("acme", format!("thread-{i}"), "default")
+}
+
+/// Version `which` (0 = old, 1 = new) of session `i`: large, of a different size per version,
+/// and every part tagged with the version.
+fn crash_session(i: usize, which: usize) -> Session {
+    let tag = ["old", "new"][which];
+    let size = [12 * 1024, 20 * 1024][which];
+    let mut s = session(crash_key(i), &format!("{tag}-{i}-").repeat(size / 8));
+    s.grant.refresh_token = Some(SecretString::from(format!("{tag}-refresh-{i}")));
+    s.grant.detail.insert(
+        "payload".into(),
+        format!("{tag}-detail-{i}-").repeat(size / 16).into(),
+    );
+    s.updated_at = which as i64;
+    s
+}
+
+/// Which version (0 old, 1 new) `got` is, after checking that it is exactly that version in
+/// every part.
+fn which_version(i: usize, got: &Session) -> usize {
+    let token = got.grant.access_token.expose_secret();
+    let which = if token.starts_with("old-") { 0 } else { 1 };
+    let want = crash_session(i, which);
+    assert_eq!(
+        token,
+        want.grant.access_token.expose_secret(),
+        "session {i}: access token is neither the old nor the new one (length {})",
+        token.len()
+    );
+    assert_eq!(
+        got.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
+        want.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
+        "session {i}: refresh token from another version"
+    );
+    assert_eq!(got.grant.detail, want.grant.detail, "session {i}");
+    assert_eq!(got.updated_at, want.updated_at, "session {i}");
+    which
+}
+
+/// `kill -9` of a process while it rewrites large sessions, many times, at random moments: every
+/// session is then exactly its old or its new version (it decrypts, decodes and matches one of
+/// them in every part) and the store still works. Each write is one Lua script, which Redis runs
+/// only once the whole command has arrived, and atomically.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_writing_leaves_every_session_old_or_new() {
+    use std::io::BufRead;
+    let server = server!();
+    let store = server.store(None, "kf").await;
+    for i in 0..CRASH_KEYS {
+        store
+            .put(&crash_session(i, 0), Expect::Absent)
+            .await
+            .unwrap();
+    }
+    let rounds = 20;
+    let mut seen = [0usize; 2];
+    for round in 0..rounds {
+        let mut writer = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "crash_writer",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CRASH_URL, server.url(None))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(writer.stdout.take().unwrap()).lines();
+        let ready = lines.any(|l| l.is_ok_and(|l| l.contains("crash writer ready")));
+        assert!(ready, "round {round}: the writer did not start");
+        std::thread::sleep(Duration::from_micros(random_u64() % 20_000));
+        writer.kill().unwrap(); // SIGKILL
+        assert!(
+            !writer.wait().unwrap().success(),
+            "round {round}: not killed"
+        );
+
+        let fresh = server.store(None, "kf").await;
+        let all = fresh.list(None).await.unwrap();
+        assert_eq!(all.len(), CRASH_KEYS, "round {round}: a session was lost");
+        for (i, s) in all.iter().enumerate() {
+            assert_eq!(s.key, crash_key(i));
+            seen[which_version(i, s)] += 1;
+        }
+    }
+    eprintln!(
+        "after {rounds} kills: {} old and {} new sessions found",
+        seen[0], seen[1]
+    );
+    let current = store.get(&crash_key(0)).await.unwrap().unwrap();
+    let v = store
+        .put(
+            &session(crash_key(0), "after"),
+            Expect::Version(current.version),
+        )
+        .await
+        .expect("the store still works");
+    let back = store.get(&crash_key(0)).await.unwrap().unwrap();
+    assert_eq!(
+        (back.version, back.grant.access_token.expose_secret()),
+        (v, "after")
+    );
+}
+
+/// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]: rewrites every
+/// session, alternating versions, until killed. Does nothing in a normal run.
+#[test]
+fn crash_writer() {
+    use std::io::Write;
+    let Ok(url) = std::env::var(CRASH_URL) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = RedisStore::connect(&url, "kf", sealer(1)).await.unwrap();
+        let versions: Vec<[Session; 2]> = (0..CRASH_KEYS)
+            .map(|i| [crash_session(i, 0), crash_session(i, 1)])
+            .collect();
+        for n in 0usize.. {
+            for (i, v) in versions.iter().enumerate() {
+                store.put(&v[(n + i + 1) % 2], Expect::Any).await.unwrap();
+            }
+            if n == 0 {
+                println!("crash writer ready");
+                std::io::stdout().flush().unwrap();
+            }
+        }
+    });
+}
+
+/// Redis stops under a running engine: `ensure`, `credentials` and a new login each fail with
+/// one clear store error naming the server (never a hang, a panic or a prompt built on nothing),
+/// and once Redis is back the same engine serves the same session again, and refreshes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_reports_a_redis_outage_and_recovers_after_it() {
+    let mut server = server!("--appendonly", "yes", "--appendfsync", "always");
+    let stub = StubServer::start(rotated("new-access", "new-refresh"))
+        .await
+        .unwrap();
+    let store = server.store(None, "kf").await;
+    seed(&store, 3600, 0).await;
+    let engine = engine(store, &stub);
+    let req = AuthRequest::new("x");
+    let key = req.key();
+    assert!(matches!(
+        engine.ensure(&req).await.unwrap(),
+        Ensured::Ready(_)
+    ));
+
+    server.kill();
+    let started = Instant::now();
+    let e = engine.ensure(&req).await.expect_err("redis is down");
+    eprintln!(
+        "ensure with redis down failed after {:?}: {e}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    assert!(
+        e.to_string().contains(&server.addr()),
+        "names the server: {e}"
+    );
+    let e = engine.credentials(&key).await.expect_err("redis is down");
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    let e = engine.login(&req).await.expect_err("redis is down");
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let creds = loop {
+        match engine.ensure(&req).await {
+            Ok(Ensured::Ready(c)) => break c,
+            Ok(other) => panic!("the session survived, so no prompt: {other:?}"),
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery 10 s after the restart: {e}"),
+        }
+    };
+    assert_eq!(creds.access_token(), "old-access");
+    assert!(stub.requests().is_empty(), "no refresh was needed");
+    // Refreshing works again too: the session, made due, is refreshed through the stub.
+    let mut due = engine.store().get(&key).await.unwrap().unwrap();
+    due.grant.expires_at = Some(keyfob_core::now() + 5);
+    due.updated_at = keyfob_core::now() - 3600;
+    engine
+        .store()
+        .put(&due, Expect::Version(due.version))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.credentials(&key).await.unwrap().access_token(),
+        "new-access"
+    );
+    assert_eq!(stub.requests().len(), 1);
 }

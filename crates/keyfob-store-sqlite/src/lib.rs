@@ -743,9 +743,18 @@ fn sqlite_reason(e: &rusqlite::Error) -> String {
         Some(ErrorCode::CannotOpen) => {
             "cannot open the file (check that its directory exists and is writable)"
         }
-        Some(ErrorCode::PermissionDenied) => "permission denied",
-        Some(ErrorCode::DiskFull) => "the disk is full",
-        Some(ErrorCode::SystemIoFailure) => "disk i/o error",
+        Some(ErrorCode::PermissionDenied) => {
+            "permission denied (check the owner and permissions of the file and its directory)"
+        }
+        Some(ErrorCode::DiskFull) => "the disk is full: free some space and try again",
+        // A failed write or resize is almost always a full disk (`ENOSPC` after a partial write
+        // is `SQLITE_FULL`, but `EFBIG` from a file size limit or quota, and `ENOSPC` on the
+        // first byte, are these extended codes).
+        Some(ErrorCode::SystemIoFailure) if is_write_failure(e) => {
+            "the disk is full or the file has reached a size limit (disk i/o error while \
+             writing): free some space and try again"
+        }
+        Some(ErrorCode::SystemIoFailure) => "disk i/o error (check the disk and its file system)",
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
             "the file is corrupted or not a database"
         }
@@ -754,11 +763,32 @@ fn sqlite_reason(e: &rusqlite::Error) -> String {
     reason.to_owned()
 }
 
+/// Whether `e` is SQLite's "a write, an extension or a shared-memory resize failed".
+fn is_write_failure(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi;
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if [
+            ffi::SQLITE_IOERR_WRITE,
+            ffi::SQLITE_IOERR_TRUNCATE,
+            ffi::SQLITE_IOERR_SHMSIZE,
+        ]
+        .contains(&f.extended_code)
+    )
+}
+
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        std::io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only".to_owned(),
-        std::io::ErrorKind::StorageFull => "the disk is full".to_owned(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (check the owner and permissions of the file and its directory)"
+                .to_owned()
+        }
+        std::io::ErrorKind::ReadOnlyFilesystem => {
+            "the file system is read-only (choose a store path on a writable one)".to_owned()
+        }
+        std::io::ErrorKind::StorageFull => {
+            "the disk is full: free some space and try again".to_owned()
+        }
         std::io::ErrorKind::NotADirectory => "a part of the path is not a directory".to_owned(),
         _ => e.to_string(),
     }
@@ -789,6 +819,11 @@ mod tests {
                 "cannot write session to /data/keyfob/sessions.db: the disk is full",
             ),
             (
+                rusqlite::ffi::SQLITE_IOERR_WRITE,
+                "cannot write session to /data/keyfob/sessions.db: the disk is full or the file \
+                 has reached a size limit",
+            ),
+            (
                 rusqlite::ffi::SQLITE_NOTADB,
                 "cannot write session to /data/keyfob/sessions.db: the file is corrupted",
             ),
@@ -804,9 +839,9 @@ mod tests {
     #[test]
     fn io_errors_read_well() {
         let e = std::io::Error::from(std::io::ErrorKind::StorageFull);
-        assert_eq!(io_reason(&e), "the disk is full");
+        assert!(io_reason(&e).starts_with("the disk is full: free some space"));
         let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
-        assert_eq!(io_reason(&e), "permission denied");
+        assert!(io_reason(&e).starts_with("permission denied (check the owner"));
     }
 
     #[test]

@@ -63,6 +63,7 @@ fn flow(key: SessionKey, state_hash: &str, verifier: &str, prompt_url: &str) -> 
         created_at: keyfob_core::now(),
         expires_at: keyfob_core::now() + 600,
         status: FlowStatus::Waiting,
+        user_code: None,
     }
 }
 
@@ -607,4 +608,443 @@ async fn leases_are_exclusive_across_handles_and_expire() {
         a.try_lock("refresh/x", "owner-a", 60_000).await.unwrap(),
         "an expired lease is taken over"
     );
+}
+
+// --- Faults: a writer killed mid-write, a full disk, a read-only data directory. ---
+
+/// Env var naming the database a crash-writer child process writes to.
+const CRASH_DB: &str = "KEYFOB_SQLITE_TEST_CRASH_DB";
+/// Env var naming the database a disk-full child process writes to.
+const FULL_DB: &str = "KEYFOB_SQLITE_TEST_FULL_DB";
+/// Env var naming the directory a read-only child process (run as `nobody`) tries to use.
+const READONLY_DIR: &str = "KEYFOB_SQLITE_TEST_READONLY_DIR";
+/// Sessions the crash writer rewrites in turn.
+const CRASH_KEYS: usize = 4;
+
+/// A random number from the std hasher's per-process random keys (no RNG dependency).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+fn crash_key(i: usize) -> SessionKey {
+    SessionKey::new("acme", format!("thread-{i}"), "default")
+}
+
+/// Version `which` (0 = old, 1 = new) of session `i`: large (several SQLite pages, so a torn
+/// write would show), of a different size per version, and every part tagged with the version.
+fn crash_session(i: usize, which: usize) -> Session {
+    let tag = ["old", "new"][which];
+    let size = [12 * 1024, 20 * 1024][which];
+    let mut s = session(crash_key(i), &format!("{tag}-{i}-").repeat(size / 8));
+    s.grant.refresh_token = Some(SecretString::from(format!("{tag}-refresh-{i}")));
+    s.grant.detail.insert(
+        "payload".into(),
+        format!("{tag}-detail-{i}-").repeat(size / 16).into(),
+    );
+    s.updated_at = which as i64;
+    s
+}
+
+/// Which version (0 old, 1 new) `got` is, after checking that it is exactly that version in
+/// every part: never a mix, never truncated.
+fn which_version(i: usize, got: &Session) -> usize {
+    let token = got.grant.access_token.expose_secret();
+    let which = if token.starts_with("old-") { 0 } else { 1 };
+    let want = crash_session(i, which);
+    assert_eq!(
+        token,
+        want.grant.access_token.expose_secret(),
+        "session {i}: access token is neither the old nor the new one (length {})",
+        token.len()
+    );
+    assert_eq!(
+        got.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
+        want.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
+        "session {i}: refresh token from another version"
+    );
+    assert_eq!(
+        got.grant.detail, want.grant.detail,
+        "session {i}: detail from another version"
+    );
+    assert_eq!(got.updated_at, want.updated_at, "session {i}");
+    which
+}
+
+/// `PRAGMA integrity_check` of the file, through a plain connection.
+fn integrity(path: &Path) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Runs this test binary's `test` alone in a child process with `envs`, through `wrapper` (a
+/// command and its arguments that end by running the rest, e.g. `setpriv …`), if any.
+fn child(test: &str, envs: &[(&str, &Path)], wrapper: &[&str]) -> std::process::Command {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = std::process::Command::new(program);
+            c.args(args).arg(&exe);
+            c
+        }
+        None => std::process::Command::new(&exe),
+    };
+    cmd.args(["--exact", test, "--nocapture", "--test-threads", "1"]);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// `kill -9` of a process while it rewrites large sessions, many times, at random moments: on
+/// every reopen each session is exactly its old or its new version (it decrypts, decodes and
+/// matches one of them in every part), the file passes `PRAGMA integrity_check`, and the store
+/// still works. SQLite's WAL with `synchronous = FULL` is what makes a transaction all or
+/// nothing; this proves the store puts each session in one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_writing_leaves_every_session_old_or_new() {
+    use std::io::BufRead;
+    let (_dir, path) = temp();
+    {
+        let store = SqliteStore::open(&path, sealer(1)).unwrap();
+        for i in 0..CRASH_KEYS {
+            store
+                .put(&crash_session(i, 0), Expect::Absent)
+                .await
+                .unwrap();
+        }
+    }
+    let rounds = 20;
+    let mut seen = [0usize; 2];
+    for round in 0..rounds {
+        let mut writer = child("crash_writer", &[(CRASH_DB, &path)], &[])
+            .spawn()
+            .unwrap();
+        // Wait until it has written a round, so the kill lands inside the write loop.
+        let mut lines = std::io::BufReader::new(writer.stdout.take().unwrap()).lines();
+        let ready = lines.any(|l| l.is_ok_and(|l| l.contains("crash writer ready")));
+        assert!(ready, "round {round}: the writer did not start");
+        std::thread::sleep(std::time::Duration::from_micros(random_u64() % 40_000));
+        writer.kill().unwrap(); // SIGKILL
+        let status = writer.wait().unwrap();
+        assert!(
+            !status.success(),
+            "round {round}: the writer was not killed"
+        );
+
+        let store = SqliteStore::open(&path, sealer(1))
+            .unwrap_or_else(|e| panic!("round {round}: reopen after kill -9: {e:?}"));
+        let all = store.list(None).await.unwrap();
+        assert_eq!(all.len(), CRASH_KEYS, "round {round}: a session was lost");
+        for (i, s) in all.iter().enumerate() {
+            assert_eq!(s.key, crash_key(i));
+            seen[which_version(i, s)] += 1;
+        }
+    }
+    eprintln!(
+        "after {rounds} kills: {} old and {} new sessions found",
+        seen[0], seen[1]
+    );
+    assert_eq!(integrity(&path), "ok");
+    // The store still works: a CAS write on top of whatever survived, read back.
+    let store = SqliteStore::open(&path, sealer(1)).unwrap();
+    let current = store.get(&crash_key(0)).await.unwrap().unwrap();
+    let v = store
+        .put(
+            &session(crash_key(0), "after"),
+            Expect::Version(current.version),
+        )
+        .await
+        .unwrap();
+    let back = store.get(&crash_key(0)).await.unwrap().unwrap();
+    assert_eq!(
+        (back.version, back.grant.access_token.expose_secret()),
+        (v, "after")
+    );
+}
+
+/// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]: rewrites every
+/// session, alternating versions, until killed. Does nothing in a normal run.
+#[test]
+fn crash_writer() {
+    use std::io::Write;
+    let Some(path) = std::env::var_os(CRASH_DB) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(Path::new(&path), sealer(1)).unwrap();
+        let versions: Vec<[Session; 2]> = (0..CRASH_KEYS)
+            .map(|i| [crash_session(i, 0), crash_session(i, 1)])
+            .collect();
+        for n in 0usize.. {
+            for (i, v) in versions.iter().enumerate() {
+                store.put(&v[(n + i + 1) % 2], Expect::Any).await.unwrap();
+            }
+            if n == 0 {
+                println!("crash writer ready");
+                std::io::stdout().flush().unwrap();
+            }
+        }
+    });
+}
+
+/// A full disk, made real without mounting anything: the child runs under `ulimit -f`
+/// (`RLIMIT_FSIZE`, which binds root too) with `SIGXFSZ` ignored, so a write past the limit
+/// fails with `EFBIG` like one on a full disk fails with `ENOSPC`. Writing a growing session
+/// must end in one clear store error naming the file, no panic; what was stored before stays
+/// readable, and the store works again once there is room.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_a_clear_error_and_loses_nothing() {
+    let (_dir, path) = temp();
+    {
+        let store = SqliteStore::open(&path, sealer(1)).unwrap();
+        store
+            .put(
+                &session(SessionKey::default_for("before"), "kept"),
+                Expect::Absent,
+            )
+            .await
+            .unwrap();
+    }
+    // `sh` is POSIX: `ulimit -f` counts 512-byte blocks there (dash) or 1024 (bash): 256 or
+    // 512 KiB, either way far below what the child writes.
+    let out = child(
+        "disk_full_worker",
+        &[(FULL_DB, &path)],
+        &["sh", "-c", "trap '' XFSZ; ulimit -f 512; exec \"$@\"", "sh"],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the child failed (a panic?):\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msg = stdout
+        .lines()
+        .find_map(|l| l.split_once("disk full error: ").map(|(_, m)| m))
+        .unwrap_or_else(|| panic!("no error reported:\n{stdout}"));
+    eprintln!("full disk: {msg}");
+    assert!(
+        msg.contains(&*path.to_string_lossy()),
+        "names the file: {msg}"
+    );
+    assert!(
+        msg.starts_with("cannot write session to")
+            && msg.contains("the disk is full")
+            && msg.contains("free some space"),
+        "says what happened: {msg}"
+    );
+    let store = SqliteStore::open(&path, sealer(1)).unwrap();
+    let kept = store.get(&SessionKey::default_for("before")).await.unwrap();
+    assert_eq!(
+        kept.map(|s| s.grant.access_token.expose_secret().to_owned()),
+        Some("kept".to_owned())
+    );
+    // The last write that succeeded is there whole; the failed one left no trace.
+    let last_ok: usize = stdout
+        .lines()
+        .find_map(|l| l.split_once("last stored size: ").map(|(_, n)| n))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no size reported:\n{stdout}"));
+    let grown = store.get(&SessionKey::default_for("grow")).await.unwrap();
+    assert_eq!(
+        grown.map(|s| s.grant.access_token.expose_secret().len()),
+        Some(last_ok).filter(|n| *n > 0),
+        "the session written last before the failure"
+    );
+    store
+        .put(
+            &session(SessionKey::default_for("big"), &"x".repeat(1 << 20)),
+            Expect::Absent,
+        )
+        .await
+        .expect("works once there is room");
+    assert_eq!(integrity(&path), "ok");
+}
+
+/// The child half of [`a_full_disk_is_a_clear_error_and_loses_nothing`].
+#[test]
+fn disk_full_worker() {
+    let Some(path) = std::env::var_os(FULL_DB) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(Path::new(&path), sealer(1)).unwrap();
+        let (mut size, mut last_ok) = (16 * 1024, 0);
+        while size <= 16 << 20 {
+            let s = session(SessionKey::default_for("grow"), &"g".repeat(size));
+            if let Err(e) = store.put(&s, Expect::Any).await {
+                assert_eq!(e.kind(), ErrorKind::Store, "{e:?}");
+                println!("\ndisk full error: {e}");
+                println!("last stored size: {last_ok}");
+                // Reading still works.
+                assert!(
+                    store
+                        .get(&SessionKey::default_for("before"))
+                        .await
+                        .unwrap()
+                        .is_some()
+                );
+                return;
+            }
+            last_ok = size;
+            size *= 2;
+        }
+        panic!("no write failed under the file size limit");
+    });
+}
+
+/// A read-only data directory is one clear error naming the path and what to check, whoever
+/// runs the tests. Root ignores permission bits (so [`unwritable_data_dir_is_a_clear_error`]
+/// cannot make a directory read-only for it), so under root the checks run in a child process
+/// whose uid and gid are `nobody`'s (`setpriv` from util-linux, no mount needed), where the
+/// kernel enforces the bits again. A store path that is a directory fails for root as well.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_data_dir_is_a_clear_error_even_for_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let set_mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // `nobody` must be able to reach the data directory.
+    set_mode(dir.path(), 0o755);
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    {
+        let store = SqliteStore::open(&data.join("existing.db"), sealer(1)).unwrap();
+        store
+            .put(
+                &session(SessionKey::default_for("acme"), "kept"),
+                Expect::Absent,
+            )
+            .await
+            .unwrap();
+    }
+    set_mode(&data.join("existing.db"), 0o644);
+    set_mode(&data, 0o555);
+    let as_nobody: &[&str] = &[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+    ];
+    let wrapper = if ignores_permissions(&data) {
+        as_nobody
+    } else {
+        &[]
+    };
+    let out = child("read_only_worker", &[(READONLY_DIR, &data)], wrapper)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the child failed (wrapper {wrapper:?}):\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("read-only worker done"), "{stdout}");
+    for line in stdout.lines().filter(|l| l.contains("database")) {
+        eprintln!(
+            "as {}: {line}",
+            if wrapper.is_empty() {
+                "this user"
+            } else {
+                "nobody"
+            }
+        );
+    }
+    set_mode(&data, 0o700);
+
+    // A store path that is a directory: no permission can help, root or not.
+    let e = open_err(&data, sealer(1));
+    assert_eq!(e.kind(), ErrorKind::Store);
+    let msg = e.to_string();
+    eprintln!("directory as database: {msg}");
+    assert!(
+        msg.contains(&*data.to_string_lossy()) && msg.contains("cannot open"),
+        "{msg}"
+    );
+    // What was stored before is intact.
+    let store = SqliteStore::open(&data.join("existing.db"), sealer(1)).unwrap();
+    assert!(
+        store
+            .get(&SessionKey::default_for("acme"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// The child half of [`read_only_data_dir_is_a_clear_error_even_for_root`].
+#[test]
+fn read_only_worker() {
+    let Some(data) = std::env::var_os(READONLY_DIR) else {
+        return;
+    };
+    let data = PathBuf::from(data);
+    assert!(
+        !ignores_permissions(&data),
+        "the directory is writable: run as another user"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let new = data.join("sessions.db");
+        let e = SqliteStore::open(&new, sealer(1)).expect_err("a new database cannot be made");
+        println!("new database: {e}");
+        assert_eq!(e.kind(), ErrorKind::Store);
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&*new.to_string_lossy())
+                && msg.contains("cannot create the session database")
+                && msg.contains("permission denied")
+                && msg.contains("check the owner and permissions"),
+            "{msg}"
+        );
+        let existing = data.join("existing.db");
+        match SqliteStore::open(&existing, sealer(1)) {
+            Err(e) => {
+                println!("existing database: {e}");
+                assert_eq!(e.kind(), ErrorKind::Store);
+                assert!(e.to_string().contains(&*existing.to_string_lossy()), "{e}");
+            }
+            Ok(store) => {
+                let e = store
+                    .put(
+                        &session(SessionKey::default_for("acme"), "new"),
+                        Expect::Any,
+                    )
+                    .await
+                    .expect_err("a read-only database cannot be written");
+                println!("existing database, write: {e}");
+                assert_eq!(e.kind(), ErrorKind::Store);
+                assert!(e.to_string().contains(&*existing.to_string_lossy()), "{e}");
+            }
+        }
+        println!("read-only worker done");
+    });
 }

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use keyfob_core::config::Config;
 use keyfob_core::scope;
 use keyfob_core::spec::{
-    BodyFormat, ClientAuth, Handler, OAuth2Spec, Offline, Pkce, Provider, Refresh, TokenEntry,
-    TokenSpec,
+    BodyFormat, ClientAuth, Handler, KeyPlacement, OAuth2Spec, Offline, Pkce, Provider, Refresh,
+    TokenEntry, TokenSpec, Verify,
 };
 use keyfob_core::{AuthRequest, CallbackParams, Engine, ErrorKind, ExposeSecret, SecretString};
 use serde_json::json;
@@ -28,6 +28,10 @@ use crate::stub::{StubResponse, StubServer};
 
 /// Every secret the kit uses contains this, so one search finds any leak.
 pub const SENTINEL: &str = "sentinel-kf";
+
+/// Points the identity lookup after a login at a closed loopback port: the kit's checks count
+/// token requests, and identity has its own tests.
+const NO_USERINFO: &str = "userinfo_url = \"http://127.0.0.1:1/userinfo\"\n";
 
 /// Runs every check for `provider`. The [`conformance!`](crate::conformance!) macro calls the
 /// checks one by one instead, so that each shows up as its own test.
@@ -128,6 +132,7 @@ fn engine_for(provider: &Provider, stub: &StubServer) -> Engine {
             }
         }
     }
+    toml.push_str(NO_USERINFO);
     let config = Config::from_toml(&toml).expect("kit config parses");
     Engine::builder()
         .config(config)
@@ -782,7 +787,26 @@ async fn token_handler(
     handler: &'static Handler,
     spec: &'static TokenSpec,
 ) {
-    let engine = Engine::builder().build().expect("engine");
+    // Where the spec names a key check, it goes to a stub that first refuses the key as
+    // providers do (401), then accepts it naming the account.
+    let stub = StubServer::start(StubResponse::json(
+        401,
+        &json!({"message": "invalid api key", "error": "unauthorized"}),
+    ))
+    .await
+    .expect("stub starts");
+    let config = match spec.verify {
+        Some(_) => format!(
+            "[auth.{}]\nverify_url = \"{}/verify\"\n",
+            provider.id,
+            stub.url()
+        ),
+        None => String::new(),
+    };
+    let engine = Engine::builder()
+        .config(Config::from_toml(&config).expect("kit config parses"))
+        .build()
+        .expect("engine");
     let req = AuthRequest::new(provider.id)
         .handler(spec.name)
         .profile("work");
@@ -812,10 +836,41 @@ async fn token_handler(
             )
         })
         .collect();
-    engine
+    if let Some(verify) = &spec.verify {
+        let e = engine
+            .complete_token(provider.id, Some(&state), fields.clone())
+            .await
+            .expect_err("a key the provider refuses is refused");
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{}: {e}", spec.name);
+        assert!(
+            e.to_string().contains("invalid api key"),
+            "{}: {e}",
+            spec.name
+        );
+        assert_no_sentinel("key check error", &e.to_string());
+        let reqs = stub.requests();
+        assert_eq!(reqs.len(), 1, "{}: one key check", spec.name);
+        key_placed(spec.name, verify, &reqs[0], fields[0].1.expose_secret());
+        stub.set_response(StubResponse::json(200, &json!({"login": "kit-user"})));
+    }
+    let done = engine
         .complete_token(provider.id, Some(&state), fields)
         .await
         .expect("token flow completes");
+    assert_eq!(
+        done.warnings.len(),
+        usize::from(!spec.key_prefixes.is_empty() && spec.entry != TokenEntry::BasicAuth),
+        "{}: a sentinel key does not look like a real one: {:?}",
+        spec.name,
+        done.warnings
+    );
+    let status = engine.status(None).await.expect("status");
+    assert_eq!(
+        status[0].identity.as_deref(),
+        spec.verify.map(|_| "kit-user"),
+        "{}: identity from the key check",
+        spec.name
+    );
     let creds = engine.credentials(&req.key()).await.expect("credentials");
     let keys = handler.env_keys();
     for k in &keys {
@@ -854,6 +909,39 @@ async fn token_handler(
         "{}: a used token page must be dead",
         spec.name
     );
+}
+
+/// The key check carried the key where the spec says, with the spec's fixed headers.
+fn key_placed(handler: &str, verify: &Verify, r: &crate::RecordedRequest, key: &str) {
+    use base64::Engine as _;
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    let method = match verify.method {
+        keyfob_core::spec::Method::Get => "GET",
+        keyfob_core::spec::Method::Post => "POST",
+    };
+    assert_eq!(r.method, method, "{handler}: key check method");
+    let ok = match verify.key {
+        KeyPlacement::Bearer => r.header("authorization") == Some(&format!("Bearer {key}")),
+        KeyPlacement::Header { name, prefix } => r.header(name) == Some(&format!("{prefix}{key}")),
+        KeyPlacement::Query(p) => {
+            url::form_urlencoded::parse(r.query.as_deref().unwrap_or("").as_bytes())
+                .any(|(k, v)| k == p && v == key)
+        }
+        KeyPlacement::BasicUser => {
+            r.header("authorization") == Some(&format!("Basic {}", b64(format!("{key}:"))))
+        }
+        KeyPlacement::BasicPassword(user) => {
+            r.header("authorization") == Some(&format!("Basic {}", b64(format!("{user}:{key}"))))
+        }
+    };
+    assert!(
+        ok,
+        "{handler}: the key is not where {:?} puts it: {r:?}",
+        verify.key
+    );
+    for (k, v) in verify.headers {
+        assert_eq!(r.header(k), Some(*v), "{handler}: header {k}");
+    }
 }
 
 /// Pins every OAuth2 handler's requests: the authorize URL, the code exchange and a refresh,
@@ -918,6 +1006,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
     for f in spec.config_fields {
         toml.push_str(&format!("{f} = \"https://tenant.example\"\n"));
     }
+    toml.push_str(NO_USERINFO);
     let engine = Engine::builder()
         .config(Config::from_toml(&toml).expect("kit config parses"))
         .build()

@@ -38,3 +38,13 @@ pub fn free_port() -> u16 {
         .expect("local_addr of a bound listener")
         .port()
 }
+
+/// The first value of query parameter `name` in `url` (a login link's `state`, a callback's
+/// `code`), decoded; `None` when the URL does not parse or lacks it.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

@@ -138,6 +138,8 @@ impl RecordedRequest {
 #[derive(Debug)]
 struct Shared {
     response: Mutex<StubResponse>,
+    /// Answers used once each, in order, before the canned one.
+    queue: Mutex<std::collections::VecDeque<StubResponse>>,
     requests: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -163,6 +165,7 @@ impl StubServer {
         let url = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared {
             response: Mutex::new(response),
+            queue: Mutex::new(Default::default()),
             requests: Mutex::new(Vec::new()),
         });
         let app = Router::new().fallback(answer).with_state(shared.clone());
@@ -197,6 +200,12 @@ impl StubServer {
     /// Answers later requests with `response`.
     pub fn set_response(&self, response: StubResponse) {
         *lock(&self.shared.response) = response;
+    }
+
+    /// Queues answers for the next requests, one each in order; the canned answer follows.
+    /// Scripts a conversation such as device-code polling (pending, slow down, granted).
+    pub fn push_responses(&self, responses: impl IntoIterator<Item = StubResponse>) {
+        lock(&self.shared.queue).extend(responses);
     }
 }
 
@@ -235,7 +244,8 @@ async fn answer(
         body: body.to_vec(),
     });
 
-    let canned = lock(&shared.response).clone();
+    let queued = lock(&shared.queue).pop_front();
+    let canned = queued.unwrap_or_else(|| lock(&shared.response).clone());
     if let Some(delay) = canned.delay {
         tokio::time::sleep(delay).await;
     }

@@ -78,6 +78,8 @@ impl ToolAuth {
             scopes: self.scopes.clone(),
             thread: thread.to_owned(),
             profile: profile.to_owned(),
+            // `device_flow = true` in the provider's config makes tools' prompts device codes.
+            device: false,
         }
     }
 

@@ -1,0 +1,622 @@
+//! A session's life beyond the browser flow, against real parts: the device login and
+//! revocation against oidc-provider (a real authorization server with RFC 8628 and RFC 7009),
+//! the device-flow error answers and key checks against stubs answering as providers document,
+//! the account's identity, and refresh ahead of need.
+
+use std::time::Duration;
+
+use keyfob::{
+    AuthRequest, CallbackParams, Config, Engine, ErrorKind, ExposeSecret, RefreshAhead, Revocation,
+    SessionState, SignOut,
+};
+use keyfob_testkit::{
+    Browser, Idp, IdpClient, IdpOptions, StubResponse, StubServer, free_port, query_param,
+};
+use serde_json::json;
+
+const CLIENT: &str = "lifecycle";
+const SECRET: &str = "lifecycle-secret";
+
+fn engine(toml: &str) -> Engine {
+    keyfob::builder()
+        .config(Config::from_toml(toml).expect("test config"))
+        .build()
+        .expect("engine")
+}
+
+/// An IdP with one Basic client, and an engine whose `testidp` provider discovers it.
+async fn idp_engine(ttl: u64) -> (Idp, Engine) {
+    let port = free_port();
+    let idp = Idp::start(IdpOptions {
+        clients: vec![IdpClient::basic(
+            CLIENT,
+            SECRET,
+            &[&format!(
+                "http://127.0.0.1:{port}/auth/testidp/oauth2/callback"
+            )],
+        )],
+        access_token_ttl_secs: ttl,
+        extra_scopes: vec![],
+    })
+    .await
+    .expect("IdP starts");
+    let engine = engine(&format!(
+        "[server]\nbind = \"127.0.0.1:{port}\"\n\
+         [session]\nrefresh_margin_secs = 1\n\
+         [providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\nrefresh = \"rotating\"\n\
+         [auth.testidp]\nclient_id = \"{CLIENT}\"\nclient_secret = \"{SECRET}\"\n",
+        idp.issuer()
+    ));
+    (idp, engine)
+}
+
+/// Logs in through the authorization-code flow, the browser driven over HTTP.
+async fn browser_login(engine: &Engine, req: &AuthRequest) {
+    let prompt = engine.login(req).await.expect("flow starts");
+    let back = Browser::new().approve(&prompt.url).await.expect("approval");
+    callback(
+        engine,
+        req,
+        query_param(&back, "code").expect("code"),
+        &back,
+    )
+    .await;
+}
+
+/// Brings `code` back for the flow whose link (or redirect) `url` carries the state.
+async fn callback(engine: &Engine, req: &AuthRequest, code: String, url: &str) {
+    engine
+        .complete_oauth2(
+            &req.provider,
+            CallbackParams {
+                state: query_param(url, "state"),
+                code: Some(code),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("code exchange");
+}
+
+/// Logs in against a stub token endpoint: any code will do.
+async fn stub_login(engine: &Engine, req: &AuthRequest) {
+    let prompt = engine.login(req).await.expect("flow starts");
+    callback(engine, req, "code".into(), &prompt.url).await;
+}
+
+async fn introspect(idp: &Idp, token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(idp.introspection_url())
+        .basic_auth(CLIENT, Some(SECRET))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn device_login_end_to_end_then_logout_revokes_at_the_server() {
+    let (idp, engine) = idp_engine(3600).await;
+    let req = AuthRequest::new("testidp").device(true);
+    let prompt = engine.login(&req).await.expect("device login starts");
+    let code = prompt
+        .user_code
+        .clone()
+        .expect("the prompt carries the user code");
+    assert!(prompt.message.contains(&code), "{}", prompt.message);
+    assert!(prompt.url.starts_with(idp.issuer()), "{}", prompt.url);
+    // The user, on another device, types the code (the complete URI carries it).
+    Browser::new()
+        .approve_device(&prompt.url)
+        .await
+        .expect("approval");
+    let creds = engine
+        .wait(&prompt, Duration::from_secs(60))
+        .await
+        .expect("the background poll collects the tokens");
+    let token = creds
+        .get("TESTIDP_TOKEN")
+        .expect("env key")
+        .expose_secret()
+        .to_owned();
+    let stats = idp.stats().await;
+    assert!(
+        stats.token("urn:ietf:params:oauth:grant-type:device_code") >= 1,
+        "polled with the device-code grant: {stats:?}"
+    );
+    let status = engine.status(None).await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(
+        status[0].identity.as_deref(),
+        Some("user-1"),
+        "userinfo `sub`"
+    );
+    assert_eq!(status[0].requested_scopes, vec!["openid".to_owned()]);
+    assert_eq!(introspect(&idp, &token).await["active"], true);
+
+    let out = engine
+        .sign_out(&req.key(), SignOut::default())
+        .await
+        .unwrap();
+    assert_eq!(out.revocation, Revocation::Revoked);
+    assert!(out.deleted);
+    assert_eq!(
+        introspect(&idp, &token).await["active"],
+        false,
+        "the server itself rejects the revoked token"
+    );
+    assert!(engine.status(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn denied_device_login_says_so() {
+    let (_idp, engine) = idp_engine(3600).await;
+    let prompt = engine
+        .login(&AuthRequest::new("testidp").device(true))
+        .await
+        .unwrap();
+    Browser::new().deny_device(&prompt.url).await.unwrap();
+    let e = engine
+        .wait(&prompt, Duration::from_secs(60))
+        .await
+        .expect_err("denied");
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+}
+
+/// A stub for GitHub's device and token endpoints that answers `polls` in order.
+async fn device_stub(polls: Vec<StubResponse>) -> (StubServer, Engine) {
+    let stub = StubServer::start(StubResponse::text(500, "unscripted"))
+        .await
+        .unwrap();
+    let mut script = vec![StubResponse::json(
+        200,
+        &json!({"device_code": "dc-sentinel-kf", "user_code": "WDJB-MJHT",
+                "verification_uri": "https://github.com/login/device", "expires_in": 900, "interval": 1}),
+    )];
+    script.extend(polls);
+    stub.push_responses(script);
+    let engine = engine(&format!(
+        "[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\ndevice_url = \"{0}/device\"\n\
+         token_url = \"{0}/token\"\nuserinfo_url = \"{0}/user\"\n",
+        stub.url()
+    ));
+    (stub, engine)
+}
+
+fn oauth_error(code: &str) -> StubResponse {
+    StubResponse::json(400, &json!({ "error": code }))
+}
+
+#[tokio::test]
+async fn device_polling_follows_the_servers_answers() {
+    // authorization_pending, then slow_down (interval 1 s → 6 s), then tokens; the identity
+    // comes from the userinfo request that follows.
+    let (stub, engine) = device_stub(vec![
+        oauth_error("authorization_pending"),
+        oauth_error("slow_down"),
+        StubResponse::json(
+            200,
+            &json!({"access_token": "at-sentinel-kf", "token_type": "bearer"}),
+        ),
+        StubResponse::json(200, &json!({"login": "octocat", "id": 1})),
+    ])
+    .await;
+    let started = std::time::Instant::now();
+    let prompt = engine
+        .login(&AuthRequest::new("github").device(true))
+        .await
+        .unwrap();
+    assert_eq!(prompt.user_code.as_deref(), Some("WDJB-MJHT"));
+    let creds = engine.wait(&prompt, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(
+        creds.get("GITHUB_TOKEN").unwrap().expose_secret(),
+        "at-sentinel-kf"
+    );
+    // Three polls at 1 s, 1 s and then 6 s: the slowed-down interval was honoured.
+    assert!(started.elapsed() >= Duration::from_secs(8));
+    let reqs = stub.requests();
+    let paths: Vec<_> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/device", "/token", "/token", "/token", "/user"]);
+    let poll = reqs[1].form();
+    assert!(poll.contains(&(
+        "grant_type".into(),
+        "urn:ietf:params:oauth:grant-type:device_code".into()
+    )));
+    assert!(poll.contains(&("device_code".into(), "dc-sentinel-kf".into())));
+    assert!(
+        poll.contains(&("client_id".into(), "c".into())),
+        "body auth: {poll:?}"
+    );
+    assert_eq!(
+        reqs[4].header("authorization"),
+        Some("Bearer at-sentinel-kf")
+    );
+    let status = engine.status(None).await.unwrap();
+    assert_eq!(status[0].identity.as_deref(), Some("octocat"));
+}
+
+#[tokio::test]
+async fn device_errors_end_the_flow_with_their_kind() {
+    let cases = [
+        ("expired_token", ErrorKind::Expired),
+        ("access_denied", ErrorKind::Denied),
+        ("invalid_client", ErrorKind::Protocol),
+    ];
+    let runs = cases.map(|(code, kind)| async move {
+        let (stub, engine) = device_stub(vec![oauth_error(code)]).await;
+        let prompt = engine
+            .login(&AuthRequest::new("github").device(true))
+            .await
+            .unwrap();
+        let e = engine
+            .wait(&prompt, Duration::from_secs(30))
+            .await
+            .expect_err(code);
+        assert_eq!(e.kind(), kind, "{code}: {e}");
+        assert!(!e.to_string().contains("sentinel"), "{e}");
+        assert!(engine.status(None).await.unwrap().is_empty(), "{code}");
+        assert_eq!(stub.requests().len(), 2, "{code}: no poll after the end");
+    });
+    futures_join(runs).await;
+}
+
+async fn futures_join<F: std::future::Future<Output = ()> + Send + 'static>(
+    futs: impl IntoIterator<Item = F>,
+) {
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    for h in handles {
+        h.await.expect("case");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_without_device_login_says_so() {
+    let e = engine("[auth.notion]\nclient_id = \"c\"\nclient_secret = \"s\"\n")
+        .login(&AuthRequest::new("notion").device(true))
+        .await
+        .expect_err("Notion has no device endpoint");
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+}
+
+#[tokio::test]
+async fn sign_out_reports_unsupported_and_failed_revocation_and_still_deletes() {
+    // A stub revocation endpoint that fails; a second provider without one.
+    let stub = StubServer::start(StubResponse::json(
+        200,
+        &json!({"access_token": "at-sentinel-kf", "refresh_token": "rt-sentinel-kf", "expires_in": 3600}),
+    ))
+    .await
+    .unwrap();
+    let engine = engine(&format!(
+        "[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nauthorize_url = \"{0}/authorize\"\n\
+         token_url = \"{0}/token\"\nrevoke_url = \"{0}/revoke\"\nuserinfo_url = \"{0}/user\"\n",
+        stub.url()
+    ));
+    let login = |profile: &'static str| {
+        let engine = engine.clone();
+        async move {
+            let req = AuthRequest::new("github").profile(profile);
+            stub_login(&engine, &req).await;
+            req.key()
+        }
+    };
+    let a = login("a").await;
+    let b = login("b").await;
+    stub.set_response(StubResponse::text(503, "down"));
+    let kept = engine
+        .sign_out(
+            &a,
+            SignOut {
+                revoke: true,
+                keep_if_revocation_fails: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&kept.revocation, Revocation::Failed(m) if m.contains("HTTP 503")),
+        "{kept:?}"
+    );
+    assert!(!kept.deleted, "kept when asked to");
+    let out = engine.sign_out(&a, SignOut::default()).await.unwrap();
+    assert!(matches!(out.revocation, Revocation::Failed(_)));
+    assert!(out.deleted, "deleted locally all the same");
+    let revokes: Vec<_> = stub
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/revoke")
+        .collect();
+    assert!(revokes.iter().all(|r| {
+        r.form()
+            .iter()
+            .any(|(k, v)| k == "token_type_hint" && v == "refresh_token")
+    }));
+    let skipped = engine
+        .sign_out(
+            &b,
+            SignOut {
+                revoke: false,
+                ..SignOut::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(skipped.revocation, Revocation::Skipped);
+    assert!(skipped.deleted);
+
+    // Notion's tokens have no revocation endpoint in keyfob's spec of a token handler.
+    let notion = engine_with_key_stub(StubResponse::json(200, &json!({"name": "Bot"}))).await;
+    let key = enter_key(&notion.1, "ntn_sentinel_ok").await.unwrap();
+    let out = notion.1.sign_out(&key, SignOut::default()).await.unwrap();
+    assert!(
+        matches!(&out.revocation, Revocation::Unsupported(m) if m.contains("settings")),
+        "{out:?}"
+    );
+    assert!(out.deleted);
+}
+
+/// An engine whose Notion key check goes to a stub answering `answer`.
+async fn engine_with_key_stub(answer: StubResponse) -> (StubServer, Engine) {
+    let stub = StubServer::start(answer).await.unwrap();
+    let engine = engine(&format!(
+        "[auth.notion]\nverify_url = \"{}/v1/users/me\"\n",
+        stub.url()
+    ));
+    (stub, engine)
+}
+
+/// Starts a Notion token login and enters `key`; the session key on success.
+async fn enter_key(engine: &Engine, key: &str) -> keyfob::Result<keyfob::SessionKey> {
+    let req = AuthRequest::new("notion").handler("notion-token");
+    let prompt = engine.login(&req).await?;
+    let state = query_param(&prompt.url, "state").unwrap();
+    engine
+        .complete_token(
+            "notion",
+            Some(&state),
+            vec![("token".into(), key.to_owned().into())],
+        )
+        .await
+        .map(|c| c.key)
+}
+
+#[tokio::test]
+async fn entered_keys_are_checked_with_the_provider() {
+    // Notion answers 401 with its error object for a bad key (developers.notion.com, "Status
+    // codes"); the message is shown and the same link can be used again.
+    let (stub, engine) = engine_with_key_stub(StubResponse::json(
+        401,
+        &json!({"object": "error", "status": 401, "code": "unauthorized", "message": "API token is invalid."}),
+    ))
+    .await;
+    let req = AuthRequest::new("notion").handler("notion-token");
+    let prompt = engine.login(&req).await.unwrap();
+    let state = query_param(&prompt.url, "state").unwrap();
+    let e = engine
+        .complete_token(
+            "notion",
+            Some(&state),
+            vec![("token".into(), "ntn_sentinel_bad".to_owned().into())],
+        )
+        .await
+        .expect_err("a rejected key is refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("API token is invalid."), "{e}");
+    assert!(!e.to_string().contains("sentinel"), "{e}");
+    assert!(
+        engine.status(None).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    let r = &stub.requests()[0];
+    assert_eq!(r.path, "/v1/users/me");
+    assert_eq!(r.header("authorization"), Some("Bearer ntn_sentinel_bad"));
+    assert_eq!(r.header("notion-version"), Some("2022-06-28"));
+
+    // The same link, a good key: stored, with the bot's name as identity.
+    stub.set_response(StubResponse::json(
+        200,
+        &json!({"object": "user", "type": "bot", "name": "Agent Bot"}),
+    ));
+    let done = engine
+        .complete_token(
+            "notion",
+            Some(&state),
+            vec![("token".into(), "ntn_sentinel_good".to_owned().into())],
+        )
+        .await
+        .expect("the link is still alive");
+    assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+    let status = engine.status(None).await.unwrap();
+    assert_eq!(status[0].identity.as_deref(), Some("Agent Bot"));
+
+    // A key that does not look like Notion's, and a check that cannot be made: saved, warned.
+    stub.set_response(StubResponse::text(503, "maintenance"));
+    let req2 = AuthRequest::new("notion")
+        .handler("notion-token")
+        .profile("p2");
+    let prompt = engine.login(&req2).await.unwrap();
+    let state = query_param(&prompt.url, "state").unwrap();
+    let done = engine
+        .complete_token(
+            "notion",
+            Some(&state),
+            vec![("token".into(), "sentinel-odd".to_owned().into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.warnings.len(), 2, "{:?}", done.warnings);
+    assert!(done.warnings[0].contains("does not start like"));
+    assert!(done.warnings[1].contains("HTTP 503"));
+    assert!(done.warnings.iter().all(|w| !w.contains("sentinel")));
+}
+
+/// The token page over HTTP: a key the provider refuses comes back as the form, with the
+/// provider's words, and the link still works.
+#[tokio::test]
+async fn the_token_page_shows_a_refused_key() {
+    let (stub, engine) = engine_with_key_stub(StubResponse::json(
+        401,
+        &json!({"object": "error", "status": 401, "code": "unauthorized", "message": "API token is invalid."}),
+    ))
+    .await;
+    let server = keyfob_callback::start(engine.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let prompt = engine
+        .login(&AuthRequest::new("notion").handler("notion-token"))
+        .await
+        .unwrap();
+    let state = query_param(&prompt.url, "state").unwrap();
+    let action = format!("http://{}/auth/notion/token", server.local_addr());
+    let origin = format!("http://{}", server.local_addr());
+    let http = reqwest::Client::new();
+    let submit = |key: &'static str| {
+        http.post(&action)
+            .header("origin", &origin)
+            .form(&[("state", state.as_str()), ("token", key)])
+            .send()
+    };
+    let r = submit("ntn_sentinel_bad").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("API token is invalid."), "{page}");
+    assert!(page.contains("<form"), "the form again: {page}");
+    assert!(!page.contains("sentinel"), "{page}");
+    stub.set_response(StubResponse::json(200, &json!({"name": "Agent Bot"})));
+    let r = submit("ntn_sentinel_good").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Done"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn refresh_ahead_keeps_calls_off_the_token_endpoint() {
+    // Access tokens live 4 s; refresh-ahead looks every 200 ms. 1,000 calls spread over two
+    // lifetimes never find the session due, so none waits for a refresh.
+    let (idp, engine) = idp_engine(4).await;
+    let req = AuthRequest::new("testidp");
+    browser_login(&engine, &req).await;
+    let task = engine.refresh_ahead(RefreshAhead {
+        lead: Duration::from_secs(2),
+        jitter: Duration::ZERO,
+        every: Duration::from_millis(200),
+    });
+    let key = req.key();
+    for _ in 0..1000 {
+        engine.credentials(&key).await.expect("credentials");
+        tokio::time::sleep(Duration::from_millis(9)).await;
+    }
+    drop(task);
+    let stats = engine.stats();
+    assert_eq!(stats.inline_refreshes, 0, "{stats:?}");
+    assert!(stats.background_refreshes >= 2, "{stats:?}");
+    assert_eq!(
+        idp.stats().await.token("refresh_token"),
+        stats.background_refreshes,
+        "every refresh request came from the background task"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_background_refresh_marks_the_session_for_a_new_login() {
+    let stub = StubServer::start(StubResponse::json(
+        200,
+        &json!({"access_token": "at-sentinel-kf", "refresh_token": "rt-sentinel-kf", "expires_in": 3}),
+    ))
+    .await
+    .unwrap();
+    let engine = engine(&format!(
+        "[session]\nrefresh_margin_secs = 1\n\
+         [auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nauthorize_url = \"{0}/authorize\"\n\
+         token_url = \"{0}/token\"\nuserinfo_url = \"{0}/user\"\n",
+        stub.url()
+    ));
+    let req = AuthRequest::new("github");
+    stub_login(&engine, &req).await;
+    stub.set_response(StubResponse::json(400, &json!({"error": "invalid_grant"})));
+    let n = engine
+        .refresh_due(Duration::from_secs(10), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(engine.stats().background_failures, 1);
+    let status = engine.status(None).await.unwrap();
+    assert!(status[0].needs_reauth, "{status:?}");
+    assert!(
+        status[0]
+            .refresh_error
+            .as_deref()
+            .is_some_and(|e| e.contains("log in again")),
+        "{status:?}"
+    );
+    // The access token still works until it expires; then the session needs a login.
+    engine.credentials(&req.key()).await.expect("still valid");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let status = engine.status(None).await.unwrap();
+    assert_eq!(status[0].state, SessionState::NeedsAuth, "{status:?}");
+    let e = engine.credentials(&req.key()).await.expect_err("expired");
+    assert_eq!(e.kind(), ErrorKind::ReauthRequired, "{e}");
+    // The tools API's view: a prompt for a new login, not an error at call time.
+    match engine.ensure(&req).await.unwrap() {
+        keyfob::Ensured::Prompt(p) => assert!(p.url.contains("/authorize?")),
+        other => panic!("expected a prompt, got {other:?}"),
+    }
+}
+
+/// With `device_flow = true`, a tool call that needs a login pauses with a device prompt: the
+/// code is in the prompt the agent shows, and the same call then runs.
+#[tokio::test]
+async fn a_paused_tool_call_carries_the_device_code() {
+    use keyfob::tools::{FnTool, Invocation, Keyfob, ToolAuth};
+    let (stub, _) = device_stub(vec![
+        oauth_error("authorization_pending"),
+        StubResponse::json(
+            200,
+            &json!({"access_token": "at-tool", "token_type": "bearer"}),
+        ),
+        StubResponse::json(200, &json!({"login": "octocat"})),
+    ])
+    .await;
+    let engine = engine(&format!(
+        "[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\ndevice_flow = true\n\
+         device_url = \"{0}/device\"\ntoken_url = \"{0}/token\"\nuserinfo_url = \"{0}/user\"\n",
+        stub.url()
+    ));
+    let mut k = Keyfob::new(engine.clone());
+    k.register(FnTool::new(
+        "whoami",
+        "Who am I on GitHub",
+        json!({"type": "object"}),
+        Some(ToolAuth::named("github")),
+        |_, creds| {
+            Box::pin(async move {
+                let token = creds.expect("credentials").access_token().to_owned();
+                Ok(serde_json::Value::String(token))
+            })
+        },
+    ))
+    .unwrap();
+    let Invocation::Paused(prompt) = k
+        .invoke("whoami", serde_json::Value::Null, "chat-1", "default")
+        .await
+        .unwrap()
+    else {
+        panic!("a first call pauses");
+    };
+    assert_eq!(prompt.user_code.as_deref(), Some("WDJB-MJHT"));
+    engine
+        .wait(&prompt, Duration::from_secs(30))
+        .await
+        .expect("the device flow completes");
+    match k
+        .invoke("whoami", serde_json::Value::Null, "chat-1", "default")
+        .await
+        .unwrap()
+    {
+        Invocation::Done(v) => assert_eq!(v, "at-tool"),
+        other => panic!("expected the call to run, got {other:?}"),
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The callback server under wrk (Debian's package): /health and the token page GET, 2 threads,
+# 64 connections, for the keyfob-bench scenarios `wrk_health` and `wrk_token_page`. Installs wrk
+# when it is missing and this runs as root; fails unless both scenarios ran with zero errors.
+# Usage: scripts/load.sh [--quick]   (--quick: 2 s per scenario instead of 10 s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+    else
+        echo "wrk is not installed; run as root or: sudo apt-get install -y wrk" >&2
+        exit 1
+    fi
+fi
+cargo build --release -p keyfob-bench
+status=0
+for scenario in wrk_health wrk_token_page; do
+    line=$(./target/release/keyfob-bench --json "$@" --scenario "$scenario")
+    echo "$line"
+    case "$line" in
+        *'"errors":0,'*) ;;
+        *) echo "$scenario: errors, or wrk did not run" >&2; status=1 ;;
+    esac
+done
+exit "$status"
