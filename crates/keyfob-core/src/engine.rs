@@ -700,8 +700,9 @@ impl Engine {
             verifier: started.verifier,
             prompt_url: SecretString::from(started.url),
             created_at: now,
-            expires_at: now
-                + i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
+            expires_at: now.saturating_add(
+                i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
+            ),
             status: FlowStatus::Waiting,
             user_code: None,
         };

@@ -688,7 +688,8 @@ impl OAuth2Handler {
             refresh_token,
             expires_at: resp
                 .expires_in()
-                .map(|d| now + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)),
+                // Saturating: a server may answer any `expires_in` (found by fuzzing).
+                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
             scopes,
             token_type: Some(token_type_name(resp.token_type())),
             extra_secrets: Vec::new(),

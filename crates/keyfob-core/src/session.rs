@@ -173,7 +173,7 @@ impl Session {
             return SessionState::NeedsAuth;
         }
         match self.grant.expires_at {
-            Some(at) if at - self.effective_margin(margin_secs) <= now => {
+            Some(at) if at.saturating_sub(self.effective_margin(margin_secs)) <= now => {
                 SessionState::NeedsRefresh
             }
             _ => SessionState::Valid,
@@ -184,7 +184,7 @@ impl Session {
     /// that a token living shorter than the margin is not refreshed on every use.
     pub fn effective_margin(&self, margin_secs: i64) -> i64 {
         match self.grant.expires_at {
-            Some(at) => margin_secs.min((at - self.updated_at).max(0) / 2),
+            Some(at) => margin_secs.min(at.saturating_sub(self.updated_at).max(0) / 2),
             None => margin_secs,
         }
     }
@@ -309,6 +309,23 @@ mod tests {
             refresh_error: None,
             version: 1,
         }
+    }
+
+    #[test]
+    fn extreme_expiry_times_do_not_overflow() {
+        // A token endpoint may answer any `expires_in`; fuzzing found the overflow
+        // (fuzz/regressions/callback_request/grant-expires-in-overflow).
+        let wanted = Scopes::new();
+        for at in [i64::MAX, i64::MIN, i64::MIN + 1] {
+            let mut s = session("default", Some(at), &[]);
+            for updated in [i64::MIN, 0, i64::MAX] {
+                s.updated_at = updated;
+                let _ = s.state(&wanted, 1_800_000_000, i64::MAX);
+                let _ = s.effective_margin(300);
+            }
+        }
+        let far = session("default", Some(i64::MAX), &[]);
+        assert_eq!(far.state(&wanted, 1_800_000_000, 300), SessionState::Valid);
     }
 
     #[test]

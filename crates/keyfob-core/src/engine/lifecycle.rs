@@ -451,8 +451,8 @@ impl Engine {
                 continue;
             }
             let early = jitter_for(&s.key, jitter);
-            let due_at =
-                expires_at - i64::try_from((lead + early).as_secs()).unwrap_or(i64::MAX / 4);
+            let due_at = expires_at
+                .saturating_sub(i64::try_from((lead + early).as_secs()).unwrap_or(i64::MAX));
             if now < due_at {
                 continue;
             }
