@@ -43,6 +43,12 @@ impl Home {
         }
     }
 
+    /// Adds tables to the config file.
+    fn append(&self, tables: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, format!("{text}{tables}")).unwrap();
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args)
@@ -67,6 +73,33 @@ impl Home {
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+}
+
+/// A real OAuth2 server with the client `cli`, and a home whose `testidp` provider discovers it
+/// and whose callback port is the client's redirect URI. `provider` adds lines to
+/// `[providers.testidp]` (`refresh = "rotating"`).
+async fn testidp_home(ttl: u64, provider: &str) -> (Idp, Home) {
+    let home = Home::new("");
+    let idp = Idp::start(IdpOptions {
+        clients: vec![IdpClient::basic(
+            "cli",
+            "cli-secret",
+            &[&format!(
+                "http://127.0.0.1:{}/auth/testidp/oauth2/callback",
+                home.port
+            )],
+        )],
+        access_token_ttl_secs: ttl,
+        extra_scopes: vec![],
+    })
+    .await
+    .unwrap();
+    home.append(&format!(
+        "[providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\n{provider}\
+         [auth.testidp]\nclient_id = \"cli\"\nclient_secret = \"cli-secret\"\n",
+        idp.issuer()
+    ));
+    (idp, home)
 }
 
 /// Starts `keyfob login …` and returns the child and the URL it printed on its own line.
@@ -292,31 +325,7 @@ async fn token_login_then_token_exec_status_logout_across_processes() {
 
 #[tokio::test]
 async fn oauth2_login_through_the_cli() {
-    let port = free_port();
-    let idp = Idp::start(IdpOptions {
-        clients: vec![IdpClient::basic(
-            "cli",
-            "cli-secret",
-            &[&format!(
-                "http://127.0.0.1:{port}/auth/testidp/oauth2/callback"
-            )],
-        )],
-        access_token_ttl_secs: 3600,
-        extra_scopes: vec![],
-    })
-    .await
-    .unwrap();
-    let home = Home::new(&format!(
-        "[providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\n[auth.testidp]\nclient_id = \"cli\"\nclient_secret = \"cli-secret\"\n",
-        idp.issuer()
-    ));
-    std::fs::write(
-        &home.config,
-        std::fs::read_to_string(&home.config)
-            .unwrap()
-            .replace(&format!(":{}", home.port), &format!(":{port}")),
-    )
-    .unwrap();
+    let (idp, home) = testidp_home(3600, "").await;
     let (child, url) = start_login(&home, &["login", "testidp", "--no-browser"]).await;
     let callback = Browser::new().approve(&url).await.unwrap();
     let r = reqwest::get(&callback).await.unwrap();
@@ -597,31 +606,7 @@ async fn login_completes_through_a_separate_serve_process() {
 
 #[tokio::test]
 async fn concurrent_token_processes_refresh_once() {
-    let port = free_port();
-    let idp = Idp::start(IdpOptions {
-        clients: vec![IdpClient::basic(
-            "cli",
-            "cli-secret",
-            &[&format!(
-                "http://127.0.0.1:{port}/auth/testidp/oauth2/callback"
-            )],
-        )],
-        access_token_ttl_secs: 60,
-        extra_scopes: vec![],
-    })
-    .await
-    .unwrap();
-    let home = Home::new(&format!(
-        "[providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\nrefresh = \"rotating\"\n[auth.testidp]\nclient_id = \"cli\"\nclient_secret = \"cli-secret\"\n",
-        idp.issuer()
-    ));
-    std::fs::write(
-        &home.config,
-        std::fs::read_to_string(&home.config)
-            .unwrap()
-            .replace(&format!(":{}", home.port), &format!(":{port}")),
-    )
-    .unwrap();
+    let (idp, home) = testidp_home(60, "refresh = \"rotating\"\n").await;
     let (child, url) = start_login(&home, &["login", "testidp", "--no-browser"]).await;
     let callback = Browser::new().approve(&url).await.unwrap();
     reqwest::get(&callback).await.unwrap();
@@ -791,21 +776,7 @@ async fn serve_processes_sharing_redis_complete_each_others_flows() {
 /// device" over HTTP; `status --json` names the account; `logout` revokes at the server.
 #[tokio::test]
 async fn device_login_status_identity_and_revoking_logout() {
-    let idp = Idp::start(IdpOptions {
-        clients: vec![IdpClient::basic(
-            "cli",
-            "cli-secret",
-            &["http://127.0.0.1:1/unused"],
-        )],
-        access_token_ttl_secs: 3600,
-        extra_scopes: vec![],
-    })
-    .await
-    .unwrap();
-    let home = Home::new(&format!(
-        "[providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\n[auth.testidp]\nclient_id = \"cli\"\nclient_secret = \"cli-secret\"\n",
-        idp.issuer()
-    ));
+    let (idp, home) = testidp_home(3600, "").await;
     let mut child = home
         .cmd(&["login", "testidp", "--device", "--label-from-identity"])
         .stdout(Stdio::piped())
@@ -870,11 +841,10 @@ async fn device_login_status_identity_and_revoking_logout() {
 #[tokio::test]
 async fn serve_tls_and_a_login_that_uses_it() {
     let home = Home::new("");
+    let text = std::fs::read_to_string(&home.config).unwrap();
     std::fs::write(
         &home.config,
-        std::fs::read_to_string(&home.config)
-            .unwrap()
-            .replace("[server]\n", "[server]\ntls = true\n"),
+        text.replacen("[server]\n", "[server]\ntls = true\n", 1),
     )
     .unwrap();
     let mut serve = home
