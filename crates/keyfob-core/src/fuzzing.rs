@@ -3,15 +3,11 @@
 
 use std::fmt;
 
-use oauth2::basic::{BasicErrorResponse, BasicTokenType};
-use oauth2::http::{HeaderValue, StatusCode, header};
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ExtraTokenFields, RequestTokenError,
-    StandardTokenResponse, TokenResponse, TokenUrl,
-};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use oauth2::basic::BasicErrorResponse;
+use oauth2::{AuthUrl, AuthorizationCode, ClientId, RequestTokenError, TokenResponse, TokenUrl};
+use serde_json::Value;
 
+use crate::oauth::TokenResp;
 use crate::spec::OAuth2Spec;
 
 /// `oauth::normalize`: a token-endpoint answer (status, `Content-Type`, body) rewritten into
@@ -19,24 +15,6 @@ use crate::spec::OAuth2Spec;
 pub fn normalize(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) -> (u16, Value) {
     crate::oauth::normalize(status, content_type, body, spec)
 }
-
-/// The same shape as the engine's private `oauth::Extra`: every non-standard field.
-#[derive(Clone, Deserialize, Serialize)]
-struct Extra {
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
-
-impl fmt::Debug for Extra {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Extra([redacted])")
-    }
-}
-
-impl ExtraTokenFields for Extra {}
-
-/// The engine's token response type (`oauth::TokenResp`).
-type TokenResp = StandardTokenResponse<Extra, BasicTokenType>;
 
 /// What the `oauth2` crate made of a normalized answer, without any secret.
 #[derive(Debug)]
@@ -71,18 +49,10 @@ impl fmt::Display for Never {
 
 impl std::error::Error for Never {}
 
-/// Normalizes an answer exactly as `Runtime::send` does (`normalize`, then the JSON body with
-/// `Content-Type: application/json` and the reported status), and hands it to an `oauth2` client
-/// typed like the engine's for an authorization-code exchange.
+/// Normalizes an answer exactly as `Runtime::send` does (`oauth::normalized_response`), and
+/// hands it to an `oauth2` client typed like the engine's for an authorization-code exchange.
 pub fn exchange(status: u16, content_type: &str, body: &[u8], spec: &OAuth2Spec) -> Parsed {
-    let (status, json) = normalize(status, content_type, body, spec);
-    let mut resp =
-        oauth2::http::Response::new(serde_json::to_vec(&json).expect("JSON value serializes"));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let resp = crate::oauth::normalized_response(status, content_type, body, spec);
     let client = oauth2::Client::<
         BasicErrorResponse,
         TokenResp,

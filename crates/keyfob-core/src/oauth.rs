@@ -217,16 +217,7 @@ impl Runtime {
                 source_chain(&e)
             ))
         })?;
-        let (status, json) = normalize(status, &content_type, &bytes, spec);
-        let mut out =
-            http::Response::new(serde_json::to_vec(&json).expect("JSON value serializes"));
-        *out.status_mut() =
-            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
-        out.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        Ok(out)
+        Ok(normalized_response(status, &content_type, &bytes, spec))
     }
 }
 
@@ -243,6 +234,24 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
     } else {
         parts.join(": ")
     }
+}
+
+/// [`normalize`] as the HTTP response the `oauth2` crate parses: the JSON body, its content type
+/// and the status to report.
+pub(crate) fn normalized_response(
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    spec: &OAuth2Spec,
+) -> oauth2::HttpResponse {
+    let (status, json) = normalize(status, content_type, body, spec);
+    let mut out = http::Response::new(serde_json::to_vec(&json).expect("JSON value serializes"));
+    *out.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    out
 }
 
 /// Rewrites a token-endpoint answer into RFC 6749 JSON; returns the status to report.
@@ -402,9 +411,9 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp<'_> {
 
 /// Whatever a token response carries besides the standard fields.
 #[derive(Clone, Deserialize, Serialize)]
-struct Extra {
+pub(crate) struct Extra {
     #[serde(flatten)]
-    rest: Map<String, Value>,
+    pub(crate) rest: Map<String, Value>,
 }
 
 impl fmt::Debug for Extra {
@@ -415,7 +424,7 @@ impl fmt::Debug for Extra {
 
 impl ExtraTokenFields for Extra {}
 
-type TokenResp = StandardTokenResponse<Extra, BasicTokenType>;
+pub(crate) type TokenResp = StandardTokenResponse<Extra, BasicTokenType>;
 type Client = oauth2::Client<
     BasicErrorResponse,
     TokenResp,
