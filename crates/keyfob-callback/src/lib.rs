@@ -47,59 +47,80 @@ pub fn router(engine: Engine) -> Router {
         .route("/auth/{provider}/token", get(token_form).post(token_submit))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(refuse_declared_oversize))
-        .layer(axum::middleware::map_response(security_headers))
         .with_state(engine.clone());
     let app = if prefix.is_empty() {
         routes
     } else {
-        Router::new()
-            .nest(&prefix, routes)
-            .fallback(not_found)
-            .layer(axum::middleware::map_response(security_headers))
+        Router::new().nest(&prefix, routes).fallback(not_found)
     };
-    // Outermost, so that a refused host gets the security headers of the inner layer too.
-    app.layer(axum::middleware::from_fn_with_state(engine, check_host))
-        .layer(axum::middleware::map_response(security_headers))
+    // Outermost, so that every answer (a refusal, a 404 outside the prefix) gets the headers.
+    app.layer(axum::middleware::from_fn_with_state(engine, guard))
+}
+
+/// One layer for every request: [`check_host`], then [`refuse_declared_oversize`], then the
+/// route; every answer, refusals included, leaves with [`security_headers`]. (One layer rather
+/// than three: each tower layer costs a boxed service clone per request.)
+async fn guard(State(engine): State<Engine>, req: Request, next: Next) -> Response {
+    let mut resp = match check_host(&engine, &req).or_else(|| refuse_declared_oversize(&req)) {
+        Some(refusal) => refusal,
+        None => next.run(req).await,
+    };
+    security_headers(resp.headers_mut());
+    resp
 }
 
 /// Refuses requests whose `Host` is a DNS name other than `localhost` (unless a public base URL
 /// is configured, where a proxy decides what reaches us). A web page that rebinds its own name
 /// to 127.0.0.1 reaches this server as "same origin" under that name; its requests still say
 /// that name in `Host`. IP literals and `localhost` cannot be rebound.
-async fn check_host(State(engine): State<Engine>, req: Request, next: Next) -> Response {
+fn check_host(engine: &Engine, req: &Request) -> Option<Response> {
     if engine.config().server.public_base_url.is_some() || host_is_local(req.headers()) {
-        return next.run(req).await;
+        return None;
     }
     let page = pages::error(
         "Refused",
         "This server answers only to 127.0.0.1, [::1] and localhost.",
     );
-    (StatusCode::MISDIRECTED_REQUEST, Html(page)).into_response()
+    Some((StatusCode::MISDIRECTED_REQUEST, Html(page)).into_response())
 }
 
 /// Answers 413 at once to a body declared larger than [`MAX_BODY`], instead of waiting for
 /// bytes that may never come (the body limit alone counts only what arrives).
-async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
+fn refuse_declared_oversize(req: &Request) -> Option<Response> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return refused(
+    declared.filter(|n| *n > MAX_BODY as u64).map(|_| {
+        refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             "The request body is larger than 16 KiB.",
-        );
-    }
-    next.run(req).await
+        )
+    })
 }
 
+/// Whether `Host` names this machine: an IP literal or `localhost`, with an optional port.
+/// The common spellings are recognised directly; anything else (numeric IPv4 forms, IDNA
+/// names, odd ports) is decided by the WHATWG URL parser, as a browser would read it.
 fn host_is_local(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         // HTTP/1.0 without Host: no browser sends that.
         return true;
     };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.parse::<u16>().is_ok() => name,
+        _ => host,
+    };
+    let literal = name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok());
+    if literal {
+        return true;
+    }
     let Ok(url) = url::Url::parse(&format!("http://{host}/")) else {
         return false;
     };
@@ -110,8 +131,7 @@ fn host_is_local(headers: &HeaderMap) -> bool {
     }
 }
 
-async fn security_headers(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
+fn security_headers(h: &mut HeaderMap) {
     // A page may loosen this one (the token form, whose own post must carry its Origin).
     if !h.contains_key(header::REFERRER_POLICY) {
         h.insert(
@@ -131,7 +151,6 @@ async fn security_headers(mut resp: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    resp
 }
 
 async fn health() -> impl IntoResponse {
@@ -326,16 +345,14 @@ fn same_origin(engine: &Engine, headers: &HeaderMap) -> bool {
     if fetch_site.is_some_and(|v| v != "same-origin") {
         return false;
     }
-    let Ok(base) = url::Url::parse(&engine.callback_base()) else {
-        return false;
-    };
-    let ours = base.origin().ascii_serialization();
+    // Our origin is worked out only when a header needs comparing with it.
+    let ours =
+        || url::Url::parse(&engine.callback_base()).map(|base| base.origin().ascii_serialization());
     match (get(header::ORIGIN), get(header::REFERER)) {
         (Some("null"), _) => fetch_site == Some("same-origin"),
-        (Some(origin), _) => origin == ours,
-        (None, Some(referer)) => {
-            url::Url::parse(referer).is_ok_and(|r| r.origin().ascii_serialization() == ours)
-        }
+        (Some(origin), _) => ours().is_ok_and(|ours| origin == ours),
+        (None, Some(referer)) => url::Url::parse(referer)
+            .is_ok_and(|r| ours().is_ok_and(|ours| r.origin().ascii_serialization() == ours)),
         (None, None) => true,
     }
 }
@@ -574,6 +591,50 @@ impl Server {
         match (&mut self.task).await {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(host: &str) -> bool {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        host_is_local(&h)
+    }
+
+    /// The direct path and the URL parser agree: every spelling of this machine passes, every
+    /// DNS name but `localhost` (rebindable) and every malformed port is refused.
+    #[test]
+    fn host_check_accepts_only_this_machine() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:443",
+            "localhost",
+            "LocalHost:1",
+            "localhost:",
+            "2130706433",
+            "0x7f.1:80",
+        ] {
+            assert!(local(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:80",
+            "127.0.0.1.evil.example",
+            "localhost.evil.example",
+            "localhost:99999",
+            "127.0.0.1:x",
+            "[::1",
+            "::1",
+            "[evil.example]",
+            "",
+        ] {
+            assert!(!local(host), "{host}");
         }
     }
 }

@@ -340,9 +340,9 @@ async fn binds_loopback_by_default() {
     server.shutdown().await;
 }
 
-/// MUTATION: dropping any `insert` in `security_headers` fails this test; so does moving the
-/// `map_response(security_headers)` layer below `.fallback(not_found)` (404s lose them), or
-/// dropping the outer one (the 421 of `check_host` loses them).
+/// MUTATION: dropping any `insert` in `security_headers` fails this test; so does `guard`
+/// adding them only to the route's answers (the 421 of `check_host` and the 413 of
+/// `refuse_declared_oversize` lose them).
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let s = setup("").await;
@@ -602,7 +602,7 @@ type Headers<'a> = Vec<(&'a str, String)>;
 /// `Sec-Fetch-Site` rule fails the `same-site` case; dropping the `Referer` arm fails the
 /// foreign-Referer case; letting `Origin: null` through unconditionally fails that case;
 /// `is_form` going back to `starts_with` fails the look-alike content type; removing the
-/// `check_host` layer fails the DNS-rebinding case.
+/// `check_host` call from `guard` fails the DNS-rebinding case.
 #[tokio::test]
 async fn cross_origin_posts_are_refused_and_change_nothing() {
     let s = setup("").await;
@@ -989,7 +989,7 @@ async fn malformed_and_oversized_requests_get_4xx_and_the_server_keeps_serving()
         );
     }
     // A body declared far over the limit is answered at once, not waited for.
-    // MUTATION: removing the `refuse_declared_oversize` layer leaves it unanswered.
+    // MUTATION: removing the `refuse_declared_oversize` call from `guard` leaves it unanswered.
     let r = raw(addr, &cases[1].1).await;
     assert_eq!(raw_status(&r), 413, "{r}");
     // The link survived all of it.
