@@ -161,8 +161,9 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct MemoryInner {
-    sessions: HashMap<SessionKey, Session>,
-    pending: HashMap<String, PendingFlow>,
+    // Boxed, so that growing a map moves pointers rather than whole records.
+    sessions: HashMap<SessionKey, Box<Session>>,
+    pending: HashMap<String, Box<PendingFlow>>,
     /// The state hash of each session key's flow, so that replacing and finding are O(1).
     pending_by_key: HashMap<SessionKey, String>,
     next_version: u64,
@@ -205,7 +206,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>> {
-        Ok(self.lock().sessions.get(key).cloned())
+        Ok(self.lock().sessions.get(key).map(|s| Session::clone(s)))
     }
 
     async fn put(&self, session: &Session, expect: Expect) -> Result<u64> {
@@ -221,7 +222,7 @@ impl SessionStore for MemoryStore {
         }
         inner.next_version += 1;
         let version = inner.next_version;
-        let mut stored = session.clone();
+        let mut stored = Box::new(session.clone());
         stored.version = version;
         inner.sessions.insert(session.key.clone(), stored);
         Ok(version)
@@ -237,7 +238,7 @@ impl SessionStore for MemoryStore {
             .sessions
             .values()
             .filter(|s| thread.is_none_or(|t| s.key.thread == t))
-            .cloned()
+            .map(|s| Session::clone(s))
             .collect();
         v.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(v)
@@ -251,12 +252,18 @@ impl SessionStore for MemoryStore {
         {
             inner.pending.remove(&old);
         }
-        inner.pending.insert(flow.state_hash.clone(), flow.clone());
+        inner
+            .pending
+            .insert(flow.state_hash.clone(), Box::new(flow.clone()));
         Ok(())
     }
 
     async fn pending(&self, state_hash: &str) -> Result<Option<PendingFlow>> {
-        Ok(self.lock().pending.get(state_hash).cloned())
+        Ok(self
+            .lock()
+            .pending
+            .get(state_hash)
+            .map(|p| PendingFlow::clone(p)))
     }
 
     async fn pending_for(&self, key: &SessionKey) -> Result<Option<PendingFlow>> {
@@ -265,7 +272,7 @@ impl SessionStore for MemoryStore {
             .pending_by_key
             .get(key)
             .and_then(|h| inner.pending.get(h))
-            .cloned())
+            .map(|p| PendingFlow::clone(p)))
     }
 
     async fn claim_pending(&self, state_hash: &str, now: i64) -> Result<Option<PendingFlow>> {
@@ -273,7 +280,7 @@ impl SessionStore for MemoryStore {
         match inner.pending.get_mut(state_hash) {
             Some(p) if p.status == FlowStatus::Waiting && p.expires_at > now => {
                 p.status = FlowStatus::Claimed;
-                Ok(Some(p.clone()))
+                Ok(Some(PendingFlow::clone(p)))
             }
             _ => Ok(None),
         }
