@@ -15,7 +15,10 @@
 //! whose `Host` is a DNS name other than `localhost` is refused, which defeats DNS rebinding. The
 //! token form refuses cross-origin posts (see [`same_origin`]). The server binds `127.0.0.1`
 //! unless configured otherwise, can serve TLS ([`start_tls`]), and never logs a `state`, code or
-//! token. `SECURITY.md` at the repository root lists the defences and the tests that prove them.
+//! token. It speaks HTTP/1.1 only, and closes a connection whose client takes longer than
+//! `[server] read_timeout_secs` to send a request's headers or a form's body, or sits idle that
+//! long between requests. `SECURITY.md` at the repository root lists the defences and the
+//! tests that prove them.
 
 mod pages;
 pub mod tls;
@@ -25,8 +28,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -375,8 +378,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 async fn token_submit(
     State(engine): State<Engine>,
     path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Response {
     let provider = match provider_of(path) {
         Ok(p) => p,
@@ -385,27 +387,37 @@ async fn token_submit(
     if let Some(r) = unknown_provider(&engine, &provider) {
         return r;
     }
-    if !same_origin(&engine, &headers) {
+    let headers = req.headers();
+    if !same_origin(&engine, headers) {
         return refused(
             StatusCode::FORBIDDEN,
             "Cross-site form submissions are refused.",
         );
     }
-    if !is_form(&headers) {
+    if !is_form(headers) {
         return refused(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Send the form as application/x-www-form-urlencoded.",
         );
     }
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return refused(
-                e.status(),
-                "The form could not be read (it may be larger than 16 KiB).",
-            );
-        }
-    };
+    // The body within the read timeout: a client that declares a length and then drips (or
+    // stops) must not hold the handler.
+    let body =
+        match tokio::time::timeout(read_timeout(&engine), Bytes::from_request(req, &())).await {
+            Ok(Ok(b)) => b,
+            Err(_) => {
+                return refused(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The form arrived too slowly. Send it again.",
+                );
+            }
+            Ok(Err(e)) => {
+                return refused(
+                    e.status(),
+                    "The form could not be read (it may be larger than 16 KiB).",
+                );
+            }
+        };
     let mut form = match pairs(&body) {
         Ok(f) => f,
         Err(r) => return *r,
@@ -475,23 +487,57 @@ pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Serv
 fn serve<L>(listener: L, addr: SocketAddr, engine: Engine, tls: Option<tls::Reloadable>) -> Server
 where
     L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
 {
     let app = router(engine.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(accept_loop(listener, app, read_timeout(&engine), rx));
     Server {
         addr,
         shutdown: Some(tx),
         task,
         purger: purger(engine, tls),
     }
+}
+
+/// `[server] read_timeout_secs` (at least 1 s).
+fn read_timeout(engine: &Engine) -> Duration {
+    Duration::from_secs(engine.config().server.read_timeout_secs.max(1))
+}
+
+/// Accepts connections until `stop` fires (or its sender is dropped), then lets open requests
+/// finish. HTTP/1.1 only: browsers, the token form and OAuth2 redirects need nothing else. A
+/// client gets [`read_timeout`] to send a request's headers, whether its connection is new or
+/// kept alive after an answer, and is disconnected after that (slow-drip and idle clients would
+/// otherwise keep a connection and a task each, for ever).
+async fn accept_loop<L>(
+    mut listener: L,
+    app: Router,
+    read_timeout: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let io = tokio::select! {
+            (io, _) = listener.accept() => io,
+            _ = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(io), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Like [`start`], over TLS (HTTP/1.1 on rustls).

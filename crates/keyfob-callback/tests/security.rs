@@ -1013,6 +1013,73 @@ async fn malformed_and_oversized_requests_get_4xx_and_the_server_keeps_serving()
 /// MUTATION: `unknown_provider` dropped from `token_form` fails this (the engine answers 400
 /// for an unknown provider's state); normalising `..` before routing (tower-http's
 /// `NormalizePath`) fails the raw `/auth/../health` case.
+/// Reads until the server closes the connection; panics if it has not within 10 s.
+async fn until_closed(sock: &mut tokio::net::TcpStream) -> String {
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut out))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Slow-drip and idle clients (slowloris) each hold a connection and a task until the read
+/// timeout (`[server] read_timeout_secs`, 1 s here) closes it; the link they held survives.
+/// MUTATION: dropping `header_read_timeout` (or the timer) in `accept_loop` leaves the stalled
+/// and the idle connections open (`until_closed` panics); dropping the `timeout` around the
+/// body in `token_submit` leaves the dripping form unanswered.
+#[tokio::test]
+async fn stalled_slow_and_idle_connections_are_closed_and_change_nothing() {
+    let s = setup("[server]\nread_timeout_secs = 1").await;
+    let p = s.prompt(&notion()).await;
+    let state = param(&p.url, "state");
+    let addr = s.addr();
+    let connect = || tokio::net::TcpStream::connect(addr);
+    // Headers begun and never finished.
+    let mut stalled = connect().await.unwrap();
+    let head = format!("GET /auth/notion/token?state={state} HTTP/1.1\r\nHost: {addr}\r\n");
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // One answered request, then silence on the kept-alive connection.
+    let mut idle = connect().await.unwrap();
+    idle.write_all(format!("GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // A form that declares 100 bytes and sends 20 of them.
+    let mut dripping = connect().await.unwrap();
+    let form = format!(
+        "POST /auth/notion/token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nstate={}",
+        &state[..14]
+    );
+    dripping.write_all(form.as_bytes()).await.unwrap();
+    let (stalled, idle, dripping) = tokio::join!(
+        until_closed(&mut stalled),
+        until_closed(&mut idle),
+        until_closed(&mut dripping)
+    );
+    assert_eq!(
+        raw_status(&stalled),
+        0,
+        "no answer to half a request: {stalled}"
+    );
+    assert_eq!(raw_status(&idle), 200, "{idle}");
+    assert_eq!(idle.matches("HTTP/1.1").count(), 1, "{idle}");
+    assert_eq!(raw_status(&dripping), 408, "{dripping}");
+    assert!(dripping.contains("too slowly"), "{dripping}");
+    // The link survived all three, and works.
+    assert_eq!(
+        s.status_of(&notion().key()).await,
+        Some(FlowStatus::Waiting)
+    );
+    let r = s
+        .post_form(
+            "notion",
+            &[("state", &state), ("token", "ntn_after_slowloris")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_no_panic();
+}
+
 #[tokio::test]
 async fn path_tricks_on_the_provider_segment_reach_nothing() {
     let s = setup("").await;

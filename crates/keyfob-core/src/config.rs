@@ -56,6 +56,10 @@ pub struct ServerConfig {
     pub tls_cert: Option<std::path::PathBuf>,
     /// The private key (PEM) of `tls_cert`.
     pub tls_key: Option<std::path::PathBuf>,
+    /// How long a client may take to send a request's headers, or a form's body, and how long
+    /// a keep-alive connection may sit idle, before it is closed (a stalled or slow-drip client
+    /// would otherwise hold its connection and task for ever).
+    pub read_timeout_secs: u64,
 }
 
 impl ServerConfig {
@@ -74,6 +78,7 @@ impl Default for ServerConfig {
             tls: false,
             tls_cert: None,
             tls_key: None,
+            read_timeout_secs: 10,
         }
     }
 }
