@@ -511,7 +511,7 @@ impl OAuth2Handler {
                     what: &str|
          -> Result<Option<Url>> {
             let raw = match (over, disc, spec.filter(|s| !s.is_empty())) {
-                (Some(o), _, _) => o.clone(),
+                (Some(o), _, _) => self.with_client_id(o),
                 (None, Some(d), _) => d.clone(),
                 (None, None, Some(s)) => self.fill(s)?,
                 (None, None, None) => return Ok(None),
@@ -567,8 +567,19 @@ impl OAuth2Handler {
     }
 
     /// Fills `{field}` placeholders from config extras.
+    /// `url` with `{client_id}` replaced by the configured client id (GitHub's revocation path
+    /// names it), in spec and config URLs alike.
+    fn with_client_id(&self, url: &str) -> String {
+        if !url.contains("{client_id}") {
+            return url.to_owned();
+        }
+        let id = self.config.client_id.as_deref().unwrap_or_default();
+        let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        url.replace("{client_id}", &id)
+    }
+
     fn fill(&self, template: &str) -> Result<String> {
-        let mut out = template.to_owned();
+        let mut out = self.with_client_id(template);
         for field in self.spec.config_fields {
             let needle = format!("{{{field}}}");
             if out.contains(&needle) {

@@ -265,6 +265,17 @@ pub enum Offline {
     Params(&'static [(&'static str, &'static str)]),
 }
 
+/// How tokens are revoked at `revoke_url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeStyle {
+    /// RFC 7009: a form POST per token (the refresh token first), with client authentication.
+    Rfc7009,
+    /// `DELETE revoke_url` with HTTP Basic client credentials and the JSON body
+    /// `{"access_token": …}`, answered 204 (GitHub's "delete an app token"). The URL may name
+    /// `{client_id}`.
+    DeleteAccessToken,
+}
+
 /// The body format of token requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -290,8 +301,10 @@ pub struct OAuth2Spec {
     pub authorize_url: &'static str,
     /// Token endpoint; may contain `{field}` placeholders filled from config.
     pub token_url: &'static str,
-    /// RFC 7009 revocation endpoint.
+    /// Revocation endpoint; may contain `{client_id}` and `{field}` placeholders.
     pub revoke_url: Option<&'static str>,
+    /// How `revoke_url` is called.
+    pub revoke_style: RevokeStyle,
     /// RFC 8628 device authorization endpoint.
     pub device_url: Option<&'static str>,
     /// An endpoint that answers the account's identity for the access token (OIDC userinfo,
@@ -336,6 +349,7 @@ impl OAuth2Spec {
         authorize_url: "",
         token_url: "",
         revoke_url: None,
+        revoke_style: RevokeStyle::Rfc7009,
         device_url: None,
         userinfo_url: None,
         scope_param: Some("scope"),

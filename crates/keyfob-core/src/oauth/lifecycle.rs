@@ -21,7 +21,7 @@ use super::{OAuth2Handler, Runtime, TokenResp, UNREADABLE};
 use crate::error::{ErrorKind, Result, printable};
 use crate::scope::{self, Scopes};
 use crate::session::Grant;
-use crate::spec::{ClientAuth, KeyPlacement, Method, Verify};
+use crate::spec::{ClientAuth, KeyPlacement, Method, RevokeStyle, Verify};
 
 /// A request body's fields.
 type Form = Vec<(&'static str, String)>;
@@ -443,8 +443,9 @@ impl OAuth2Handler {
         }
     }
 
-    /// Revokes the grant's tokens at the provider's RFC 7009 endpoint: the refresh token
-    /// (which ends the grant at most servers), then the access token.
+    /// Revokes the grant's tokens at the provider's revocation endpoint: with RFC 7009 the
+    /// refresh token (which ends the grant at most servers), then the access token; with
+    /// [`RevokeStyle::DeleteAccessToken`] one `DELETE` naming the access token.
     ///
     /// # Errors
     /// [`ErrorKind::Unsupported`] without a revocation endpoint; transport errors; a server
@@ -457,6 +458,10 @@ impl OAuth2Handler {
                 "this provider has no revocation endpoint; revoke the app's access in the provider's settings",
             ));
         };
+        if self.spec.revoke_style == RevokeStyle::DeleteAccessToken {
+            let (status, bytes) = self.delete_access_token(&url, grant).await?;
+            return self.revoked(status, &bytes, &grant.access_token);
+        }
         let mut tokens = Vec::new();
         if let Some(rt) = &grant.refresh_token {
             tokens.push((rt, "refresh_token"));
@@ -470,26 +475,57 @@ impl OAuth2Handler {
             let (status, bytes) = self
                 .post_form(&url, form, "the revocation endpoint")
                 .await?;
-            if !(200..300).contains(&status) {
-                let said = provider_message(&bytes, token.expose_secret());
-                return Err(self.err(
-                    if status == 401 {
-                        ErrorKind::Config
-                    } else {
-                        ErrorKind::Protocol
-                    },
-                    format!(
-                        "the revocation endpoint answered HTTP {status}{}",
-                        if said.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {said}")
-                        }
-                    ),
-                ));
-            }
+            self.revoked(status, &bytes, token)?;
         }
         Ok(())
+    }
+
+    /// `DELETE url` with Basic client credentials and `{"access_token": …}`: status and body.
+    async fn delete_access_token(&self, url: &Url, grant: &Grant) -> Result<(u16, Vec<u8>)> {
+        let id = self.config.client_id.clone().unwrap_or_default();
+        let secret = self
+            .config
+            .client_secret
+            .as_ref()
+            .map(|s| s.expose_secret());
+        let resp = self
+            .runtime
+            .client
+            .delete(url.as_str())
+            .basic_auth(id, secret)
+            .header(header::ACCEPT, "application/json")
+            .json(&serde_json::json!({"access_token": grant.access_token.expose_secret()}))
+            .send()
+            .await
+            .map_err(|e| self.runtime.transport("the revocation endpoint", &e))?;
+        let status = resp.status().as_u16();
+        Ok((
+            status,
+            resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+        ))
+    }
+
+    /// Ok for a 2xx answer of the revocation endpoint; else what it said (never the token).
+    fn revoked(&self, status: u16, body: &[u8], token: &SecretString) -> Result<()> {
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let said = provider_message(body, token.expose_secret());
+        Err(self.err(
+            if status == 401 {
+                ErrorKind::Config
+            } else {
+                ErrorKind::Protocol
+            },
+            format!(
+                "the revocation endpoint answered HTTP {status}{}",
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {said}")
+                }
+            ),
+        ))
     }
 
     /// The account behind a fresh grant, from the userinfo endpoint (config, discovery or

@@ -283,7 +283,7 @@ async fn a_provider_without_device_login_says_so() {
 
 #[tokio::test]
 async fn sign_out_reports_unsupported_and_failed_revocation_and_still_deletes() {
-    // A stub revocation endpoint that fails; a second provider without one.
+    // A stub RFC 7009 revocation endpoint that fails; a second provider without one.
     let stub = StubServer::start(StubResponse::json(
         200,
         &json!({"access_token": "at-sentinel-kf", "refresh_token": "rt-sentinel-kf", "expires_in": 3600}),
@@ -291,14 +291,15 @@ async fn sign_out_reports_unsupported_and_failed_revocation_and_still_deletes() 
     .await
     .unwrap();
     let engine = engine(&format!(
-        "[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nauthorize_url = \"{0}/authorize\"\n\
-         token_url = \"{0}/token\"\nrevoke_url = \"{0}/revoke\"\nuserinfo_url = \"{0}/user\"\n",
+        "[providers.acme]\nauthorize_url = \"{0}/authorize\"\ntoken_url = \"{0}/token\"\n\
+         revoke_url = \"{0}/revoke\"\nuserinfo_url = \"{0}/user\"\n\
+         [auth.acme]\nclient_id = \"c\"\nclient_secret = \"s\"\nallow_internal_endpoints = true\n",
         stub.url()
     ));
     let login = |profile: &'static str| {
         let engine = engine.clone();
         async move {
-            let req = AuthRequest::new("github").profile(profile);
+            let req = AuthRequest::new("acme").profile(profile);
             stub_login(&engine, &req).await;
             req.key()
         }
@@ -356,6 +357,74 @@ async fn sign_out_reports_unsupported_and_failed_revocation_and_still_deletes() 
         "{out:?}"
     );
     assert!(out.deleted);
+}
+
+/// GitHub revokes through its REST API, not RFC 7009: `DELETE /applications/{client_id}/token`
+/// with the app's Basic credentials and `{"access_token": …}`, answered 204; a token it does not
+/// know gets 422 "Validation Failed" (docs.github.com/en/rest/apps/oauth-applications).
+#[tokio::test]
+async fn github_sign_out_deletes_the_app_token() {
+    let stub = StubServer::start(StubResponse::json(
+        200,
+        &json!({"access_token": "gho_SENTINEL_revoke_me", "token_type": "bearer", "scope": "repo"}),
+    ))
+    .await
+    .unwrap();
+    let engine = engine(&format!(
+        "[auth.github]\nclient_id = \"Iv1.abc\"\nclient_secret = \"s3cret\"\n\
+         authorize_url = \"{0}/authorize\"\ntoken_url = \"{0}/token\"\nuserinfo_url = \"{0}/user\"\n\
+         revoke_url = \"{0}/applications/{{client_id}}/token\"\n",
+        stub.url()
+    ));
+    for (profile, answer) in [
+        ("a", StubResponse::text(204, "")),
+        (
+            "b",
+            StubResponse::json(
+                422,
+                &json!({"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest"}),
+            ),
+        ),
+    ] {
+        let req = AuthRequest::new("github").profile(profile);
+        stub_login(&engine, &req).await;
+        stub.set_response(answer);
+        stub.clear_requests();
+        let out = engine
+            .sign_out(&req.key(), SignOut::default())
+            .await
+            .unwrap();
+        let sent = stub.requests();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let r = &sent[0];
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("DELETE", "/applications/Iv1.abc/token")
+        );
+        let auth = r
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.as_str());
+        // base64("Iv1.abc:s3cret")
+        assert_eq!(auth, Some("Basic SXYxLmFiYzpzM2NyZXQ="));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body, json!({"access_token": "gho_SENTINEL_revoke_me"}));
+        if profile == "a" {
+            assert_eq!(out.revocation, Revocation::Revoked);
+        } else {
+            assert!(
+                matches!(&out.revocation, Revocation::Failed(m)
+                    if m.contains("HTTP 422") && m.contains("Validation Failed") && !m.contains("SENTINEL")),
+                "{out:?}"
+            );
+        }
+        assert!(out.deleted);
+        stub.set_response(StubResponse::json(
+            200,
+            &json!({"access_token": "gho_SENTINEL_revoke_me", "token_type": "bearer"}),
+        ));
+    }
 }
 
 /// An engine whose Notion key check goes to a stub answering `answer`.

@@ -7,10 +7,14 @@
 //! `Accept: application/json` (always sent), and reports errors such as `bad_verification_code`
 //! with HTTP 200. Tokens of classic OAuth apps do not expire; GitHub-App user tokens expire after
 //! 8 hours and rotate their refresh token, which the plain refresh path stores each time.
-//! GitHub supports PKCE S256 (announced July 2025).
+//! GitHub supports PKCE S256 (announced July 2025). Sign-out deletes the token through the REST
+//! API's "delete an app token" (`DELETE /applications/{client_id}/token`, Basic client
+//! credentials, JSON `access_token`, 204), not RFC 7009:
+//! <https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token>.
 
 use keyfob_core::spec::{
-    ClientAuth, Handler, KeyPlacement, OAuth2Spec, Provider, Refresh, TokenSpec, Verify,
+    ClientAuth, Handler, KeyPlacement, OAuth2Spec, Provider, Refresh, RevokeStyle, TokenSpec,
+    Verify,
 };
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
@@ -20,6 +24,8 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
     token_url: "https://github.com/login/oauth/access_token",
     device_url: Some("https://github.com/login/device/code"),
     userinfo_url: Some("https://api.github.com/user"),
+    revoke_url: Some("https://api.github.com/applications/{client_id}/token"),
+    revoke_style: RevokeStyle::DeleteAccessToken,
     recommended_scopes: &["repo"],
     client_auth: ClientAuth::Body,
     refresh: Refresh::Rotating,
