@@ -274,6 +274,9 @@ pub enum RevokeStyle {
     /// `{"access_token": …}`, answered 204 (GitHub's "delete an app token"). The URL may name
     /// `{client_id}`.
     DeleteAccessToken,
+    /// `POST revoke_url` with the access token as its own bearer credential and no body
+    /// (Slack's `auth.revoke`).
+    BearerPost,
 }
 
 /// The body format of token requests.

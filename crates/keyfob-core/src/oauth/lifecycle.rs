@@ -458,8 +458,8 @@ impl OAuth2Handler {
                 "this provider has no revocation endpoint; revoke the app's access in the provider's settings",
             ));
         };
-        if self.spec.revoke_style == RevokeStyle::DeleteAccessToken {
-            let (status, bytes) = self.delete_access_token(&url, grant).await?;
+        if self.spec.revoke_style != RevokeStyle::Rfc7009 {
+            let (status, bytes) = self.revoke_access_token(&url, grant).await?;
             return self.revoked(status, &bytes, &grant.access_token);
         }
         let mut tokens = Vec::new();
@@ -480,21 +480,27 @@ impl OAuth2Handler {
         Ok(())
     }
 
-    /// `DELETE url` with Basic client credentials and `{"access_token": …}`: status and body.
-    async fn delete_access_token(&self, url: &Url, grant: &Grant) -> Result<(u16, Vec<u8>)> {
-        let id = self.config.client_id.clone().unwrap_or_default();
-        let secret = self
-            .config
-            .client_secret
-            .as_ref()
-            .map(|s| s.expose_secret());
-        let resp = self
-            .runtime
-            .client
-            .delete(url.as_str())
-            .basic_auth(id, secret)
+    /// The access token's revocation in the spec's non-RFC style: GitHub's `DELETE` with Basic
+    /// client credentials and `{"access_token": …}`, or Slack's bearer `POST`. Status and body.
+    async fn revoke_access_token(&self, url: &Url, grant: &Grant) -> Result<(u16, Vec<u8>)> {
+        let client = &self.runtime.client;
+        let token = grant.access_token.expose_secret();
+        let req = if self.spec.revoke_style == RevokeStyle::BearerPost {
+            client.post(url.as_str()).bearer_auth(token)
+        } else {
+            let id = self.config.client_id.clone().unwrap_or_default();
+            let secret = self
+                .config
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose_secret());
+            client
+                .delete(url.as_str())
+                .basic_auth(id, secret)
+                .json(&serde_json::json!({ "access_token": token }))
+        };
+        let resp = req
             .header(header::ACCEPT, "application/json")
-            .json(&serde_json::json!({"access_token": grant.access_token.expose_secret()}))
             .send()
             .await
             .map_err(|e| self.runtime.transport("the revocation endpoint", &e))?;
@@ -505,9 +511,13 @@ impl OAuth2Handler {
         ))
     }
 
-    /// Ok for a 2xx answer of the revocation endpoint; else what it said (never the token).
+    /// Ok for a 2xx answer of the revocation endpoint, unless its JSON says otherwise (Slack
+    /// answers 200 `{"ok": false, "error": …}`); else what it said (never the token).
     fn revoked(&self, status: u16, body: &[u8], token: &SecretString) -> Result<()> {
-        if (200..300).contains(&status) {
+        let said_no = serde_json::from_slice::<Value>(body).is_ok_and(|v| {
+            v.get("ok") == Some(&Value::Bool(false)) || v.get("error").is_some_and(|e| !e.is_null())
+        });
+        if (200..300).contains(&status) && !said_no {
             return Ok(());
         }
         let said = provider_message(body, token.expose_secret());

@@ -427,6 +427,65 @@ async fn github_sign_out_deletes_the_app_token() {
     }
 }
 
+/// Slack's `auth.revoke` takes the token as its bearer credential and answers HTTP 200 either
+/// way: `{"ok": true, "revoked": true}`, or `{"ok": false, "error": "invalid_auth"}`
+/// (api.slack.com/methods/auth.revoke). The second is a failure, not a revocation.
+#[tokio::test]
+async fn slack_sign_out_calls_auth_revoke_and_reads_ok_false() {
+    let login_answer = || {
+        StubResponse::json(
+            200,
+            &json!({"ok": true, "app_id": "A1", "team": {"id": "T1", "name": "Acme"},
+                    "authed_user": {"id": "U1", "scope": "chat:write", "token_type": "user",
+                                    "access_token": "xoxp-SENTINEL-revoke"}}),
+        )
+    };
+    let stub = StubServer::start(login_answer()).await.unwrap();
+    let engine = engine(&format!(
+        "[auth.slack]\nclient_id = \"1.2\"\nclient_secret = \"s\"\nuse_recommended_scopes = false\n\
+         authorize_url = \"{0}/oauth/v2/authorize\"\ntoken_url = \"{0}/api/oauth.v2.access\"\n\
+         userinfo_url = \"{0}/api/auth.test\"\nrevoke_url = \"{0}/api/auth.revoke\"\n",
+        stub.url()
+    ));
+    for (profile, answer) in [
+        ("a", json!({"ok": true, "revoked": true})),
+        ("b", json!({"ok": false, "error": "invalid_auth"})),
+    ] {
+        let req = AuthRequest::new("slack").profile(profile);
+        stub_login(&engine, &req).await;
+        stub.set_response(StubResponse::json(200, &answer));
+        stub.clear_requests();
+        let out = engine
+            .sign_out(&req.key(), SignOut::default())
+            .await
+            .unwrap();
+        let sent = stub.requests();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let r = &sent[0];
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/api/auth.revoke")
+        );
+        let auth = r
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(auth, Some("Bearer xoxp-SENTINEL-revoke"));
+        if profile == "a" {
+            assert_eq!(out.revocation, Revocation::Revoked);
+        } else {
+            assert!(
+                matches!(&out.revocation, Revocation::Failed(m)
+                    if m.contains("invalid_auth") && !m.contains("SENTINEL")),
+                "{out:?}"
+            );
+        }
+        assert!(out.deleted);
+        stub.set_response(login_answer());
+    }
+}
+
 /// An engine whose Notion key check goes to a stub answering `answer`.
 async fn engine_with_key_stub(answer: StubResponse) -> (StubServer, Engine) {
     let stub = StubServer::start(answer).await.unwrap();

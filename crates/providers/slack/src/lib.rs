@@ -9,13 +9,16 @@
 //! back as HTTP 200 `{"ok": false, "error": …}` (handled by the core); token rotation is opt-in
 //! per app, and a rotated refresh token is single-use. `oauth.v2.access` asks for HTTP Basic client
 //! authentication (the reference sent the secret in the body). Slack does not support PKCE, and requires
-//! an https redirect URI (serve the callback with TLS or behind a proxy).
+//! an https redirect URI (serve the callback with TLS or behind a proxy). Sign-out calls
+//! `auth.revoke` with the access token as its bearer credential, which answers 200
+//! `{"ok": true, "revoked": true}` or `{"ok": false, "error": "invalid_auth"}`
+//! (<https://api.slack.com/methods/auth.revoke>).
 
 mod quirks;
 
 use keyfob_core::spec::{
-    ClientAuth, Handler, KeyPlacement, Method, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec,
-    Verify,
+    ClientAuth, Handler, KeyPlacement, Method, OAuth2Spec, Pkce, Provider, Refresh, RevokeStyle,
+    TokenSpec, Verify,
 };
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
@@ -25,6 +28,7 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
     token_url: "https://slack.com/api/oauth.v2.access",
     userinfo_url: Some("https://slack.com/api/auth.test"),
     revoke_url: Some("https://slack.com/api/auth.revoke"),
+    revoke_style: RevokeStyle::BearerPost,
     scope_param: Some("user_scope"),
     scope_separator: ",",
     recommended_scopes: &[
