@@ -104,8 +104,12 @@ async fn testidp_home(ttl: u64, provider: &str) -> (Idp, Home) {
 
 /// Starts `keyfob login …` and returns the child and the URL it printed on its own line.
 async fn start_login(home: &Home, args: &[&str]) -> (Child, String) {
-    let mut child = home
-        .cmd(args)
+    start_login_in(home.cmd(args)).await
+}
+
+/// [`start_login`] for a command set up by the caller (its environment, say).
+async fn start_login_in(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -834,6 +838,52 @@ async fn device_login_status_identity_and_revoking_logout() {
     assert_eq!(active, false, "the server rejects the revoked token");
     let (_, out, _) = home.run(&["status", "--json"]).await;
     assert_eq!(out.trim(), "[]");
+}
+
+/// Without `--device` or `--no-browser`, `login` picks the flow by itself: a device code where
+/// no browser can be opened (no `DISPLAY`, `WAYLAND_DISPLAY` or `BROWSER`: SSH, a container),
+/// the browser flow where one can (`BROWSER` set; `true` stands in for the browser).
+/// MUTATION: `browser_available` always true fails the first half; always false the second.
+#[tokio::test]
+async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one() {
+    let (_idp, home) = testidp_home(3600, "").await;
+    let headless = |mut c: Command| {
+        c.env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("BROWSER");
+        c
+    };
+    let mut child = headless(home.cmd(&["login", "testidp"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the verification URL");
+    let code = lines.next_line().await.unwrap().expect("the user code");
+    assert!(code.starts_with("code: "), "a device login: {url} / {code}");
+    Browser::new().approve_device(&url).await.unwrap();
+    let (status, err) = finish(child).await;
+    assert_eq!(status, 0, "{err}");
+
+    let mut with_browser = headless(home.cmd(&["login", "testidp", "--profile", "desk"]));
+    with_browser.env("BROWSER", "true");
+    let (child, url) = start_login_in(with_browser).await;
+    assert!(
+        url.contains("response_type=code") && url.contains("state="),
+        "an authorization request for the browser: {url}"
+    );
+    let callback = Browser::new().approve(&url).await.unwrap();
+    assert_eq!(reqwest::get(&callback).await.unwrap().status(), 200);
+    let (status, err) = finish(child).await;
+    assert_eq!(status, 0, "{err}");
+    let (_, out, _) = home.run(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{out}");
 }
 
 /// `keyfob serve --tls` with a self-signed certificate kept in the home; a `login` in another
