@@ -107,14 +107,38 @@ async fn start_login(home: &Home, args: &[&str]) -> (Child, String) {
     start_login_in(home.cmd(args)).await
 }
 
-/// [`start_login`] for a command set up by the caller (its environment, say).
-async fn start_login_in(mut cmd: Command) -> (Child, String) {
+/// Spawns `cmd` with its output piped: the child and its stdout's lines.
+fn spawn_piped(
+    mut cmd: Command,
+) -> (
+    Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Starts a device login: the child, and the first two lines it printed (the verification URL
+/// and `code: …`).
+async fn start_device_login(cmd: Command) -> (Child, String, String) {
+    let (child, mut lines) = spawn_piped(cmd);
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the verification URL");
+    let code = lines.next_line().await.unwrap().expect("the user code");
+    (child, url, code)
+}
+
+/// [`start_login`] for a command set up by the caller (its environment, say).
+async fn start_login_in(cmd: Command) -> (Child, String) {
+    let (child, mut lines) = spawn_piped(cmd);
     let url = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if line.starts_with("http") {
@@ -781,19 +805,9 @@ async fn serve_processes_sharing_redis_complete_each_others_flows() {
 #[tokio::test]
 async fn device_login_status_identity_and_revoking_logout() {
     let (idp, home) = testidp_home(3600, "").await;
-    let mut child = home
-        .cmd(&["login", "testidp", "--device", "--label-from-identity"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines
-        .next_line()
-        .await
-        .unwrap()
-        .expect("the verification URL");
-    let code_line = lines.next_line().await.unwrap().expect("the user code");
+    let (child, url, code_line) =
+        start_device_login(home.cmd(&["login", "testidp", "--device", "--label-from-identity"]))
+            .await;
     assert!(url.starts_with(idp.issuer()), "{url}");
     let code = code_line.strip_prefix("code: ").expect("code line");
     assert!(
@@ -853,18 +867,7 @@ async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one(
             .env_remove("BROWSER");
         c
     };
-    let mut child = headless(home.cmd(&["login", "testidp"]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines
-        .next_line()
-        .await
-        .unwrap()
-        .expect("the verification URL");
-    let code = lines.next_line().await.unwrap().expect("the user code");
+    let (child, url, code) = start_device_login(headless(home.cmd(&["login", "testidp"]))).await;
     assert!(code.starts_with("code: "), "a device login: {url} / {code}");
     Browser::new().approve_device(&url).await.unwrap();
     let (status, err) = finish(child).await;

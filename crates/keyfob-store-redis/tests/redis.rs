@@ -17,7 +17,7 @@ use keyfob_core::{
     MemoryStore, SecretString, Session, SessionKey, SessionStore, store_suite,
 };
 use keyfob_store_redis::RedisStore;
-use keyfob_testkit::{RedisServer, StubResponse, StubServer, free_port};
+use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, free_port};
 
 /// Store helpers on the shared test server.
 #[allow(async_fn_in_trait)] // test-only helpers, never used through dyn or across threads
@@ -983,62 +983,6 @@ async fn a_waiter_reports_an_outage_and_the_flow_completes_after_it() {
 
 /// Env var with the Redis URL a crash-writer child process writes to.
 const CRASH_URL: &str = "KEYFOB_REDIS_TEST_CRASH_URL";
-/// Sessions the crash writer rewrites in turn.
-const CRASH_KEYS: usize = 4;
-
-/// A random number from the std hasher's per-process random keys (no RNG dependency).
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
-}
-
-fn crash_key(i: usize) -> SessionKey {
-    SessionKey::new("acme", format!("thread-{i}"), "default")
-}
-
-/// Version `which` (0 = old, 1 = new) of session `i`: large, of a different size per version,
-/// and every part tagged with the version.
-fn crash_session(i: usize, which: usize) -> Session {
-    let tag = ["old", "new"][which];
-    let size = [12 * 1024, 20 * 1024][which];
-    let mut s = session(crash_key(i), &format!("{tag}-{i}-").repeat(size / 8));
-    s.grant.refresh_token = Some(SecretString::from(format!("{tag}-refresh-{i}")));
-    s.grant.detail.insert(
-        "payload".into(),
-        format!("{tag}-detail-{i}-").repeat(size / 16).into(),
-    );
-    s.updated_at = which as i64;
-    s
-}
-
-/// Which version (0 old, 1 new) `got` is, after checking that it is exactly that version in
-/// every part.
-fn which_version(i: usize, got: &Session) -> usize {
-    let token = got.grant.access_token.expose_secret();
-    let which = if token.starts_with("old-") { 0 } else { 1 };
-    let want = crash_session(i, which);
-    assert_eq!(
-        token,
-        want.grant.access_token.expose_secret(),
-        "session {i}: access token is neither the old nor the new one (length {})",
-        token.len()
-    );
-    assert_eq!(
-        got.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
-        want.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
-        "session {i}: refresh token from another version"
-    );
-    assert_eq!(got.grant.detail, want.grant.detail, "session {i}");
-    assert_eq!(got.updated_at, want.updated_at, "session {i}");
-    which
-}
 
 /// `kill -9` of a process while it rewrites large sessions, many times, at random moments: every
 /// session is then exactly its old or its new version (it decrypts, decodes and matches one of
@@ -1049,9 +993,9 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
     use std::io::BufRead;
     let server = server!();
     let store = server.store(None, "kf").await;
-    for i in 0..CRASH_KEYS {
+    for i in 0..crash::KEYS {
         store
-            .put(&crash_session(i, 0), Expect::Absent)
+            .put(&crash::session(i, 0), Expect::Absent)
             .await
             .unwrap();
     }
@@ -1074,7 +1018,7 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
         let mut lines = std::io::BufReader::new(writer.stdout.take().unwrap()).lines();
         let ready = lines.any(|l| l.is_ok_and(|l| l.contains("crash writer ready")));
         assert!(ready, "round {round}: the writer did not start");
-        std::thread::sleep(Duration::from_micros(random_u64() % 20_000));
+        std::thread::sleep(Duration::from_micros(crash::random_u64() % 20_000));
         writer.kill().unwrap(); // SIGKILL
         assert!(
             !writer.wait().unwrap().success(),
@@ -1083,25 +1027,25 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
 
         let fresh = server.store(None, "kf").await;
         let all = fresh.list(None).await.unwrap();
-        assert_eq!(all.len(), CRASH_KEYS, "round {round}: a session was lost");
+        assert_eq!(all.len(), crash::KEYS, "round {round}: a session was lost");
         for (i, s) in all.iter().enumerate() {
-            assert_eq!(s.key, crash_key(i));
-            seen[which_version(i, s)] += 1;
+            assert_eq!(s.key, crash::key(i));
+            seen[crash::which_version(i, s)] += 1;
         }
     }
     eprintln!(
         "after {rounds} kills: {} old and {} new sessions found",
         seen[0], seen[1]
     );
-    let current = store.get(&crash_key(0)).await.unwrap().unwrap();
+    let current = store.get(&crash::key(0)).await.unwrap().unwrap();
     let v = store
         .put(
-            &session(crash_key(0), "after"),
+            &session(crash::key(0), "after"),
             Expect::Version(current.version),
         )
         .await
         .expect("the store still works");
-    let back = store.get(&crash_key(0)).await.unwrap().unwrap();
+    let back = store.get(&crash::key(0)).await.unwrap().unwrap();
     assert_eq!(
         (back.version, back.grant.access_token.expose_secret()),
         (v, "after")
@@ -1122,8 +1066,8 @@ fn crash_writer() {
         .unwrap();
     rt.block_on(async {
         let store = RedisStore::connect(&url, "kf", sealer(1)).await.unwrap();
-        let versions: Vec<[Session; 2]> = (0..CRASH_KEYS)
-            .map(|i| [crash_session(i, 0), crash_session(i, 1)])
+        let versions: Vec<[Session; 2]> = (0..crash::KEYS)
+            .map(|i| [crash::session(i, 0), crash::session(i, 1)])
             .collect();
         for n in 0usize.. {
             for (i, v) in versions.iter().enumerate() {

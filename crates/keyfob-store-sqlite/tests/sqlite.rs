@@ -11,6 +11,7 @@ use keyfob_core::{
     ErrorKind, ExposeSecret, Grant, SecretString, Session, SessionKey, SessionStore, store_suite,
 };
 use keyfob_store_sqlite::SqliteStore;
+use keyfob_testkit::crash;
 use tempfile::TempDir;
 
 keyfob_core::store_conformance!(async {
@@ -618,65 +619,6 @@ const CRASH_DB: &str = "KEYFOB_SQLITE_TEST_CRASH_DB";
 const FULL_DB: &str = "KEYFOB_SQLITE_TEST_FULL_DB";
 /// Env var naming the directory a read-only child process (run as `nobody`) tries to use.
 const READONLY_DIR: &str = "KEYFOB_SQLITE_TEST_READONLY_DIR";
-/// Sessions the crash writer rewrites in turn.
-const CRASH_KEYS: usize = 4;
-
-/// A random number from the std hasher's per-process random keys (no RNG dependency).
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
-}
-
-fn crash_key(i: usize) -> SessionKey {
-    SessionKey::new("acme", format!("thread-{i}"), "default")
-}
-
-/// Version `which` (0 = old, 1 = new) of session `i`: large (several SQLite pages, so a torn
-/// write would show), of a different size per version, and every part tagged with the version.
-fn crash_session(i: usize, which: usize) -> Session {
-    let tag = ["old", "new"][which];
-    let size = [12 * 1024, 20 * 1024][which];
-    let mut s = session(crash_key(i), &format!("{tag}-{i}-").repeat(size / 8));
-    s.grant.refresh_token = Some(SecretString::from(format!("{tag}-refresh-{i}")));
-    s.grant.detail.insert(
-        "payload".into(),
-        format!("{tag}-detail-{i}-").repeat(size / 16).into(),
-    );
-    s.updated_at = which as i64;
-    s
-}
-
-/// Which version (0 old, 1 new) `got` is, after checking that it is exactly that version in
-/// every part: never a mix, never truncated.
-fn which_version(i: usize, got: &Session) -> usize {
-    let token = got.grant.access_token.expose_secret();
-    let which = if token.starts_with("old-") { 0 } else { 1 };
-    let want = crash_session(i, which);
-    assert_eq!(
-        token,
-        want.grant.access_token.expose_secret(),
-        "session {i}: access token is neither the old nor the new one (length {})",
-        token.len()
-    );
-    assert_eq!(
-        got.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
-        want.grant.refresh_token.as_ref().map(|t| t.expose_secret()),
-        "session {i}: refresh token from another version"
-    );
-    assert_eq!(
-        got.grant.detail, want.grant.detail,
-        "session {i}: detail from another version"
-    );
-    assert_eq!(got.updated_at, want.updated_at, "session {i}");
-    which
-}
 
 /// `PRAGMA integrity_check` of the file, through a plain connection.
 fn integrity(path: &Path) -> String {
@@ -717,9 +659,9 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
     let (_dir, path) = temp();
     {
         let store = SqliteStore::open(&path, sealer(1)).unwrap();
-        for i in 0..CRASH_KEYS {
+        for i in 0..crash::KEYS {
             store
-                .put(&crash_session(i, 0), Expect::Absent)
+                .put(&crash::session(i, 0), Expect::Absent)
                 .await
                 .unwrap();
         }
@@ -734,7 +676,9 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
         let mut lines = std::io::BufReader::new(writer.stdout.take().unwrap()).lines();
         let ready = lines.any(|l| l.is_ok_and(|l| l.contains("crash writer ready")));
         assert!(ready, "round {round}: the writer did not start");
-        std::thread::sleep(std::time::Duration::from_micros(random_u64() % 40_000));
+        std::thread::sleep(std::time::Duration::from_micros(
+            crash::random_u64() % 40_000,
+        ));
         writer.kill().unwrap(); // SIGKILL
         let status = writer.wait().unwrap();
         assert!(
@@ -745,10 +689,10 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
         let store = SqliteStore::open(&path, sealer(1))
             .unwrap_or_else(|e| panic!("round {round}: reopen after kill -9: {e:?}"));
         let all = store.list(None).await.unwrap();
-        assert_eq!(all.len(), CRASH_KEYS, "round {round}: a session was lost");
+        assert_eq!(all.len(), crash::KEYS, "round {round}: a session was lost");
         for (i, s) in all.iter().enumerate() {
-            assert_eq!(s.key, crash_key(i));
-            seen[which_version(i, s)] += 1;
+            assert_eq!(s.key, crash::key(i));
+            seen[crash::which_version(i, s)] += 1;
         }
     }
     eprintln!(
@@ -758,15 +702,15 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
     assert_eq!(integrity(&path), "ok");
     // The store still works: a CAS write on top of whatever survived, read back.
     let store = SqliteStore::open(&path, sealer(1)).unwrap();
-    let current = store.get(&crash_key(0)).await.unwrap().unwrap();
+    let current = store.get(&crash::key(0)).await.unwrap().unwrap();
     let v = store
         .put(
-            &session(crash_key(0), "after"),
+            &session(crash::key(0), "after"),
             Expect::Version(current.version),
         )
         .await
         .unwrap();
-    let back = store.get(&crash_key(0)).await.unwrap().unwrap();
+    let back = store.get(&crash::key(0)).await.unwrap().unwrap();
     assert_eq!(
         (back.version, back.grant.access_token.expose_secret()),
         (v, "after")
@@ -787,8 +731,8 @@ fn crash_writer() {
         .unwrap();
     rt.block_on(async {
         let store = SqliteStore::open(Path::new(&path), sealer(1)).unwrap();
-        let versions: Vec<[Session; 2]> = (0..CRASH_KEYS)
-            .map(|i| [crash_session(i, 0), crash_session(i, 1)])
+        let versions: Vec<[Session; 2]> = (0..crash::KEYS)
+            .map(|i| [crash::session(i, 0), crash::session(i, 1)])
             .collect();
         for n in 0usize.. {
             for (i, v) in versions.iter().enumerate() {

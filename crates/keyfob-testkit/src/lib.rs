@@ -11,6 +11,7 @@
 
 pub mod browser;
 pub mod conformance;
+pub mod crash;
 pub mod idp;
 pub mod redis;
 pub mod stub;

@@ -359,71 +359,80 @@ async fn sign_out_reports_unsupported_and_failed_revocation_and_still_deletes() 
     assert!(out.deleted);
 }
 
+/// Logs `provider` in for `profile` through `stub` (answering `login` at every endpoint), then
+/// signs out while it answers `revocation`: the revocation outcome and the one request it sent.
+async fn sign_out_against(
+    stub: &StubServer,
+    engine: &Engine,
+    provider: &str,
+    profile: &str,
+    login: StubResponse,
+    revocation: StubResponse,
+) -> (Revocation, keyfob_testkit::RecordedRequest) {
+    stub.set_response(login);
+    let req = AuthRequest::new(provider).profile(profile);
+    stub_login(engine, &req).await;
+    stub.set_response(revocation);
+    stub.clear_requests();
+    let out = engine
+        .sign_out(&req.key(), SignOut::default())
+        .await
+        .unwrap();
+    assert!(out.deleted, "deleted whatever the provider said");
+    let mut sent = stub.requests();
+    assert_eq!(sent.len(), 1, "one revocation request: {sent:?}");
+    (out.revocation, sent.remove(0))
+}
+
+fn authorization(r: &keyfob_testkit::RecordedRequest) -> Option<&str> {
+    r.headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.as_str())
+}
+
 /// GitHub revokes through its REST API, not RFC 7009: `DELETE /applications/{client_id}/token`
 /// with the app's Basic credentials and `{"access_token": …}`, answered 204; a token it does not
 /// know gets 422 "Validation Failed" (docs.github.com/en/rest/apps/oauth-applications).
 #[tokio::test]
 async fn github_sign_out_deletes_the_app_token() {
-    let stub = StubServer::start(StubResponse::json(
-        200,
-        &json!({"access_token": "gho_SENTINEL_revoke_me", "token_type": "bearer", "scope": "repo"}),
-    ))
-    .await
-    .unwrap();
+    let login = || {
+        StubResponse::json(
+            200,
+            &json!({"access_token": "gho_SENTINEL_revoke_me", "token_type": "bearer", "scope": "repo"}),
+        )
+    };
+    let stub = StubServer::start(login()).await.unwrap();
     let engine = engine(&format!(
         "[auth.github]\nclient_id = \"Iv1.abc\"\nclient_secret = \"s3cret\"\n\
          authorize_url = \"{0}/authorize\"\ntoken_url = \"{0}/token\"\nuserinfo_url = \"{0}/user\"\n\
          revoke_url = \"{0}/applications/{{client_id}}/token\"\n",
         stub.url()
     ));
-    for (profile, answer) in [
-        ("a", StubResponse::text(204, "")),
-        (
-            "b",
-            StubResponse::json(
-                422,
-                &json!({"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest"}),
-            ),
-        ),
-    ] {
-        let req = AuthRequest::new("github").profile(profile);
-        stub_login(&engine, &req).await;
-        stub.set_response(answer);
-        stub.clear_requests();
-        let out = engine
-            .sign_out(&req.key(), SignOut::default())
-            .await
-            .unwrap();
-        let sent = stub.requests();
-        assert_eq!(sent.len(), 1, "{sent:?}");
-        let r = &sent[0];
+    let refused = StubResponse::json(
+        422,
+        &json!({"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest"}),
+    );
+    for (profile, answer) in [("a", StubResponse::text(204, "")), ("b", refused)] {
+        let (outcome, r) =
+            sign_out_against(&stub, &engine, "github", profile, login(), answer).await;
         assert_eq!(
             (r.method.as_str(), r.path.as_str()),
             ("DELETE", "/applications/Iv1.abc/token")
         );
-        let auth = r
-            .headers
-            .iter()
-            .find(|(k, _)| k == "authorization")
-            .map(|(_, v)| v.as_str());
         // base64("Iv1.abc:s3cret")
-        assert_eq!(auth, Some("Basic SXYxLmFiYzpzM2NyZXQ="));
+        assert_eq!(authorization(&r), Some("Basic SXYxLmFiYzpzM2NyZXQ="));
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body, json!({"access_token": "gho_SENTINEL_revoke_me"}));
         if profile == "a" {
-            assert_eq!(out.revocation, Revocation::Revoked);
+            assert_eq!(outcome, Revocation::Revoked);
         } else {
             assert!(
-                matches!(&out.revocation, Revocation::Failed(m)
+                matches!(&outcome, Revocation::Failed(m)
                     if m.contains("HTTP 422") && m.contains("Validation Failed") && !m.contains("SENTINEL")),
-                "{out:?}"
+                "{outcome:?}"
             );
         }
-        assert!(out.deleted);
-        stub.set_response(StubResponse::json(
-            200,
-            &json!({"access_token": "gho_SENTINEL_revoke_me", "token_type": "bearer"}),
-        ));
     }
 }
 
@@ -432,7 +441,7 @@ async fn github_sign_out_deletes_the_app_token() {
 /// (api.slack.com/methods/auth.revoke). The second is a failure, not a revocation.
 #[tokio::test]
 async fn slack_sign_out_calls_auth_revoke_and_reads_ok_false() {
-    let login_answer = || {
+    let login = || {
         StubResponse::json(
             200,
             &json!({"ok": true, "app_id": "A1", "team": {"id": "T1", "name": "Acme"},
@@ -440,7 +449,7 @@ async fn slack_sign_out_calls_auth_revoke_and_reads_ok_false() {
                                     "access_token": "xoxp-SENTINEL-revoke"}}),
         )
     };
-    let stub = StubServer::start(login_answer()).await.unwrap();
+    let stub = StubServer::start(login()).await.unwrap();
     let engine = engine(&format!(
         "[auth.slack]\nclient_id = \"1.2\"\nclient_secret = \"s\"\nuse_recommended_scopes = false\n\
          authorize_url = \"{0}/oauth/v2/authorize\"\ntoken_url = \"{0}/api/oauth.v2.access\"\n\
@@ -451,38 +460,23 @@ async fn slack_sign_out_calls_auth_revoke_and_reads_ok_false() {
         ("a", json!({"ok": true, "revoked": true})),
         ("b", json!({"ok": false, "error": "invalid_auth"})),
     ] {
-        let req = AuthRequest::new("slack").profile(profile);
-        stub_login(&engine, &req).await;
-        stub.set_response(StubResponse::json(200, &answer));
-        stub.clear_requests();
-        let out = engine
-            .sign_out(&req.key(), SignOut::default())
-            .await
-            .unwrap();
-        let sent = stub.requests();
-        assert_eq!(sent.len(), 1, "{sent:?}");
-        let r = &sent[0];
+        let answer = StubResponse::json(200, &answer);
+        let (outcome, r) =
+            sign_out_against(&stub, &engine, "slack", profile, login(), answer).await;
         assert_eq!(
             (r.method.as_str(), r.path.as_str()),
             ("POST", "/api/auth.revoke")
         );
-        let auth = r
-            .headers
-            .iter()
-            .find(|(k, _)| k == "authorization")
-            .map(|(_, v)| v.as_str());
-        assert_eq!(auth, Some("Bearer xoxp-SENTINEL-revoke"));
+        assert_eq!(authorization(&r), Some("Bearer xoxp-SENTINEL-revoke"));
         if profile == "a" {
-            assert_eq!(out.revocation, Revocation::Revoked);
+            assert_eq!(outcome, Revocation::Revoked);
         } else {
             assert!(
-                matches!(&out.revocation, Revocation::Failed(m)
+                matches!(&outcome, Revocation::Failed(m)
                     if m.contains("invalid_auth") && !m.contains("SENTINEL")),
-                "{out:?}"
+                "{outcome:?}"
             );
         }
-        assert!(out.deleted);
-        stub.set_response(login_answer());
     }
 }
 
