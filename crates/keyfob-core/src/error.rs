@@ -16,7 +16,8 @@ pub enum ErrorKind {
     Unsupported,
     /// The user or the authorization server refused.
     Denied,
-    /// The network request failed or timed out.
+    /// The network request failed or timed out, or the server was unavailable (HTTP 5xx, 429):
+    /// worth a retry later.
     Transport,
     /// A server answered something that breaks the protocol.
     Protocol,

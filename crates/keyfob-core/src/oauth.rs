@@ -42,6 +42,9 @@ pub mod lifecycle;
 
 /// The private error code for responses that could not be read.
 const UNREADABLE: &str = "keyfob_unreadable_response";
+/// The synthetic error code of a token endpoint that answered 5xx or 429: unavailable for now,
+/// reported as [`ErrorKind::Transport`] (worth a retry later), not as a protocol breach.
+const UNAVAILABLE: &str = "keyfob_unavailable";
 
 /// Shared HTTP machinery: one client (no redirects, bounded time) and the discovery cache.
 pub struct Runtime {
@@ -276,6 +279,22 @@ pub(crate) fn normalize(
             )
         })
     });
+    if status >= 500 || status == 429 {
+        let said = parsed
+            .as_ref()
+            .and_then(|v| v.get("error")?.as_str())
+            .map(|code| format!(", error `{}`", printable(code)))
+            .unwrap_or_default();
+        return (
+            status,
+            serde_json::json!({
+                "error": UNAVAILABLE,
+                "error_description": format!(
+                    "the token endpoint is unavailable (HTTP {status}{said}); try again later"
+                ),
+            }),
+        );
+    }
     let Some(Value::Object(mut obj)) = parsed else {
         let shown = if ct.is_empty() {
             "no content type".to_owned()
@@ -666,6 +685,7 @@ impl OAuth2Handler {
                 };
                 match code.as_str() {
                     UNREADABLE => self.err(ErrorKind::Protocol, desc),
+                    UNAVAILABLE => self.err(ErrorKind::Transport, desc),
                     "invalid_grant" if refreshing => self.err(
                         ErrorKind::ReauthRequired,
                         format!("the refresh token was rejected (invalid_grant{detail}); log in again with `keyfob login {}`", self.provider),
@@ -909,10 +929,24 @@ mod tests {
             "text/html",
             "<html><body>Internal Server Error sentinel</body></html>",
         );
-        assert_eq!((s, v["error"].as_str()), (400, Some(UNREADABLE)));
+        assert_eq!((s, v["error"].as_str()), (500, Some(UNAVAILABLE)));
         assert!(!v.to_string().contains("sentinel"));
         let (_, v) = n(200, "application/json", "{\"access_tok");
         assert_eq!(v["error"], UNREADABLE);
+        let (_, v) = n(
+            503,
+            "application/json",
+            r#"{"error":"temporarily_unavailable"}"#,
+        );
+        assert_eq!(v["error"], UNAVAILABLE);
+        assert!(
+            v["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("temporarily_unavailable")
+        );
+        let (_, v) = n(429, "text/plain", "slow down");
+        assert_eq!(v["error"], UNAVAILABLE);
         let (_, v) = n(502, "application/json", "{}");
         assert!(
             v["error_description"]

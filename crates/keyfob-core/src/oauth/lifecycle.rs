@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::{OAuth2Handler, Runtime, TokenResp, UNREADABLE};
+use super::{OAuth2Handler, Runtime, TokenResp, UNAVAILABLE, UNREADABLE};
 use crate::error::{ErrorKind, Result, printable};
 use crate::scope::{self, Scopes};
 use crate::session::Grant;
@@ -428,6 +428,7 @@ impl OAuth2Handler {
             )),
             "access_denied" => Err(self.err(ErrorKind::Denied, "the user denied the device login")),
             UNREADABLE => Err(self.err(ErrorKind::Protocol, desc)),
+            UNAVAILABLE => Err(self.err(ErrorKind::Transport, desc)),
             _ => Err(self.err(
                 ErrorKind::Protocol,
                 format!(
