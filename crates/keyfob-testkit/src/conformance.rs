@@ -286,8 +286,13 @@ async fn oauth2_quirks(provider: &'static Provider, spec: &'static OAuth2Spec) {
             ErrorKind::Config,
         ),
         (
-            "HTML error page",
+            "HTML error page of a gateway (unavailable: worth a retry)",
             StubResponse::html(502, &format!("<html><body>{SENTINEL}-page</body></html>")),
+            ErrorKind::Transport,
+        ),
+        (
+            "HTML page with HTTP 200 (a login page, not a token)",
+            StubResponse::html(200, &format!("<html><body>{SENTINEL}-page</body></html>")),
             ErrorKind::Protocol,
         ),
         (
