@@ -626,7 +626,7 @@ async fn bad_token_endpoints_give_clear_errors() {
     let cases: Vec<(StubResponse, &str)> = vec![
         (
             StubResponse::html(500, "<html>Internal error</html>"),
-            "HTTP 500 with text/html",
+            "unavailable (HTTP 500)",
         ),
         (
             StubResponse::html(200, "<html>login page</html>"),
@@ -638,7 +638,7 @@ async fn bad_token_endpoints_give_clear_errors() {
         ),
         (
             StubResponse::json(502, &serde_json::json!({})),
-            "failed with HTTP 502",
+            "unavailable (HTTP 502)",
         ),
         (
             StubResponse::json(200, &serde_json::json!({"error": "bad_verification_code"})),
@@ -1010,7 +1010,7 @@ async fn a_failed_refresh_is_one_request_shared_by_every_caller() {
         ),
         (
             StubResponse::html(503, "<html>down</html>"),
-            ErrorKind::Protocol,
+            ErrorKind::Transport,
         ),
     ] {
         stub.set_response(response);
