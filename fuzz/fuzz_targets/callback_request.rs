@@ -306,7 +306,9 @@ fuzz_target!(|data: &[u8]| {
             .await
             .expect("the page is readable");
         let page = String::from_utf8_lossy(&page);
-        if target.contains("/oauth2/callback") {
+        // The OAuth2 callback route, by its path: a query can spell "/oauth2/callback" too, and
+        // the token form rightly carries its own state.
+        if target.split('?').next().unwrap_or("").contains("/oauth2/callback") {
             for (_, state) in &live {
                 // A state the request itself carried elsewhere (in `error=…`, say) is the
                 // caller's own text, shown escaped; only the `state` parameter must not come
