@@ -503,8 +503,13 @@ pub fn notes(handler: &HandlerInfo) -> String {
             }
         }
         SpecInfo::Token(t) => {
-            if t.verify {
+            if t.verify && t.config_fields.is_empty() {
                 n.push("key check".into());
+            } else if t.verify {
+                n.push(format!(
+                    "key check once {} is set",
+                    ticked(&t.config_fields)
+                ));
             }
             if !t.key_prefixes.is_empty() {
                 let word = if t.key_prefixes.len() == 1 {
@@ -856,13 +861,23 @@ serde.workspace = true
             notes(&token(TokenInfo {
                 verify: true,
                 key_prefixes: vec!["sk_live_".into(), "sk_test_".into()],
+                ..TokenInfo::default()
             })),
             "key check; key prefixes `sk_live_`, `sk_test_`"
         );
         assert_eq!(
             notes(&token(TokenInfo {
+                verify: true,
+                config_fields: vec!["base_url".into()],
+                ..TokenInfo::default()
+            })),
+            "key check once `base_url` is set"
+        );
+        assert_eq!(
+            notes(&token(TokenInfo {
                 verify: false,
                 key_prefixes: vec!["SG.".into()],
+                ..TokenInfo::default()
             })),
             "key prefix `SG.`"
         );
@@ -879,6 +894,7 @@ serde.workspace = true
         github.handlers[1].spec = SpecInfo::Token(TokenInfo {
             verify: true,
             key_prefixes: vec!["ghp_".into()],
+            ..TokenInfo::default()
         });
         let ps = [provider("acme", &[HandlerKind::KeyPair]), github];
         let md = providers_md(&ps, &["github".into(), "store-sqlite".into()]);

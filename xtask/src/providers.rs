@@ -71,6 +71,8 @@ pub struct TokenInfo {
     pub verify: bool,
     /// `key_prefixes`.
     pub key_prefixes: Vec<String>,
+    /// `config_fields`: per-account settings the key check's URL names.
+    pub config_fields: Vec<String>,
 }
 
 /// `ClientAuth`.
@@ -399,6 +401,9 @@ fn token_info(f: &BTreeMap<String, &Expr>, what: &str) -> anyhow::Result<TokenIn
     if let Some(e) = f.get("key_prefixes") {
         t.key_prefixes = string_slice(e, what, "key_prefixes")?;
     }
+    if let Some(e) = f.get("config_fields") {
+        t.config_fields = string_slice(e, what, "config_fields")?;
+    }
     Ok(t)
 }
 
@@ -680,6 +685,7 @@ mod tests {
             SpecInfo::Token(TokenInfo {
                 verify: true,
                 key_prefixes: vec!["ak_".into(), "AK.".into()],
+                ..TokenInfo::default()
             })
         );
 

@@ -405,6 +405,46 @@ fn unreadable(description: String) -> (u16, Value) {
     )
 }
 
+/// `template` with each `{field}` of `fields` replaced by that `[auth.<provider>]` value, which
+/// must be an http(s) URL without credentials and, unless `allow_internal_endpoints`, not a
+/// loopback, private or link-local address.
+///
+/// # Errors
+/// [`ErrorKind::Config`] for a missing field, an unsafe URL, or a placeholder not in `fields`.
+pub(crate) fn fill_fields(
+    template: &str,
+    fields: &[&str],
+    config: &ProviderConfig,
+    provider: &str,
+) -> Result<String> {
+    let err = |m: String| Error::new(ErrorKind::Config, m).with_provider(provider);
+    let mut out = template.to_owned();
+    for field in fields {
+        let needle = format!("{{{field}}}");
+        if out.contains(&needle) {
+            let value = config
+                .extra
+                .get(*field)
+                .ok_or_else(|| err(format!("set `{field}` in [auth.{provider}] of keyfob.toml")))?;
+            let what = format!("auth.{provider}.{field}");
+            let base = endpoint_url(value, &what)?;
+            if is_internal(&base) && !config.allow_internal_endpoints {
+                return Err(err(format!(
+                    "{what} points at a loopback, private or link-local address; set \
+                     allow_internal_endpoints = true in [auth.{provider}] if that is intended"
+                )));
+            }
+            out = out.replace(&needle, base.as_str().trim_end_matches('/'));
+        }
+    }
+    if out.contains('{') {
+        return Err(err(
+            "an endpoint template has an undeclared placeholder".into()
+        ));
+    }
+    Ok(out)
+}
+
 /// The `oauth2` crate's view of `Runtime::send` for one spec.
 struct TokenHttp<'a> {
     runtime: &'a Runtime,
@@ -598,38 +638,12 @@ impl OAuth2Handler {
     }
 
     fn fill(&self, template: &str) -> Result<String> {
-        let mut out = self.with_client_id(template);
-        for field in self.spec.config_fields {
-            let needle = format!("{{{field}}}");
-            if out.contains(&needle) {
-                let value = self.config.extra.get(*field).ok_or_else(|| {
-                    self.err(
-                        ErrorKind::Config,
-                        format!("set `{field}` in [auth.{}] of keyfob.toml", self.provider),
-                    )
-                })?;
-                let what = format!("auth.{}.{field}", self.provider);
-                let base = endpoint_url(value, &what)?;
-                if is_internal(&base) && !self.config.allow_internal_endpoints {
-                    return Err(self.err(
-                        ErrorKind::Config,
-                        format!(
-                            "{what} points at a loopback, private or link-local address; set \
-                             allow_internal_endpoints = true in [auth.{}] if that is intended",
-                            self.provider
-                        ),
-                    ));
-                }
-                out = out.replace(&needle, base.as_str().trim_end_matches('/'));
-            }
-        }
-        if out.contains('{') {
-            return Err(self.err(
-                ErrorKind::Config,
-                "an endpoint template has an undeclared placeholder",
-            ));
-        }
-        Ok(out)
+        fill_fields(
+            &self.with_client_id(template),
+            self.spec.config_fields,
+            &self.config,
+            self.provider,
+        )
     }
 
     fn client(&self, endpoints: &Endpoints, redirect_uri: Option<&str>) -> Result<Client> {

@@ -132,6 +132,9 @@ pub struct TokenSpec {
     /// A key without one is accepted with a warning: formats change, refusing would lock users
     /// out.
     pub key_prefixes: &'static [&'static str],
+    /// Per-account config fields (`base_url`) that `verify`'s URL names as `{field}`: the check
+    /// runs once they are set in `[auth.<provider>]`.
+    pub config_fields: &'static [&'static str],
 }
 
 impl TokenSpec {
@@ -143,6 +146,7 @@ impl TokenSpec {
         docs_url: "",
         verify: None,
         key_prefixes: &[],
+        config_fields: &[],
     };
 
     /// A warning when `key` does not look like this provider's keys; never contains the key.
@@ -429,7 +433,22 @@ pub fn validate(provider: &Provider) -> Result<(), Vec<String>> {
         }
         if let Handler::Token(t) = h {
             if let Some(v) = &t.verify {
-                if !v.url.starts_with("https://") {
+                let placeholders: Vec<&str> = v
+                    .url
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                    .collect();
+                for name in &placeholders {
+                    if !t.config_fields.contains(name) {
+                        problems.push(format!(
+                            "verify url of `{}` names `{{{name}}}`, which is not in its config_fields",
+                            t.name
+                        ));
+                    }
+                }
+                // A per-account URL starts with a field, which is checked when it is filled.
+                if !v.url.starts_with("https://") && !v.url.starts_with('{') {
                     problems.push(format!("verify url of `{}` must be https", t.name));
                 }
             }
@@ -490,6 +509,8 @@ mod tests {
     static BAD_TOKEN: TokenSpec = TokenSpec {
         name: "other-token",
         env_key: "lower",
+        verify: Some(Verify::get("{tenant}/me", KeyPlacement::Bearer)),
+        config_fields: &["base_url"],
         ..TokenSpec::DEFAULTS
     };
     static BAD_OAUTH: OAuth2Spec = OAuth2Spec {
@@ -508,7 +529,12 @@ mod tests {
     #[test]
     fn validate_lists_every_problem() {
         let problems = validate(&BAD).unwrap_err();
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("`{tenant}`, which is not"))
+        );
         assert!(problems.iter().any(|p| p.contains("display_name")));
         assert!(
             problems

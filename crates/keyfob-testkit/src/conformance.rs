@@ -804,6 +804,11 @@ async fn token_handler(
     .await
     .expect("stub starts");
     let config = match spec.verify {
+        // A per-account check URL: every field of it points at the stub.
+        Some(_) if !spec.config_fields.is_empty() => spec.config_fields.iter().fold(
+            format!("[auth.{}]\nallow_internal_endpoints = true\n", provider.id),
+            |toml, f| toml + &format!("{f} = \"{}\"\n", stub.url()),
+        ),
         Some(_) => format!(
             "[auth.{}]\nverify_url = \"{}/verify\"\n",
             provider.id,
@@ -858,6 +863,19 @@ async fn token_handler(
         let reqs = stub.requests();
         assert_eq!(reqs.len(), 1, "{}: one key check", spec.name);
         key_placed(spec.name, verify, &reqs[0], fields[0].1.expose_secret());
+        if !spec.config_fields.is_empty() {
+            let path = spec
+                .config_fields
+                .iter()
+                .fold(verify.url.to_owned(), |u, f| {
+                    u.replace(&format!("{{{f}}}"), "")
+                });
+            assert_eq!(
+                reqs[0].path, path,
+                "{}: the per-account check URL",
+                spec.name
+            );
+        }
         stub.set_response(StubResponse::json(200, &json!({"login": "kit-user"})));
     }
     let done = engine

@@ -289,8 +289,26 @@ impl Engine {
         if !config.verify_key {
             return Ok((None, None));
         }
-        let raw = config.verify_url.as_deref().unwrap_or(verify.url);
-        let url = endpoint_url(raw, &format!("{} verify_url", provider.id))
+        let raw = match &config.verify_url {
+            Some(url) => url.clone(),
+            None => {
+                // A per-account URL (`{base_url}/…`): unchecked, with a hint, until it is set.
+                if let Some(field) = spec.config_fields.iter().find(|f| {
+                    verify.url.contains(&format!("{{{f}}}")) && !config.extra.contains_key(**f)
+                }) {
+                    return Ok((
+                        None,
+                        Some(format!(
+                            "the key was saved without a check: set `{field}` in [auth.{}] of \
+                             keyfob.toml to have {} keys checked",
+                            provider.id, provider.display_name
+                        )),
+                    ));
+                }
+                crate::oauth::fill_fields(verify.url, spec.config_fields, &config, provider.id)?
+            }
+        };
+        let url = endpoint_url(&raw, &format!("{} verify_url", provider.id))
             .map_err(|e| e.with_provider(provider.id))?;
         match self
             .inner

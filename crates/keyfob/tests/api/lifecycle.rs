@@ -505,6 +505,76 @@ async fn enter_key(engine: &Engine, key: &str) -> keyfob::Result<keyfob::Session
         .map(|c| c.key)
 }
 
+/// Canvas keys work only on the institution that issued them, so the check URL is per account:
+/// `{base_url}/api/v1/users/self`. Without `base_url` the key is saved unchecked, with a warning
+/// naming the setting; with it, Canvas's 401 (`{"errors": [{"message": …}]}`) refuses the key and
+/// its 200 names the user.
+#[tokio::test]
+async fn per_account_key_checks_use_the_configured_base_url() {
+    let unset = engine("");
+    let req = AuthRequest::new("canvas").handler("canvas-token");
+    let prompt = unset.login(&req).await.unwrap();
+    let state = query_param(&prompt.url, "state").unwrap();
+    let done = unset
+        .complete_token(
+            "canvas",
+            Some(&state),
+            vec![("token".into(), "7~sentinel-key".to_owned().into())],
+        )
+        .await
+        .expect("saved unchecked");
+    assert!(
+        done.warnings
+            .iter()
+            .any(|w| w.contains("`base_url` in [auth.canvas]")),
+        "{:?}",
+        done.warnings
+    );
+
+    let stub = StubServer::start(StubResponse::json(
+        401,
+        &json!({"errors": [{"message": "Invalid access token."}]}),
+    ))
+    .await
+    .unwrap();
+    let set = engine(&format!(
+        "[auth.canvas]\nbase_url = \"{}\"\nallow_internal_endpoints = true\n",
+        stub.url()
+    ));
+    let prompt = set.login(&req).await.unwrap();
+    let state = query_param(&prompt.url, "state").unwrap();
+    let enter = || vec![("token".into(), "7~sentinel-key".to_owned().into())];
+    let e = set
+        .complete_token("canvas", Some(&state), enter())
+        .await
+        .expect_err("Canvas refused the key");
+    assert!(e.to_string().contains("Invalid access token."), "{e}");
+    assert!(!e.to_string().contains("sentinel"), "{e}");
+    let sent = stub.requests();
+    assert_eq!(sent[0].path, "/api/v1/users/self");
+    stub.set_response(StubResponse::json(
+        200,
+        &json!({"id": 1, "name": "Ada Teacher"}),
+    ));
+    let done = set
+        .complete_token("canvas", Some(&state), enter())
+        .await
+        .expect("the same link, a key Canvas accepts");
+    assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+    let status = set.status(None).await.unwrap();
+    assert_eq!(status[0].identity.as_deref(), Some("Ada Teacher"));
+
+    // A base_url that is not a safe URL is a config error, not a silent skip.
+    let bad = engine("[auth.canvas]\nbase_url = \"http://10.0.0.1\"\n");
+    let prompt = bad.login(&req).await.unwrap();
+    let state = query_param(&prompt.url, "state").unwrap();
+    let e = bad
+        .complete_token("canvas", Some(&state), enter())
+        .await
+        .expect_err("an internal address without allow_internal_endpoints");
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+}
+
 #[tokio::test]
 async fn entered_keys_are_checked_with_the_provider() {
     // Notion answers 401 with its error object for a bad key (developers.notion.com, "Status

@@ -6,18 +6,22 @@
 //! can disable user token creation). Token only works on the institution that issued it.
 //! access_token query param also accepted but discouraged. docs_url anchor is unverified.
 //!
-//! Per account: institution host: https://{domain}/api/v1/ (e.g. school.instructure.com or a custom
-//! domain)
-//!
-//! No key check is recorded: the check URL depends on the account (see above), so it is not
-//! recorded.
+//! Per account: the institution's host (school.instructure.com or a custom domain). Entered keys
+//! are checked with `GET {base_url}/api/v1/users/self` (Bearer), which answers the key's user,
+//! once `[auth.canvas] base_url = "https://school.instructure.com"` is set; without it they are
+//! saved unchecked, with a warning that says so.
 
-use keyfob_core::spec::{Handler, Provider, TokenSpec};
+use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
 static TOKEN: TokenSpec = TokenSpec {
     name: "canvas-token",
     env_key: "CANVAS_TOKEN",
     docs_url: "https://developerdocs.instructure.com/services/canvas/oauth/file.oauth#manual-token-generation",
+    verify: Some(Verify::get(
+        "{base_url}/api/v1/users/self",
+        KeyPlacement::Bearer,
+    )),
+    config_fields: &["base_url"],
     ..TokenSpec::DEFAULTS
 };
 

@@ -8,20 +8,23 @@
 //! /api/users/@me/ returns the key's user (needs user:read scope; path per PostHog API reference,
 //! moderately sure).
 //!
-//! Per account: region/instance host: https://us.posthog.com (US Cloud), https://eu.posthog.com (EU
-//! Cloud), or the self-hosted domain; the *.i.posthog.com hosts are for public capture endpoints
-//! only
-//!
-//! No key check is recorded: the check URL depends on the account (see above), so it is not
-//! recorded.
+//! Per account: the instance, `base_url` in `[auth.posthog]`: https://us.posthog.com (US Cloud),
+//! https://eu.posthog.com (EU Cloud), or the self-hosted domain (the *.i.posthog.com hosts are for
+//! public capture endpoints only). Once it is set, entered keys are checked with
+//! `GET {base_url}/api/users/@me/`; without it they are saved unchecked, with a warning.
 
-use keyfob_core::spec::{Handler, Provider, TokenSpec};
+use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
 static TOKEN: TokenSpec = TokenSpec {
     name: "posthog-token",
     env_key: "POSTHOG_TOKEN",
     docs_url: "https://us.posthog.com/settings/user-api-keys",
     key_prefixes: &["phx_"],
+    verify: Some(Verify::get(
+        "{base_url}/api/users/@me/",
+        KeyPlacement::Bearer,
+    )),
+    config_fields: &["base_url"],
     ..TokenSpec::DEFAULTS
 };
 
