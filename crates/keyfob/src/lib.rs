@@ -32,10 +32,10 @@ pub mod tools;
 use std::sync::Arc;
 
 pub use keyfob_core::{
-    AuthRequest, CallbackParams, Config, Credentials, Engine, EngineBuilder, EngineStats, Ensured,
-    Error, ErrorKind, ExposeSecret, Grant, Prompt, Provider, RefreshAhead, RefreshAheadTask,
-    Result, Revocation, SecretString, Session, SessionInfo, SessionKey, SessionState, SessionStore,
-    SignOut, SignedOut,
+    AuthRequest, CallbackParams, Completed, Config, Credentials, Engine, EngineBuilder,
+    EngineStats, Ensured, Error, ErrorKind, ExposeSecret, Grant, Prompt, Provider, RefreshAhead,
+    RefreshAheadTask, Result, Revocation, SecretString, Session, SessionInfo, SessionKey,
+    SessionState, SessionStore, SignOut, SignedOut,
 };
 pub use keyfob_core::{config, crypto, now, registry, spec, store};
 pub use keyfob_macros::tool;

@@ -490,37 +490,40 @@ async fn engine_with_key_stub(answer: StubResponse) -> (StubServer, Engine) {
     (stub, engine)
 }
 
+/// Starts a token login for `provider` (its `<provider>-token` handler): the link's state.
+async fn token_state(engine: &Engine, provider: &str) -> keyfob::Result<String> {
+    let req = AuthRequest::new(provider).handler(format!("{provider}-token"));
+    let prompt = engine.login(&req).await?;
+    Ok(query_param(&prompt.url, "state").unwrap())
+}
+
+/// Enters `key` on `provider`'s token page of `state`.
+async fn enter(
+    engine: &Engine,
+    provider: &str,
+    state: &str,
+    key: &str,
+) -> keyfob::Result<keyfob::Completed> {
+    let fields = vec![("token".into(), key.to_owned().into())];
+    engine.complete_token(provider, Some(state), fields).await
+}
+
 /// Starts a Notion token login and enters `key`; the session key on success.
 async fn enter_key(engine: &Engine, key: &str) -> keyfob::Result<keyfob::SessionKey> {
-    let req = AuthRequest::new("notion").handler("notion-token");
-    let prompt = engine.login(&req).await?;
-    let state = query_param(&prompt.url, "state").unwrap();
-    engine
-        .complete_token(
-            "notion",
-            Some(&state),
-            vec![("token".into(), key.to_owned().into())],
-        )
-        .await
-        .map(|c| c.key)
+    let state = token_state(engine, "notion").await?;
+    enter(engine, "notion", &state, key).await.map(|c| c.key)
 }
 
 /// Canvas keys work only on the institution that issued them, so the check URL is per account:
 /// `{base_url}/api/v1/users/self`. Without `base_url` the key is saved unchecked, with a warning
 /// naming the setting; with it, Canvas's 401 (`{"errors": [{"message": …}]}`) refuses the key and
-/// its 200 names the user.
+/// its 200 names the user. A `base_url` that is not a safe URL is a config error.
 #[tokio::test]
 async fn per_account_key_checks_use_the_configured_base_url() {
+    let key = "7~sentinel-key";
     let unset = engine("");
-    let req = AuthRequest::new("canvas").handler("canvas-token");
-    let prompt = unset.login(&req).await.unwrap();
-    let state = query_param(&prompt.url, "state").unwrap();
-    let done = unset
-        .complete_token(
-            "canvas",
-            Some(&state),
-            vec![("token".into(), "7~sentinel-key".to_owned().into())],
-        )
+    let state = token_state(&unset, "canvas").await.unwrap();
+    let done = enter(&unset, "canvas", &state, key)
         .await
         .expect("saved unchecked");
     assert!(
@@ -541,35 +544,27 @@ async fn per_account_key_checks_use_the_configured_base_url() {
         "[auth.canvas]\nbase_url = \"{}\"\nallow_internal_endpoints = true\n",
         stub.url()
     ));
-    let prompt = set.login(&req).await.unwrap();
-    let state = query_param(&prompt.url, "state").unwrap();
-    let enter = || vec![("token".into(), "7~sentinel-key".to_owned().into())];
-    let e = set
-        .complete_token("canvas", Some(&state), enter())
+    let state = token_state(&set, "canvas").await.unwrap();
+    let e = enter(&set, "canvas", &state, key)
         .await
         .expect_err("Canvas refused the key");
     assert!(e.to_string().contains("Invalid access token."), "{e}");
     assert!(!e.to_string().contains("sentinel"), "{e}");
-    let sent = stub.requests();
-    assert_eq!(sent[0].path, "/api/v1/users/self");
+    assert_eq!(stub.requests()[0].path, "/api/v1/users/self");
     stub.set_response(StubResponse::json(
         200,
         &json!({"id": 1, "name": "Ada Teacher"}),
     ));
-    let done = set
-        .complete_token("canvas", Some(&state), enter())
+    let done = enter(&set, "canvas", &state, key)
         .await
         .expect("the same link, a key Canvas accepts");
     assert!(done.warnings.is_empty(), "{:?}", done.warnings);
     let status = set.status(None).await.unwrap();
     assert_eq!(status[0].identity.as_deref(), Some("Ada Teacher"));
 
-    // A base_url that is not a safe URL is a config error, not a silent skip.
     let bad = engine("[auth.canvas]\nbase_url = \"http://10.0.0.1\"\n");
-    let prompt = bad.login(&req).await.unwrap();
-    let state = query_param(&prompt.url, "state").unwrap();
-    let e = bad
-        .complete_token("canvas", Some(&state), enter())
+    let state = token_state(&bad, "canvas").await.unwrap();
+    let e = enter(&bad, "canvas", &state, key)
         .await
         .expect_err("an internal address without allow_internal_endpoints");
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
