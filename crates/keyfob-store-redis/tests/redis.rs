@@ -990,7 +990,6 @@ const CRASH_URL: &str = "KEYFOB_REDIS_TEST_CRASH_URL";
 /// only once the whole command has arrived, and atomically.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_writing_leaves_every_session_old_or_new() {
-    use std::io::BufRead;
     let server = server!();
     let store = server.store(None, "kf").await;
     for i in 0..crash::KEYS {
@@ -1002,7 +1001,7 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
     let rounds = 20;
     let mut seen = [0usize; 2];
     for round in 0..rounds {
-        let mut writer = std::process::Command::new(std::env::current_exe().unwrap())
+        let writer = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "crash_writer",
@@ -1015,48 +1014,21 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let mut lines = std::io::BufReader::new(writer.stdout.take().unwrap()).lines();
-        let ready = lines.any(|l| l.is_ok_and(|l| l.contains("crash writer ready")));
-        assert!(ready, "round {round}: the writer did not start");
-        std::thread::sleep(Duration::from_micros(crash::random_u64() % 20_000));
-        writer.kill().unwrap(); // SIGKILL
-        assert!(
-            !writer.wait().unwrap().success(),
-            "round {round}: not killed"
-        );
-
+        crash::kill_when_ready(writer, round, Duration::from_millis(20));
         let fresh = server.store(None, "kf").await;
-        let all = fresh.list(None).await.unwrap();
-        assert_eq!(all.len(), crash::KEYS, "round {round}: a session was lost");
-        for (i, s) in all.iter().enumerate() {
-            assert_eq!(s.key, crash::key(i));
-            seen[crash::which_version(i, s)] += 1;
-        }
+        crash::check_survivors(&fresh, round, &mut seen).await;
     }
     eprintln!(
         "after {rounds} kills: {} old and {} new sessions found",
         seen[0], seen[1]
     );
-    let current = store.get(&crash::key(0)).await.unwrap().unwrap();
-    let v = store
-        .put(
-            &session(crash::key(0), "after"),
-            Expect::Version(current.version),
-        )
-        .await
-        .expect("the store still works");
-    let back = store.get(&crash::key(0)).await.unwrap().unwrap();
-    assert_eq!(
-        (back.version, back.grant.access_token.expose_secret()),
-        (v, "after")
-    );
+    crash::still_works(&store).await;
 }
 
 /// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]: rewrites every
 /// session, alternating versions, until killed. Does nothing in a normal run.
 #[test]
 fn crash_writer() {
-    use std::io::Write;
     let Ok(url) = std::env::var(CRASH_URL) else {
         return;
     };
@@ -1066,18 +1038,7 @@ fn crash_writer() {
         .unwrap();
     rt.block_on(async {
         let store = RedisStore::connect(&url, "kf", sealer(1)).await.unwrap();
-        let versions: Vec<[Session; 2]> = (0..crash::KEYS)
-            .map(|i| [crash::session(i, 0), crash::session(i, 1)])
-            .collect();
-        for n in 0usize.. {
-            for (i, v) in versions.iter().enumerate() {
-                store.put(&v[(n + i + 1) % 2], Expect::Any).await.unwrap();
-            }
-            if n == 0 {
-                println!("crash writer ready");
-                std::io::stdout().flush().unwrap();
-            }
-        }
+        crash::rewrite_until_killed(&store).await;
     });
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use keyfob_core::crypto::Sealer;
 use keyfob_core::store::{Expect, FlowStatus, PendingFlow};
@@ -655,7 +656,6 @@ fn child(test: &str, envs: &[(&str, &Path)], wrapper: &[&str]) -> std::process::
 /// nothing; this proves the store puts each session in one transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_writing_leaves_every_session_old_or_new() {
-    use std::io::BufRead;
     let (_dir, path) = temp();
     {
         let store = SqliteStore::open(&path, sealer(1)).unwrap();
@@ -669,59 +669,26 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
     let rounds = 20;
     let mut seen = [0usize; 2];
     for round in 0..rounds {
-        let mut writer = child("crash_writer", &[(CRASH_DB, &path)], &[])
+        let writer = child("crash_writer", &[(CRASH_DB, &path)], &[])
             .spawn()
             .unwrap();
-        // Wait until it has written a round, so the kill lands inside the write loop.
-        let mut lines = std::io::BufReader::new(writer.stdout.take().unwrap()).lines();
-        let ready = lines.any(|l| l.is_ok_and(|l| l.contains("crash writer ready")));
-        assert!(ready, "round {round}: the writer did not start");
-        std::thread::sleep(std::time::Duration::from_micros(
-            crash::random_u64() % 40_000,
-        ));
-        writer.kill().unwrap(); // SIGKILL
-        let status = writer.wait().unwrap();
-        assert!(
-            !status.success(),
-            "round {round}: the writer was not killed"
-        );
-
+        crash::kill_when_ready(writer, round, Duration::from_millis(40));
         let store = SqliteStore::open(&path, sealer(1))
             .unwrap_or_else(|e| panic!("round {round}: reopen after kill -9: {e:?}"));
-        let all = store.list(None).await.unwrap();
-        assert_eq!(all.len(), crash::KEYS, "round {round}: a session was lost");
-        for (i, s) in all.iter().enumerate() {
-            assert_eq!(s.key, crash::key(i));
-            seen[crash::which_version(i, s)] += 1;
-        }
+        crash::check_survivors(&store, round, &mut seen).await;
     }
     eprintln!(
         "after {rounds} kills: {} old and {} new sessions found",
         seen[0], seen[1]
     );
     assert_eq!(integrity(&path), "ok");
-    // The store still works: a CAS write on top of whatever survived, read back.
-    let store = SqliteStore::open(&path, sealer(1)).unwrap();
-    let current = store.get(&crash::key(0)).await.unwrap().unwrap();
-    let v = store
-        .put(
-            &session(crash::key(0), "after"),
-            Expect::Version(current.version),
-        )
-        .await
-        .unwrap();
-    let back = store.get(&crash::key(0)).await.unwrap().unwrap();
-    assert_eq!(
-        (back.version, back.grant.access_token.expose_secret()),
-        (v, "after")
-    );
+    crash::still_works(&SqliteStore::open(&path, sealer(1)).unwrap()).await;
 }
 
 /// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]: rewrites every
 /// session, alternating versions, until killed. Does nothing in a normal run.
 #[test]
 fn crash_writer() {
-    use std::io::Write;
     let Some(path) = std::env::var_os(CRASH_DB) else {
         return;
     };
@@ -731,18 +698,7 @@ fn crash_writer() {
         .unwrap();
     rt.block_on(async {
         let store = SqliteStore::open(Path::new(&path), sealer(1)).unwrap();
-        let versions: Vec<[Session; 2]> = (0..crash::KEYS)
-            .map(|i| [crash::session(i, 0), crash::session(i, 1)])
-            .collect();
-        for n in 0usize.. {
-            for (i, v) in versions.iter().enumerate() {
-                store.put(&v[(n + i + 1) % 2], Expect::Any).await.unwrap();
-            }
-            if n == 0 {
-                println!("crash writer ready");
-                std::io::stdout().flush().unwrap();
-            }
-        }
+        crash::rewrite_until_killed(&store).await;
     });
 }
 

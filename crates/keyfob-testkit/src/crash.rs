@@ -2,7 +2,10 @@
 //! between an old and a new version until it is killed, and the parent then checks that each
 //! session is exactly one of the two ([`which_version`]), never a mix or a truncation.
 
-use keyfob_core::{ExposeSecret, Grant, SecretString, Session, SessionKey};
+use std::time::Duration;
+
+use keyfob_core::store::Expect;
+use keyfob_core::{ExposeSecret, Grant, SecretString, Session, SessionKey, SessionStore};
 
 /// Sessions the crash writer rewrites in turn.
 pub const KEYS: usize = 4;
@@ -71,4 +74,72 @@ pub fn which_version(i: usize, got: &Session) -> usize {
     );
     assert_eq!(got.updated_at, want.updated_at, "session {i}");
     which
+}
+
+/// The child's half: rewrites every session, alternating versions, until it is killed; prints
+/// `crash writer ready` once a first round is stored.
+pub async fn rewrite_until_killed(store: &dyn SessionStore) {
+    use std::io::Write;
+    let versions: Vec<[Session; 2]> = (0..KEYS).map(|i| [session(i, 0), session(i, 1)]).collect();
+    for n in 0usize.. {
+        for (i, v) in versions.iter().enumerate() {
+            store
+                .put(&v[(n + i + 1) % 2], Expect::Any)
+                .await
+                .expect("write");
+        }
+        if n == 0 {
+            println!("crash writer ready");
+            std::io::stdout().flush().expect("stdout");
+        }
+    }
+}
+
+/// The parent's half of one round: waits until `writer` (stdout piped) is rewriting, then
+/// `kill -9`s it at a random moment within `max_delay`.
+pub fn kill_when_ready(mut writer: std::process::Child, round: usize, max_delay: Duration) {
+    use std::io::BufRead;
+    let stdout = writer.stdout.take().expect("the writer's stdout is piped");
+    let ready = std::io::BufReader::new(stdout)
+        .lines()
+        .any(|l| l.is_ok_and(|l| l.contains("crash writer ready")));
+    assert!(ready, "round {round}: the writer did not start");
+    let micros = u64::try_from(max_delay.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    std::thread::sleep(Duration::from_micros(random_u64() % micros));
+    writer.kill().expect("SIGKILL");
+    let status = writer.wait().expect("the writer ends");
+    assert!(
+        !status.success(),
+        "round {round}: the writer was not killed"
+    );
+}
+
+/// After a kill: every session is there and exactly its old or its new version; counts which in
+/// `seen`.
+pub async fn check_survivors(store: &dyn SessionStore, round: usize, seen: &mut [usize; 2]) {
+    let all = store.list(None).await.expect("list after the kill");
+    assert_eq!(all.len(), KEYS, "round {round}: a session was lost");
+    for (i, s) in all.iter().enumerate() {
+        assert_eq!(s.key, key(i));
+        seen[which_version(i, s)] += 1;
+    }
+}
+
+/// The store still works after the kills: a compare-and-swap write on top of whatever survived,
+/// read back.
+pub async fn still_works(store: &dyn SessionStore) {
+    let current = store.get(&key(0)).await.expect("get").expect("session 0");
+    let mut after = session(0, 0);
+    after.grant.access_token = SecretString::from("after");
+    let v = store
+        .put(&after, Expect::Version(current.version))
+        .await
+        .expect("the store still works");
+    let back = store.get(&key(0)).await.expect("get").expect("session 0");
+    assert_eq!(
+        (back.version, back.grant.access_token.expose_secret()),
+        (v, "after")
+    );
 }
