@@ -164,6 +164,21 @@ fn faults() -> Vec<(&'static str, StubResponse, ErrorKind, &'static str)> {
     ]
 }
 
+/// Runs `check` on every fault of [`faults`] at once, each in its own task.
+async fn for_each_fault<F, Fut>(check: F)
+where
+    F: Fn(&'static str, StubResponse, ErrorKind, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let tasks: Vec<_> = faults()
+        .into_iter()
+        .map(|(case, answer, kind, fragment)| tokio::spawn(check(case, answer, kind, fragment)))
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 fn check_error(case: &str, e: &keyfob::Error, kind: ErrorKind, fragment: &str) {
     let shown = format!("{e} {e:?}");
     assert_eq!(e.kind(), kind, "{case}: {e}");
@@ -184,102 +199,88 @@ fn check_error(case: &str, e: &keyfob::Error, kind: ErrorKind, fragment: &str) {
 /// timeout (bounded here by 10 s), not the stub's 30 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faulty_refresh_answers_end_in_clear_errors_and_change_nothing() {
-    let tasks: Vec<_> = faults()
-        .into_iter()
-        .map(|(case, answer, kind, fragment)| {
-            tokio::spawn(async move {
-                let stub = StubServer::start(answer).await.unwrap();
-                let engine = oauth_engine(&stub, "http_timeout_secs = 1");
-                let expired = seed(
-                    &engine,
-                    &SessionKey::new("x", "expired", "default"),
-                    -1,
-                    3600,
-                )
-                .await;
-                let started = Instant::now();
-                let e = engine
-                    .credentials(&expired.key)
-                    .await
-                    .expect_err("an expired token whose refresh failed is no answer");
-                let took = started.elapsed();
-                check_error(case, &e, kind, fragment);
-                assert!(took < Duration::from_secs(10), "{case}: took {took:?}");
-                if case == "a hang" {
-                    // A timer cannot fire early: it waited for the timeout, not a quick failure.
-                    assert!(took >= Duration::from_millis(900), "{case}: took {took:?}");
-                    eprintln!("{case}: ended after {took:?} with http_timeout_secs = 1");
-                }
-                assert_unchanged(&engine, &expired, case).await;
+    for_each_fault(|case, answer, kind, fragment| async move {
+        let stub = StubServer::start(answer).await.unwrap();
+        let engine = oauth_engine(&stub, "http_timeout_secs = 1");
+        let expired = seed(
+            &engine,
+            &SessionKey::new("x", "expired", "default"),
+            -1,
+            3600,
+        )
+        .await;
+        let started = Instant::now();
+        let e = engine
+            .credentials(&expired.key)
+            .await
+            .expect_err("an expired token whose refresh failed is no answer");
+        let took = started.elapsed();
+        check_error(case, &e, kind, fragment);
+        assert!(took < Duration::from_secs(10), "{case}: took {took:?}");
+        if case == "a hang" {
+            // A timer cannot fire early: it waited for the timeout, not a quick failure.
+            assert!(took >= Duration::from_millis(900), "{case}: took {took:?}");
+            eprintln!("{case}: ended after {took:?} with http_timeout_secs = 1");
+        }
+        assert_unchanged(&engine, &expired, case).await;
 
-                let due = seed(&engine, &SessionKey::new("x", "due", "default"), 10, 3600).await;
-                let creds = engine
-                    .credentials(&due.key)
-                    .await
-                    .unwrap_or_else(|e| panic!("{case}: a still-valid token is served: {e}"));
-                assert_eq!(creds.access_token(), "at-sentinel-old", "{case}");
-                assert_unchanged(&engine, &due, case).await;
-                assert_eq!(stub.requests().len(), 2, "{case}: one request per refresh");
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+        let due = seed(&engine, &SessionKey::new("x", "due", "default"), 10, 3600).await;
+        let creds = engine
+            .credentials(&due.key)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: a still-valid token is served: {e}"));
+        assert_eq!(creds.access_token(), "at-sentinel-old", "{case}");
+        assert_unchanged(&engine, &due, case).await;
+        assert_eq!(stub.requests().len(), 2, "{case}: one request per refresh");
+    })
+    .await;
 }
 
 /// Every faulty answer to a code exchange: the callback gets one error of the right kind, the
 /// waiter gets the same kind, and the session the user had stays as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faulty_code_exchange_answers_fail_the_flow_and_keep_the_old_session() {
-    let tasks: Vec<_> = faults()
-        .into_iter()
-        .map(|(case, answer, kind, fragment)| {
-            tokio::spawn(async move {
-                let stub = StubServer::start(answer).await.unwrap();
-                let engine = oauth_engine(&stub, "http_timeout_secs = 1");
-                let req = AuthRequest::new("x").thread("exchange");
-                let before = seed(&engine, &req.key(), 3600, 0).await;
-                let prompt = engine.login(&req).await.unwrap();
-                let started = Instant::now();
-                let e = engine
-                    .complete_oauth2(
-                        "x",
-                        CallbackParams {
-                            state: Some(state_of(&prompt.url)),
-                            code: Some("code-sentinel".into()),
-                            ..CallbackParams::default()
-                        },
-                    )
-                    .await
-                    .expect_err("the exchange failed");
-                assert!(started.elapsed() < Duration::from_secs(10), "{case}");
-                check_error(case, &e, kind, fragment);
-                let waited = engine
-                    .wait(&prompt, Duration::from_secs(5))
-                    .await
-                    .expect_err("the waiter hears of the failure");
-                assert_eq!(waited.kind(), kind, "{case}: {waited}");
-                assert_unchanged(&engine, &before, case).await;
-                // The state was used: the link is dead, and the old session still serves.
-                assert!(
-                    engine
-                        .store()
-                        .pending_for(&req.key())
-                        .await
-                        .unwrap()
-                        .is_none()
-                );
-                match engine.ensure(&req).await.unwrap() {
-                    Ensured::Ready(c) => assert_eq!(c.access_token(), "at-sentinel-old"),
-                    other => panic!("{case}: {other:?}"),
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    for_each_fault(|case, answer, kind, fragment| async move {
+        let stub = StubServer::start(answer).await.unwrap();
+        let engine = oauth_engine(&stub, "http_timeout_secs = 1");
+        let req = AuthRequest::new("x").thread("exchange");
+        let before = seed(&engine, &req.key(), 3600, 0).await;
+        let prompt = engine.login(&req).await.unwrap();
+        let started = Instant::now();
+        let e = engine
+            .complete_oauth2(
+                "x",
+                CallbackParams {
+                    state: Some(state_of(&prompt.url)),
+                    code: Some("code-sentinel".into()),
+                    ..CallbackParams::default()
+                },
+            )
+            .await
+            .expect_err("the exchange failed");
+        assert!(started.elapsed() < Duration::from_secs(10), "{case}");
+        check_error(case, &e, kind, fragment);
+        let waited = engine
+            .wait(&prompt, Duration::from_secs(5))
+            .await
+            .expect_err("the waiter hears of the failure");
+        assert_eq!(waited.kind(), kind, "{case}: {waited}");
+        assert_unchanged(&engine, &before, case).await;
+        // The state was used: the link is dead, and the old session still serves.
+        assert!(
+            engine
+                .store()
+                .pending_for(&req.key())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        match engine.ensure(&req).await.unwrap() {
+            Ensured::Ready(c) => assert_eq!(c.access_token(), "at-sentinel-old"),
+            other => panic!("{case}: {other:?}"),
+        }
+    })
+    .await;
 }
 
 /// `Session::state` and `effective_margin` around expiry, as ARCHITECTURE.md states them: due
