@@ -257,6 +257,12 @@ pub(crate) fn normalized_response(
     out
 }
 
+/// Whether a JSON answer reports an error whatever its HTTP status: an `error` member, or
+/// Slack's `"ok": false`.
+pub(crate) fn says_error(obj: &serde_json::Map<String, Value>) -> bool {
+    obj.get("error").is_some_and(|v| !v.is_null()) || obj.get("ok") == Some(&Value::Bool(false))
+}
+
 /// Rewrites a token-endpoint answer into RFC 6749 JSON; returns the status to report.
 pub(crate) fn normalize(
     status: u16,
@@ -321,8 +327,7 @@ pub(crate) fn normalize(
     let has_token = obj
         .get("access_token")
         .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()));
-    let says_error = obj.get("error").is_some_and(|v| !v.is_null())
-        || obj.get("ok") == Some(&Value::Bool(false));
+    let says_error = says_error(&obj);
     if says_error && !has_token {
         // HTTP 200 carrying an error (GitHub, Slack's `{"ok": false}`) is an error all the same.
         let code = match obj.get("error") {

@@ -137,6 +137,15 @@ fn provider_message(body: &[u8], key: &str) -> String {
     printable(&msg)
 }
 
+/// An answer's status and body (empty when the body cannot be read).
+async fn status_and_body(resp: reqwest::Response) -> (u16, Vec<u8>) {
+    let status = resp.status().as_u16();
+    (
+        status,
+        resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+    )
+}
+
 impl Runtime {
     /// Checks `key` with the provider's verification request. A 2xx answer accepts it (and may
     /// name the account), 401 and 403 reject it, anything else leaves it unchecked.
@@ -179,8 +188,7 @@ impl Runtime {
                 ));
             }
         };
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.unwrap_or_default();
+        let (status, body) = status_and_body(resp).await;
         match status {
             200..=299 => {
                 // Slack answers 200 with `{"ok": false, "error": "invalid_auth"}`.
@@ -298,11 +306,7 @@ impl OAuth2Handler {
             .send()
             .await
             .map_err(|e| self.runtime.transport(what, &e))?;
-        let status = resp.status().as_u16();
-        Ok((
-            status,
-            resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
-        ))
+        Ok(status_and_body(resp).await)
     }
 
     /// Starts a device authorization (RFC 8628 §3.1).
@@ -446,7 +450,8 @@ impl OAuth2Handler {
 
     /// Revokes the grant's tokens at the provider's revocation endpoint: with RFC 7009 the
     /// refresh token (which ends the grant at most servers), then the access token; with
-    /// [`RevokeStyle::DeleteAccessToken`] one `DELETE` naming the access token.
+    /// another [`RevokeStyle`] one request for the access token (GitHub's `DELETE`, Slack's
+    /// bearer `POST`).
     ///
     /// # Errors
     /// [`ErrorKind::Unsupported`] without a revocation endpoint; transport errors; a server
@@ -505,19 +510,14 @@ impl OAuth2Handler {
             .send()
             .await
             .map_err(|e| self.runtime.transport("the revocation endpoint", &e))?;
-        let status = resp.status().as_u16();
-        Ok((
-            status,
-            resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
-        ))
+        Ok(status_and_body(resp).await)
     }
 
     /// Ok for a 2xx answer of the revocation endpoint, unless its JSON says otherwise (Slack
     /// answers 200 `{"ok": false, "error": …}`); else what it said (never the token).
     fn revoked(&self, status: u16, body: &[u8], token: &SecretString) -> Result<()> {
-        let said_no = serde_json::from_slice::<Value>(body).is_ok_and(|v| {
-            v.get("ok") == Some(&Value::Bool(false)) || v.get("error").is_some_and(|e| !e.is_null())
-        });
+        let said_no = serde_json::from_slice::<Value>(body)
+            .is_ok_and(|v| v.as_object().is_some_and(super::says_error));
         if (200..300).contains(&status) && !said_no {
             return Ok(());
         }
