@@ -62,7 +62,7 @@ pub fn router(engine: Engine) -> Router {
 
 /// One layer for every request: [`check_host`], then [`refuse_declared_oversize`], then the
 /// route; every answer, refusals included, leaves with [`security_headers`]. (One layer rather
-/// than three: each tower layer costs a boxed service clone per request.)
+/// than one per concern: each tower layer costs a boxed service clone per request.)
 async fn guard(State(engine): State<Engine>, req: Request, next: Next) -> Response {
     let mut resp = match check_host(&engine, &req).or_else(|| refuse_declared_oversize(&req)) {
         Some(refusal) => refusal,
