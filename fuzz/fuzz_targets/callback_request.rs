@@ -15,7 +15,9 @@
 //!
 //! `{STATE}` in the request becomes the `state` of a live flow for the provider named in the
 //! path (`{STATE:<id>}` for another provider's): `github` (OAuth2), `notion` (API key) or
-//! `basicauth`. GitHub's endpoints point at a stub on 127.0.0.1 that answers what follows
+//! `basicauth`. The harness opens each live flow's login link as a browser would and sends its
+//! cookie with the request (unless the request has `X-Fuzz-No-Cookie`), so the fuzzer reaches
+//! the code exchange and the token form, and also the refusal of a state without its browser. GitHub's endpoints point at a stub on 127.0.0.1 that answers what follows
 //! `%%token` (status and content type on one line, then the body), so a live code exchange runs
 //! the whole path: query parsing, the engine, the HTTP adapter, the normalizer, the `oauth2`
 //! crate, the grant and the store. `X-Fuzz-Engine: prefixed` picks an engine configured with
@@ -36,7 +38,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use keyfob::spec::Handler;
-use keyfob::{AuthRequest, Config, Engine};
+use keyfob::{AuthRequest, Config, Engine, ExposeSecret};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
@@ -141,8 +143,9 @@ fn stub_token_endpoint() -> u16 {
     port
 }
 
-/// The live state of a fresh flow for `provider`.
-async fn live_state(engine: &Engine, provider: &str) -> Option<String> {
+/// The live state of a fresh flow for `provider`, and the `name=value` cookie its opened login
+/// link gave.
+async fn live_state(engine: &Engine, provider: &str) -> Option<(String, String)> {
     // GitHub's OAuth2 handler; the token-entry handler of the others.
     let oauth2 = provider == "github";
     let handler = engine
@@ -154,7 +157,14 @@ async fn live_state(engine: &Engine, provider: &str) -> Option<String> {
         .find(|h| matches!(h, Handler::OAuth2(_)) == oauth2)?;
     let req = AuthRequest::new(provider).handler(handler.name());
     let prompt = engine.login(&req).await.ok()?;
-    url_query_state(&prompt.url)
+    let state = url_query_state(&prompt.url)?;
+    let opened = engine
+        .open_link(provider, Some(&state), &keyfob::LinkCookies::none())
+        .await
+        .ok()?;
+    let cookie = opened.cookie?;
+    let cookie = format!("{}={}", cookie.name, cookie.value.expose_secret());
+    Some((state, cookie))
 }
 
 fn url_query_state(url: &str) -> Option<String> {
@@ -249,15 +259,20 @@ fuzz_target!(|data: &[u8]| {
                 .join("\n")
         );
         let mut live: Vec<(String, String)> = Vec::new();
+        let mut cookies: Vec<String> = Vec::new();
         for p in PROVIDERS {
             let wanted = raw_all.contains(&format!("{{STATE:{p}}}"))
                 || (raw_all.contains("{STATE}") && *p == path_provider);
             if wanted {
-                if let Some(state) = live_state(engine, p).await {
+                if let Some((state, cookie)) = live_state(engine, p).await {
                     live.push(((*p).to_owned(), state));
+                    cookies.push(cookie);
                 }
             }
         }
+        let no_cookie = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-fuzz-no-cookie"));
         let uses_oauth2_state = live.iter().any(|(p, _)| p == "github");
         let substitute = |s: &str| -> String {
             let mut s = s.to_owned();
@@ -280,6 +295,9 @@ fuzz_target!(|data: &[u8]| {
         let mut builder = Request::builder().method(method).uri(target.as_str());
         for (k, v) in &headers {
             builder = builder.header(k.as_str(), v.as_str());
+        }
+        if !cookies.is_empty() && !no_cookie {
+            builder = builder.header(header::COOKIE, cookies.join("; "));
         }
         let Ok(req) = builder.body(Body::from(body.clone())) else {
             return;
@@ -308,7 +326,12 @@ fuzz_target!(|data: &[u8]| {
         let page = String::from_utf8_lossy(&page);
         // The OAuth2 callback route, by its path: a query can spell "/oauth2/callback" too, and
         // the token form rightly carries its own state.
-        if target.split('?').next().unwrap_or("").contains("/oauth2/callback") {
+        if target
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .contains("/oauth2/callback")
+        {
             for (_, state) in &live {
                 // A state the request itself carried elsewhere (in `error=…`, say) is the
                 // caller's own text, shown escaped; only the `state` parameter must not come

@@ -136,15 +136,27 @@ async fn store_engine(store_toml: &str) -> Engine {
 /// Logs `req` in through the token page, without HTTP.
 async fn token_login(engine: &Engine, req: &AuthRequest, token: &str) {
     let p = engine.login(req).await.expect("login");
-    let state = state_of(&p.url);
+    let (state, cookies) = open_link(engine, &p).await;
     engine
         .complete_token(
             &req.provider,
             Some(&state),
             vec![("token".into(), token.to_owned().into())],
+            &cookies,
         )
         .await
         .expect("complete");
+}
+
+/// Opens a prompt's login link as the user's browser would: its state and the cookie it got.
+async fn open_link(engine: &Engine, p: &keyfob::Prompt) -> (String, keyfob::LinkCookies) {
+    let state = state_of(&p.url);
+    let opened = engine
+        .open_link(&p.key.provider, Some(&state), &keyfob::LinkCookies::none())
+        .await
+        .expect("open the login link");
+    let cookie = opened.cookie.expect("a first opening sets a cookie");
+    (state, keyfob::LinkCookies::with(&cookie))
 }
 
 fn state_of(url: &str) -> String {
@@ -279,25 +291,40 @@ impl Conn {
         }
     }
 
-    /// POSTs the token page's form and reads the whole answer; panics unless it is 200.
+    /// Opens the login link as the browser does (GET, 303 with the flow's cookie), then POSTs
+    /// the token page's form with that cookie; panics unless the link answers 303 and the form
+    /// 200.
     async fn submit(&mut self, provider: &str, state: &str, token: &str) {
-        let status = self
-            .post(
-                &format!("/auth/{provider}/token"),
-                format!("state={state}&token={token}"),
-            )
-            .await;
-        assert_eq!(status, 200);
+        let head = format!(
+            "GET /auth/{provider}/start?state={state} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.addr
+        );
+        let (status, cookie) = self.send(head).await;
+        assert_eq!(status, 303);
+        let cookie = cookie.expect("the login link sets a cookie");
+        let body = format!("state={state}&token={token}");
+        let req = format!(
+            "POST /auth/{provider}/token HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        assert_eq!(self.send(req).await.0, 200);
     }
 
     /// POSTs a form to `path` and reads the whole answer; its status.
     async fn post(&mut self, path: &str, body: String) -> u16 {
-        use tokio::io::AsyncWriteExt;
         let req = format!(
             "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
             self.addr,
             body.len()
         );
+        self.send(req).await.0
+    }
+
+    /// Writes one request and reads the whole answer: its status and the `name=value` of a
+    /// `Set-Cookie` header, if any.
+    async fn send(&mut self, req: String) -> (u16, Option<String>) {
+        use tokio::io::AsyncWriteExt;
         self.tcp.write_all(req.as_bytes()).await.expect("send");
         self.buf.clear();
         loop {
@@ -311,11 +338,18 @@ impl Conn {
                     .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
                     .expect("Content-Length");
                 let status = res.code.expect("status");
+                let cookie = res
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("set-cookie"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+                    .and_then(|v| v.split(';').next())
+                    .map(str::to_owned);
                 while self.buf.len() < head + length {
                     self.read_more().await;
                 }
                 assert_eq!(self.buf.len(), head + length, "one answer per request");
-                return status;
+                return (status, cookie);
             }
             self.read_more().await;
         }
@@ -553,11 +587,13 @@ async fn finish_flow(engine: &Engine, round: usize, i: usize) -> keyfob::Prompt 
         .thread(format!("thread-{round}-{}", i % 100))
         .profile(format!("p{i}"));
     let p = engine.login(&req).await.expect("login");
+    let (state, cookies) = open_link(engine, &p).await;
     engine
         .complete_token(
             "notion",
-            Some(&state_of(&p.url)),
+            Some(&state),
             vec![("token".into(), format!("ntn_{i:040}").into())],
+            &cookies,
         )
         .await
         .expect("complete");

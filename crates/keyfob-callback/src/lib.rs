@@ -2,7 +2,13 @@
 //! where a user types a key into a local page.
 //!
 //! Routes, under the configured path prefix:
-//! - `GET /health`
+//! - `GET /health`, and `GET /health?challenge=<nonce>`, which a server started with an
+//!   [`Identity`] answers with its proof (see [`identity`]) so that `keyfob login` uses only
+//!   this user's own `keyfob serve`
+//! - `GET /auth/<provider>/start?state=…`: the login link itself. The first browser to open it
+//!   gets the flow's cookie and a redirect to the provider's authorization URL or the token
+//!   form, both kept by the engine (never taken from the request); the routes below accept a
+//!   `state` only from that browser.
 //! - `GET /auth/<provider>/oauth2/callback?code=…&state=…` (or `error=…`)
 //! - `GET /auth/<provider>/token?state=…` shows the entry form; `POST /auth/<provider>/token`
 //!   stores what was typed. The secret travels only in the POST body, and there is no
@@ -20,6 +26,7 @@
 //! long between requests. `SECURITY.md` at the repository root lists the defences and the
 //! tests that prove them.
 
+pub mod identity;
 mod pages;
 pub mod tls;
 
@@ -34,8 +41,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use keyfob_core::{CallbackParams, Engine, Error, ErrorKind, SecretString};
+use keyfob_core::engine::LinkCookies;
+use keyfob_core::{CallbackParams, Engine, Error, ErrorKind, ExposeSecret, SecretString};
 
+pub use crate::identity::Identity;
 pub use crate::tls::Tls;
 
 /// The largest request body accepted (the token form).
@@ -43,9 +52,19 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// The router, with the engine's path prefix applied.
 pub fn router(engine: Engine) -> Router {
+    router_with(engine, None)
+}
+
+/// [`router`], answering `/health` challenges with `identity`'s proof.
+pub fn router_with(engine: Engine, identity: Option<Identity>) -> Router {
     let prefix = engine.config().server.path_prefix.clone();
+    let identity = std::sync::Arc::new(identity);
     let routes = Router::new()
-        .route("/health", get(health))
+        .route(
+            "/health",
+            get(move |q: RawQuery| health(identity.clone(), q)),
+        )
+        .route("/auth/{provider}/start", get(start_link))
         .route("/auth/{provider}/oauth2/callback", get(oauth2_callback))
         .route("/auth/{provider}/token", get(token_form).post(token_submit))
         .fallback(not_found)
@@ -156,11 +175,19 @@ fn security_headers(h: &mut HeaderMap) {
     );
 }
 
-async fn health() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        "{\"status\":\"ok\"}",
-    )
+/// `{"status":"ok"}`; with `?challenge=<nonce>` (32 hex digits) and an identity, also its
+/// `"proof"`. The challenge is checked before it is used, and never echoed.
+async fn health(identity: std::sync::Arc<Option<Identity>>, RawQuery(query): RawQuery) -> Response {
+    let challenge = query
+        .as_deref()
+        .and_then(|q| pairs(q.as_bytes()).ok())
+        .and_then(|mut q| take(&mut q, "challenge"))
+        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+    let body = match (identity.as_ref(), challenge) {
+        (Some(id), Some(c)) => format!("{{\"status\":\"ok\",\"proof\":\"{}\"}}", id.answer(&c)),
+        _ => "{\"status\":\"ok\"}".to_owned(),
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn not_found() -> Response {
@@ -256,9 +283,69 @@ fn unknown_provider(engine: &Engine, provider: &str) -> Option<Response> {
     })
 }
 
+/// keyfob's cookies among the request's (see `keyfob_core::engine::LinkCookies`).
+fn cookies(headers: &HeaderMap) -> LinkCookies {
+    LinkCookies::from_headers(
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// The login link: binds the flow to this browser (a cookie) and sends it on with a 303 to the
+/// URL the engine recorded when the flow started. No request parameter chooses the target.
+async fn start_link(
+    State(engine): State<Engine>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let provider = match provider_of(path) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    if let Some(r) = unknown_provider(&engine, &provider) {
+        return r;
+    }
+    let state = match pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(mut q) => take(&mut q, "state"),
+        Err(r) => return *r,
+    };
+    let opened = match engine
+        .open_link(&provider, state.as_deref(), &cookies(&headers))
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return error_page(&e),
+    };
+    let Ok(location) = HeaderValue::from_str(opened.next_url.expose_secret()) else {
+        return error_page(&Error::new(
+            ErrorKind::Protocol,
+            "the login URL is not a valid header",
+        ));
+    };
+    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    if let Some(cookie) = &opened.cookie {
+        match HeaderValue::from_str(&cookie.header()) {
+            Ok(v) => {
+                resp.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            Err(_) => {
+                return error_page(&Error::new(
+                    ErrorKind::Protocol,
+                    "cannot set the login cookie",
+                ));
+            }
+        }
+    }
+    resp
+}
+
 async fn oauth2_callback(
     State(engine): State<Engine>,
     path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let provider = match provider_of(path) {
@@ -278,7 +365,10 @@ async fn oauth2_callback(
         error: take(&mut q, "error"),
         error_description: take(&mut q, "error_description"),
     };
-    match engine.complete_oauth2(&provider, params).await {
+    match engine
+        .complete_oauth2(&provider, params, &cookies(&headers))
+        .await
+    {
         Ok(done) => Html(pages::success(done.display_name, &done.warnings)).into_response(),
         Err(e) => error_page(&e),
     }
@@ -292,6 +382,7 @@ fn token_action() -> &'static str {
 async fn token_form(
     State(engine): State<Engine>,
     path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let provider = match provider_of(path) {
@@ -305,7 +396,10 @@ async fn token_form(
         Ok(mut q) => take(&mut q, "state"),
         Err(r) => return *r,
     };
-    match engine.token_page(&provider, state.as_deref()).await {
+    match engine
+        .token_page(&provider, state.as_deref(), &cookies(&headers))
+        .await
+    {
         Ok(page) => form_response(
             StatusCode::OK,
             pages::token_form(&page, token_action(), state.as_deref().unwrap_or(""), None),
@@ -388,6 +482,7 @@ async fn token_submit(
         return r;
     }
     let headers = req.headers();
+    let cookies = cookies(headers);
     if !same_origin(&engine, headers) {
         return refused(
             StatusCode::FORBIDDEN,
@@ -428,13 +523,16 @@ async fn token_submit(
         .map(|(k, v)| (k, SecretString::from(v)))
         .collect();
     match engine
-        .complete_token(&provider, state.as_deref(), fields)
+        .complete_token(&provider, state.as_deref(), fields, &cookies)
         .await
     {
         Ok(done) => Html(pages::success(done.display_name, &done.warnings)).into_response(),
         Err(e) if e.kind() == ErrorKind::InvalidInput && state.is_some() => {
             // A typo keeps the link alive: show the form again with the problem.
-            match engine.token_page(&provider, state.as_deref()).await {
+            match engine
+                .token_page(&provider, state.as_deref(), &cookies)
+                .await
+            {
                 Ok(page) => form_response(
                     StatusCode::BAD_REQUEST,
                     pages::token_form(
@@ -466,6 +564,18 @@ pub struct Server {
 /// # Errors
 /// [`ErrorKind::Config`] when the address cannot be bound, naming it.
 pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Server> {
+    start_with(engine, addr, None).await
+}
+
+/// [`start`], answering `/health` challenges with `identity`'s proof (`keyfob serve`).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with(
+    engine: Engine,
+    addr: SocketAddr,
+    identity: Option<Identity>,
+) -> keyfob_core::Result<Server> {
     let server = &engine.config().server;
     if server.https() {
         // `[server] tls = true` or a certificate pair: the engine's links are https already.
@@ -476,19 +586,25 @@ pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Serv
             },
             _ => Tls::self_signed_in(&engine.config().home()),
         };
-        return start_tls(engine.clone(), addr, &tls).await;
+        return start_tls_with(engine.clone(), addr, &tls, identity).await;
     }
     let (listener, addr) = bind(&engine, addr).await?;
     tracing::info!(%addr, "callback server listening");
-    Ok(serve(listener, addr, engine, None))
+    Ok(serve(listener, addr, engine, None, identity))
 }
 
 /// Serves the router on `listener` until [`Server::shutdown`].
-fn serve<L>(listener: L, addr: SocketAddr, engine: Engine, tls: Option<tls::Reloadable>) -> Server
+fn serve<L>(
+    listener: L,
+    addr: SocketAddr,
+    engine: Engine,
+    tls: Option<tls::Reloadable>,
+    identity: Option<Identity>,
+) -> Server
 where
     L: axum::serve::Listener,
 {
-    let app = router(engine.clone());
+    let app = router_with(engine.clone(), identity);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, app, read_timeout(&engine), rx));
     Server {
@@ -552,6 +668,15 @@ where
 /// [`ErrorKind::Config`] when the address cannot be bound, when the engine's callback base is
 /// not https, or when the certificate or key cannot be read, generated or used.
 pub async fn start_tls(engine: Engine, addr: SocketAddr, tls: &Tls) -> keyfob_core::Result<Server> {
+    start_tls_with(engine, addr, tls, None).await
+}
+
+async fn start_tls_with(
+    engine: Engine,
+    addr: SocketAddr,
+    tls: &Tls,
+    identity: Option<Identity>,
+) -> keyfob_core::Result<Server> {
     let config = tls::Reloadable::load(tls)?;
     let (listener, addr) = bind(&engine, addr).await?;
     let base = engine.callback_base();
@@ -568,7 +693,7 @@ pub async fn start_tls(engine: Engine, addr: SocketAddr, tls: &Tls) -> keyfob_co
     }
     let listener = tls::TlsListener::new(listener, config.clone());
     tracing::info!(%addr, "callback server listening (TLS)");
-    Ok(serve(listener, addr, engine, Some(config)))
+    Ok(serve(listener, addr, engine, Some(config), identity))
 }
 
 async fn bind(

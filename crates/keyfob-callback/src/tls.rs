@@ -157,7 +157,7 @@ pub fn not_after(path: &Path) -> Result<i64> {
     Ok(cert.validity().not_after.timestamp())
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -169,7 +169,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 /// Writes `bytes` to a new file with `mode` beside `path`, then renames it over `path`, so a
 /// reader sees the old file or the new one, and a key is never readable by others, even briefly.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let mut options = fs::OpenOptions::new();

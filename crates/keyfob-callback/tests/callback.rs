@@ -24,6 +24,20 @@ impl Setup {
     fn base(&self) -> String {
         format!("http://{}", self.server.local_addr())
     }
+
+    /// The user's browser, sharing `http`'s cookie jar.
+    fn browser(&self) -> Browser {
+        Browser::with_http(self.http.clone())
+    }
+
+    /// Opens `p`'s login link in the user's browser: where it leads (authorization URL or token
+    /// page). Later requests through `http` carry the flow's cookie.
+    async fn open(&self, p: &Prompt) -> String {
+        self.browser()
+            .open_link(&p.url)
+            .await
+            .expect("the login link opens")
+    }
 }
 
 /// A callback server on a free port and an IdP with two clients: `kf-basic` (Basic auth, for
@@ -87,7 +101,9 @@ async fn setup(ttl: u64, extra_config: &str) -> Setup {
         keyfob_callback::start(engine.clone(), format!("127.0.0.1:{port}").parse().unwrap())
             .await
             .expect("server");
+    // The user's browser: keeps cookies (the login link's), follows no redirect by itself.
     let http = reqwest::Client::builder()
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -119,7 +135,7 @@ async fn prompt(engine: &Engine, req: &AuthRequest) -> Prompt {
 
 /// Plays the user: approves at the IdP, then follows the redirect to our callback server.
 async fn approve(s: &Setup, p: &Prompt) -> reqwest::Response {
-    let callback = Browser::new().approve(&p.url).await.expect("IdP approves");
+    let callback = s.browser().approve(&p.url).await.expect("IdP approves");
     assert!(
         callback.starts_with(&s.base()),
         "the IdP redirects to our callback: {callback}"
@@ -136,7 +152,7 @@ async fn oauth2_with_generic_provider_pkce_refresh_and_rotation() {
     let s = setup(60, "").await;
     let req = AuthRequest::new("testidp");
     let p = prompt(&s.engine, &req).await;
-    assert!(p.url.contains("code_challenge_method=S256"));
+    assert!(p.url.contains("/auth/testidp/start?state="), "{}", p.url);
     let resp = approve(&s, &p).await;
     assert_eq!(resp.status(), 200);
     let page = resp.text().await.unwrap();
@@ -213,7 +229,7 @@ async fn oauth2_with_github_crate_and_endpoint_overrides() {
     }
     // A scope the session lacks needs a new consent that keeps the granted ones.
     let more = prompt(&s.engine, &AuthRequest::new("github").scopes(["read:user"])).await;
-    let scope = url::Url::parse(&more.url)
+    let scope = url::Url::parse(&s.open(&more).await)
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "scope")
@@ -235,7 +251,7 @@ async fn oauth2_with_github_crate_and_endpoint_overrides() {
 async fn access_denied_ends_the_flow_with_a_clear_error() {
     let s = setup(3600, "").await;
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
-    let callback = Browser::new().deny(&p.url).await.unwrap();
+    let callback = s.browser().deny(&p.url).await.unwrap();
     let resp = s.http.get(&callback).send().await.unwrap();
     assert_eq!(resp.status(), 403);
     assert!(resp.text().await.unwrap().contains("access_denied"));
@@ -268,7 +284,7 @@ async fn forged_replayed_and_cross_provider_states_touch_nothing() {
         .unwrap();
     s.idp.reset_stats().await;
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
-    let callback = Browser::new().approve(&p.url).await.unwrap();
+    let callback = s.browser().approve(&p.url).await.unwrap();
     let url = url::Url::parse(&callback).unwrap();
     let code = url
         .query_pairs()
@@ -408,7 +424,7 @@ async fn token_page_over_http() {
         .handler("notion-token")
         .profile("work");
     let p = prompt(&s.engine, &req).await;
-    let page = s.http.get(&p.url).send().await.unwrap();
+    let page = s.http.get(&s.open(&p).await).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let h = page.headers();
     assert!(
@@ -484,7 +500,7 @@ async fn token_page_over_http() {
         creds.get("NOTION_TOKEN").unwrap().expose_secret(),
         "secret_sentinel_notion"
     );
-    // The page is dead once used.
+    // The link is dead once used.
     assert_eq!(s.http.get(&p.url).send().await.unwrap().status(), 400);
 }
 
@@ -493,6 +509,7 @@ async fn pages_escape_what_they_echo_and_unknown_paths_404() {
     let s = setup(3600, "").await;
     // A real state with a hostile error description: the page shows it, escaped.
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
+    s.open(&p).await;
     let state = url::Url::parse(&p.url)
         .unwrap()
         .query_pairs()
@@ -580,17 +597,21 @@ async fn a_thousand_concurrent_flows_keep_their_own_tokens() {
                 .unwrap()
                 .1
                 .into_owned();
+            let link = p.url.clone();
             tokio::spawn(async move {
                 let _permit = limit.acquire().await.unwrap();
                 let token = format!("token-{i}");
-                let r = s
-                    .http
-                    .post(format!("{}/auth/notion/token", s.base()))
-                    .form(&[("state", state.as_str()), ("token", token.as_str())])
-                    .send()
+                // Each user's own browser: the link, then the form with the cookie it set.
+                let browser = Browser::new();
+                browser.open_link(&link).await.unwrap();
+                let (status, _) = browser
+                    .post_form(
+                        &format!("{}/auth/notion/token", s.base()),
+                        &[("state", state.as_str()), ("token", token.as_str())],
+                    )
                     .await
                     .unwrap();
-                assert_eq!(r.status(), 200);
+                assert_eq!(status, 200);
             })
         })
         .collect();
@@ -652,19 +673,16 @@ async fn bad_token_endpoints_give_clear_errors() {
     for (response, expected) in cases {
         stub.set_response(response);
         let p = engine.login(&AuthRequest::new("github")).await.unwrap();
-        let state = url::Url::parse(&p.url)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .unwrap()
-            .1
-            .into_owned();
+        let link = keyfob_testkit::open_prompt(&engine, &p).await;
         let params = keyfob_core::CallbackParams {
-            state: Some(state),
+            state: Some(link.state.clone()),
             code: Some("code-1".into()),
             ..Default::default()
         };
-        let e = engine.complete_oauth2("github", params).await.unwrap_err();
+        let e = engine
+            .complete_oauth2("github", params, &link.cookies)
+            .await
+            .unwrap_err();
         assert!(
             e.to_string().contains(expected),
             "expected `{expected}` in `{e}`"
@@ -758,11 +776,17 @@ async fn pending_flows_expire_and_are_purged() {
         &AuthRequest::new("notion").handler("notion-token"),
     )
     .await;
+    let page = s.open(&p).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
         s.http.get(&p.url).send().await.unwrap().status(),
         400,
         "an expired link is refused"
+    );
+    assert_eq!(
+        s.http.get(&page).send().await.unwrap().status(),
+        400,
+        "an expired page is refused, even to the browser that opened it"
     );
     assert_eq!(s.engine.purge_expired().await.unwrap(), 1);
     assert!(
@@ -811,11 +835,17 @@ async fn a_path_prefix_serves_behind_a_proxy() {
         .unwrap();
     assert!(
         p.url
-            .starts_with(&format!("{base}/kf/auth/notion/token?state=")),
+            .starts_with(&format!("{base}/kf/auth/notion/start?state=")),
         "{}",
         p.url
     );
-    let page = reqwest::get(&p.url).await.unwrap().text().await.unwrap();
+    let browser = Browser::new();
+    let next = browser.open_link(&p.url).await.unwrap();
+    assert!(
+        next.starts_with(&format!("{base}/kf/auth/notion/token?state=")),
+        "{next}"
+    );
+    let (_, page) = browser.get(&next).await.unwrap();
     assert!(
         page.contains("action=\"token\""),
         "the form posts back to its own path: {page}"
@@ -827,13 +857,14 @@ async fn a_path_prefix_serves_behind_a_proxy() {
         .unwrap()
         .1
         .into_owned();
-    let r = reqwest::Client::new()
-        .post(format!("{base}/kf/auth/notion/token"))
-        .form(&[("state", state.as_str()), ("token", "behind-proxy")])
-        .send()
+    let (status, _) = browser
+        .post_form(
+            &format!("{base}/kf/auth/notion/token"),
+            &[("state", state.as_str()), ("token", "behind-proxy")],
+        )
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(status, 200);
     let missing = reqwest::get(format!("{base}/elsewhere")).await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(
@@ -847,6 +878,7 @@ async fn a_path_prefix_serves_behind_a_proxy() {
 async fn a_callback_without_code_or_error_fails_the_flow_clearly() {
     let s = setup(3600, "").await;
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
+    s.open(&p).await;
     let state = url::Url::parse(&p.url)
         .unwrap()
         .query_pairs()
@@ -919,7 +951,7 @@ async fn no_secret_reaches_the_logs() {
         .unwrap()
         .verifier
         .unwrap();
-    let callback = Browser::new().approve(&p.url).await.unwrap();
+    let callback = s.browser().approve(&p.url).await.unwrap();
     let code = url::Url::parse(&callback)
         .unwrap()
         .query_pairs()
@@ -946,6 +978,7 @@ async fn no_secret_reaches_the_logs() {
         &AuthRequest::new("notion").handler("notion-token"),
     )
     .await;
+    s.open(&tp).await;
     let tstate = url::Url::parse(&tp.url)
         .unwrap()
         .query_pairs()

@@ -147,7 +147,16 @@ impl Srv {
             .await
             .expect("POST")
     }
+    /// A prompt whose login link the user's browser (`http`, which keeps cookies) has opened,
+    /// so that its requests below carry the flow's cookie. Attackers use other clients.
     async fn prompt(&self, req: &AuthRequest) -> keyfob_core::Prompt {
+        let p = self.unopened(req).await;
+        let r = self.http.get(&p.url).send().await.expect("GET the link");
+        assert_eq!(r.status(), 303, "the login link redirects");
+        p
+    }
+    /// A prompt whose link nobody has opened yet.
+    async fn unopened(&self, req: &AuthRequest) -> keyfob_core::Prompt {
         match self.engine.ensure(req).await.expect("ensure") {
             Ensured::Prompt(p) => p,
             Ensured::Ready(_) => panic!("expected a prompt"),
@@ -211,7 +220,9 @@ async fn setup(extra: &str) -> Srv {
     let server = keyfob_callback::start(engine.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("server");
+    // The user's browser: keeps cookies (a login link's), follows no redirect by itself.
     let http = reqwest::Client::builder()
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -533,15 +544,25 @@ async fn a_hostile_display_name_from_config_is_escaped() {
 // ---------------------------------------------------------------------------------------------
 // Redirects.
 
-/// The server never answers with a redirect, whatever target a request names.
+/// The server never answers with a redirect to a target a request names: the one redirect it
+/// makes, from a login link, goes to the URL the engine recorded when the flow started.
 /// MUTATION: answering a completed form with `Redirect::to(next)` (the reference's behaviour,
 /// which sent the typed secret to any `redirect_uri`) fails this.
 #[tokio::test]
 async fn never_redirects_to_a_caller_supplied_url() {
     let s = setup("").await;
     let targets = "redirect_uri=https://evil.example/&next=//evil.example&return_to=https:%2F%2Fevil.example&url=https://evil.example&continue=/\\evil.example";
-    let gh = s.prompt(&AuthRequest::new("github")).await;
+    let gh = s.unopened(&AuthRequest::new("github")).await;
     let gh_state = param(&gh.url, "state");
+    let start = s
+        .get(&format!("/auth/github/start?state={gh_state}&{targets}"))
+        .await;
+    assert_eq!(start.status(), 303);
+    let location = start.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("{}/authorize?", s.stub.url())),
+        "the link leads to the provider only: {location}"
+    );
     let tp = s.prompt(&notion()).await;
     let t_state = param(&tp.url, "state");
     let mut responses = vec![
@@ -559,24 +580,27 @@ async fn never_redirects_to_a_caller_supplied_url() {
         s.get(&format!("/auth/nope/token?{targets}")).await,
         s.get(&format!("//evil.example/%2e%2e?{targets}")).await,
     ];
-    responses.push(
-        s.post_form(
-            "notion",
-            &[
-                ("state", t_state.as_str()),
-                ("token", "ntn_redirect_test_1234"),
+    // Fields the form does not ask for are refused (the link stays usable), then it completes.
+    for extra in [true, false] {
+        let mut form = vec![
+            ("state", t_state.as_str()),
+            ("token", "ntn_redirect_test_1234"),
+        ];
+        if extra {
+            form.extend([
                 ("redirect_uri", "https://evil.example/"),
                 ("next", "https://evil.example/"),
-            ],
-        )
-        .await,
-    );
+            ]);
+        }
+        responses.push(s.post_form("notion", &form).await);
+    }
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(
         statuses[3], 200,
         "the real callback completes: {statuses:?}"
     );
-    assert_eq!(statuses[6], 200, "the real form completes: {statuses:?}");
+    assert_eq!(statuses[6], 400, "unknown fields are refused: {statuses:?}");
+    assert_eq!(statuses[7], 200, "the real form completes: {statuses:?}");
     for r in &responses {
         assert!(!r.status().is_redirection(), "{}: {}", r.url(), r.status());
         assert!(r.headers().get("location").is_none(), "{}", r.url());
@@ -848,6 +872,133 @@ async fn forged_replayed_expired_and_cross_provider_states_change_nothing() {
             ("token state", &t_state),
         ],
     );
+    assert_no_panic();
+}
+
+/// Another local user who learns a flow's `state` (from a process's command line, a log, the
+/// authorization URL) gets nothing from it: the token form, the token page and the OAuth2
+/// callback accept the state only from the browser that opened the login link, and the link
+/// itself opens in one browser only. The victim's login goes on untouched.
+/// MUTATION: `Engine::check_browser` returning `Ok(())` fails every refusal below (verified);
+/// `open_link` binding a second browser fails the "opened in another browser" case.
+#[tokio::test]
+async fn a_state_learned_elsewhere_completes_nothing() {
+    let s = setup("").await;
+    // The attacker's own browser: no cookie of the victim's.
+    let mallory = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = |state: &str, token: &str| {
+        mallory
+            .post(s.url("/auth/notion/token"))
+            .header("origin", s.base())
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("state", state), ("token", token)])
+            .send()
+    };
+
+    // A token flow the victim opened: the attacker posts their own key with its state.
+    let tp_req = notion();
+    let tp = s.prompt(&tp_req).await;
+    let t_state = param(&tp.url, "state");
+    let r = form(&t_state, "ntn_mallorys_account_key").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("another browser"), "{page}");
+    let r = mallory
+        .get(s.url(&format!("/auth/notion/token?state={t_state}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "the token page is the victim's");
+    let r = mallory.get(&tp.url).send().await.unwrap();
+    assert_eq!(r.status(), 400, "the link opens in one browser only");
+    assert!(r.text().await.unwrap().contains("another browser"));
+    assert_eq!(s.status_of(&tp_req.key()).await, Some(FlowStatus::Waiting));
+    assert_eq!(s.session_version(&tp_req.key()).await, None);
+
+    // An OAuth2 flow: the attacker brings their own code with the victim's state.
+    let gh_req = AuthRequest::new("github");
+    let gh = s.prompt(&gh_req).await;
+    let gh_state = param(&gh.url, "state");
+    let r = mallory
+        .get(s.url(&format!(
+            "/auth/github/oauth2/callback?state={gh_state}&code=code-of-mallory-1"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(s.stub.requests().is_empty(), "no code was exchanged");
+    assert_eq!(s.status_of(&gh_req.key()).await, Some(FlowStatus::Waiting));
+
+    // A link nobody opened yet cannot be completed with its state alone either.
+    let ev_req = AuthRequest::new("evilidp");
+    let ev = s.unopened(&ev_req).await;
+    let ev_state = param(&ev.url, "state");
+    let r = mallory
+        .get(s.url(&format!(
+            "/auth/evilidp/oauth2/callback?state={ev_state}&code=code-of-mallory-2"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(s.stub.requests().is_empty());
+
+    // The victim's own browser finishes both logins.
+    let r = s
+        .post_form(
+            "notion",
+            &[("state", &t_state), ("token", "ntn_victims_own_key")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let creds = s.engine.wait(&tp, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(creds.access_token(), "ntn_victims_own_key");
+    let r = s
+        .get(&format!(
+            "/auth/github/oauth2/callback?state={gh_state}&code=code-of-victim-1"
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.stub.requests().len(), 1);
+    assert_no_panic();
+}
+
+/// A token flow's state sent to the same provider's OAuth2 callback (Notion has both) is refused
+/// before the flow is claimed: the link stays usable and its form completes.
+/// MUTATION: dropping the handler-kind check in `Engine::complete_oauth2` burns the link and
+/// fails this (verified).
+#[tokio::test]
+async fn a_token_state_on_the_oauth2_route_leaves_the_link_usable() {
+    let s = setup("").await;
+    let req = notion();
+    let p = s.prompt(&req).await;
+    let state = param(&p.url, "state");
+    let r = s
+        .get(&format!(
+            "/auth/notion/oauth2/callback?state={state}&code=code-wrong-kind-1"
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("not for an OAuth2 sign-in")
+    );
+    assert_eq!(s.status_of(&req.key()).await, Some(FlowStatus::Waiting));
+    let r = s
+        .post_form(
+            "notion",
+            &[("state", &state), ("token", "ntn_after_wrong_kind")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(s.stub.requests().is_empty());
     assert_no_panic();
 }
 
@@ -1248,6 +1399,7 @@ fn trusting(cert_pem: &[u8]) -> reqwest::Client {
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(cert_pem).unwrap())
         .https_only(true)
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -1309,7 +1461,11 @@ async fn tls_serves_the_token_page_and_the_oauth2_callback() {
         Ensured::Ready(_) => unreachable!(),
     };
     assert!(p.url.starts_with(&base), "{}", p.url);
-    let page = https.get(&p.url).send().await.expect("https GET");
+    let next = Browser::with_http(https.clone())
+        .open_link(&p.url)
+        .await
+        .expect("the https login link opens");
+    let page = https.get(&next).send().await.expect("https GET");
     assert_eq!(page.status(), 200);
     assert_security_headers(page.headers(), "https form");
     let r = https
@@ -1331,7 +1487,15 @@ async fn tls_serves_the_token_page_and_the_oauth2_callback() {
         Ensured::Prompt(p) => p,
         Ensured::Ready(_) => unreachable!(),
     };
-    let callback = Browser::new().approve(&p.url).await.expect("IdP approves");
+    // The link over https (this client trusts the certificate); the IdP over plain http.
+    let authorize = Browser::with_http(https.clone())
+        .open_link(&p.url)
+        .await
+        .expect("the https login link opens");
+    let callback = Browser::new()
+        .approve(&authorize)
+        .await
+        .expect("IdP approves");
     assert!(
         callback.starts_with(&format!("{base}/auth/testidp/oauth2/callback?")),
         "{callback}"

@@ -5,15 +5,16 @@
 //! expired or was already used; 5 timed out waiting for the user; 130 interrupted. `exec` passes
 //! the command's own exit code through.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use keyfob::{AuthRequest, Engine, ErrorKind, ExposeSecret, Revocation, SessionKey, SignOut};
+use keyfob_callback::identity::{self, Identity, Verdict};
 
 #[derive(Parser)]
 #[command(
@@ -150,9 +151,16 @@ fn main() -> ExitCode {
             "keyfob=warn".into()
         }
     });
+    // The browser opener logs the command lines it runs: never let them through, whatever
+    // KEYFOB_LOG says (they once carried login links).
+    let filter = format!("{filter},webbrowser=off");
+    // Colour only on a terminal, and never under NO_COLOR (no-color.org).
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .init();
     let verbose = cli.verbose;
@@ -165,6 +173,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // The reader went away (`keyfob providers | head -1`): nothing more to say.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if verbose {
                 eprintln!("error: {e:#}");
@@ -174,6 +184,13 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
@@ -201,7 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let creds = engine
                 .credentials(&SessionKey::new(&k.provider, &k.thread, &k.profile))
                 .await?;
-            println!("{}", creds.access_token());
+            writeln!(std::io::stdout(), "{}", creds.access_token())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { thread, json } => {
@@ -277,74 +294,116 @@ fn providers(engine: &Engine, json: bool) -> anyhow::Result<ExitCode> {
                 .collect(),
         })
         .collect();
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        out,
         "{:<18} {:<22} {:<9} {:<26} CONFIGURED",
         "PROVIDER", "HANDLER", "KIND", "ENV"
-    );
+    )?;
     for p in &list {
         for h in &p.handlers {
-            println!(
-                "{:<18} {:<22} {:<9} {:<26} {}",
+            let configured = if h.configured {
+                "yes".to_owned()
+            } else {
+                format!("no (set client_id in [auth.{}])", p.id)
+            };
+            writeln!(
+                out,
+                "{:<18} {:<22} {:<9} {:<26} {configured}",
                 p.id,
                 format!("{}{}", h.name, if h.default { " *" } else { "" }),
                 h.kind,
                 h.env_keys.join(","),
-                if h.configured {
-                    "yes"
-                } else {
-                    "no (set client_id in [auth.<id>])"
-                }
-            );
+            )?;
         }
     }
-    println!("\n* default handler. {} providers.", list.len());
+    writeln!(out, "\n* default handler. {} providers.", list.len())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether a keyfob server already answers at `addr` (then `login` can use it).
-async fn keyfob_server_at(engine: &Engine, addr: SocketAddr) -> bool {
-    let server = &engine.config().server;
+/// Who answers at `addr`: this user's `keyfob serve` with this configuration (then `login` uses
+/// it), one with another configuration, or something else. A server must prove itself with the
+/// key in its identity file (see `keyfob_callback::identity`), which only this user can read; an
+/// answer to `/health` alone proves nothing, since any local user can bind a free port first.
+async fn keyfob_server_at(engine: &Engine, addr: SocketAddr) -> Verdict {
+    let config = engine.config();
+    let Some(id) = Identity::read(&config.home(), addr.port()) else {
+        return Verdict::Foreign;
+    };
+    let server = &config.server;
     let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(2));
     let scheme = if server.https() {
         // Trust exactly the certificate that server uses (self-signed in the home, or given).
         let pem = server
             .tls_cert
             .clone()
-            .unwrap_or_else(|| engine.config().home().join("tls").join("cert.pem"));
+            .unwrap_or_else(|| config.home().join("tls").join("cert.pem"));
         match std::fs::read(&pem)
             .ok()
             .and_then(|b| reqwest::Certificate::from_pem(&b).ok())
         {
             Some(cert) => builder = builder.add_root_certificate(cert),
-            None => return false,
+            None => return Verdict::Foreign,
         }
         "https"
     } else {
         "http"
     };
     let Ok(client) = builder.build() else {
-        return false;
+        return Verdict::Foreign;
     };
     let mut host = addr;
     if host.ip().is_unspecified() {
         host.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let challenge = identity::challenge();
     let url = if scheme == "https" {
-        format!("https://localhost:{}/health", host.port())
+        format!(
+            "https://localhost:{}/health?challenge={challenge}",
+            host.port()
+        )
     } else {
-        format!("http://{host}/health")
+        format!("http://{host}/health?challenge={challenge}")
     };
-    match client.get(url).send().await {
-        Ok(r) => r
-            .text()
-            .await
-            .is_ok_and(|t| t.contains("\"status\":\"ok\"")),
-        Err(_) => false,
+    #[derive(serde::Deserialize)]
+    struct Health {
+        proof: Option<String>,
     }
+    let proof = match client.get(url).send().await {
+        Ok(r) => r.json::<Health>().await.ok().and_then(|h| h.proof),
+        Err(_) => None,
+    };
+    match proof {
+        Some(proof) => id.judge(&challenge, &proof, &fingerprint(config)),
+        None => Verdict::Foreign,
+    }
+}
+
+/// What a `keyfob serve` and a `keyfob login` must agree on for the login to complete through
+/// that server: the home, the store (and a hash of its key), the providers and their settings,
+/// and how login links look. A SHA-256, hex.
+fn fingerprint(config: &keyfob::Config) -> String {
+    use keyfob::crypto::sha256_hex;
+    let server = &config.server;
+    let key = config
+        .store
+        .key
+        .as_ref()
+        .map(|k| sha256_hex(k.expose_secret()));
+    sha256_hex(&format!(
+        "{:?}|{:?}|{key:?}|{:?}|{:?}|{:?}|{:?}|{}",
+        config.home(),
+        config.store,
+        config.auth,
+        config.providers,
+        server.public_base_url,
+        server.path_prefix,
+        server.https()
+    ))
 }
 
 /// A future that resolves on Ctrl-C, listening from the moment it is created (a signal that
@@ -401,24 +460,131 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let bind = args.bind.unwrap_or(engine.config().server.bind);
     let server = match keyfob_callback::start(engine.clone(), bind).await {
         Ok(s) => Some(s),
-        Err(e) if keyfob_server_at(&engine, bind).await => {
-            // Prompts must point at the server that will receive the browser.
-            engine.set_callback_addr(bind);
-            tracing::debug!(
-                kind = e.kind().as_str(),
-                "using the keyfob server already on {bind}"
-            );
-            None
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => match keyfob_server_at(&engine, bind).await {
+            Verdict::Ours => {
+                // Prompts must point at the server that will receive the browser.
+                engine.set_callback_addr(bind);
+                tracing::debug!(
+                    kind = e.kind().as_str(),
+                    "using this user's keyfob server already on {bind}"
+                );
+                None
+            }
+            Verdict::OtherConfig(pid) => anyhow::bail!(
+                "a keyfob server with another configuration (pid {pid}) is listening on {bind}; \
+                 stop it, or log in with the configuration it runs with (--config, KEYFOB_HOME)"
+            ),
+            // A token page needs no registered port: serve this login on a free one.
+            Verdict::Foreign if !oauth2 => {
+                let free = SocketAddr::new(bind.ip(), 0);
+                let s = keyfob_callback::start(engine.clone(), free).await?;
+                eprintln!(
+                    "note: {bind} is taken by a program that is not this user's keyfob server; \
+                     this login uses {} instead",
+                    s.local_addr()
+                );
+                Some(s)
+            }
+            Verdict::Foreign => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{bind} is taken by a program that is not this user's keyfob server, and \
+                     {}'s registered redirect URI needs that port; stop that program (`ss -ltnp`), \
+                     or register another port and pass --bind",
+                    req.provider
+                )));
+            }
+        },
     };
     let prompt = engine.login(&req).await?;
     eprintln!("{}:", prompt.message);
     println!("{}", prompt.url);
-    if !args.no_browser && webbrowser::open(&prompt.url).is_err() {
-        eprintln!("(could not open a browser; open the URL above yourself)");
+    let mut opener = None;
+    if !args.no_browser {
+        match open_browser(engine.config(), &prompt) {
+            Ok(file) => opener = Some(file),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot open a browser");
+                eprintln!("(could not open a browser; open the URL above yourself)");
+            }
+        }
     }
-    finish_login(&engine, &req, prompt, &args, server, interrupted).await
+    let done = finish_login(&engine, &req, prompt, &args, server, interrupted).await;
+    if let Some(file) = opener {
+        let _ = std::fs::remove_file(file);
+    }
+    done
+}
+
+/// Opens the login link in the user's browser without putting it on a command line, where
+/// every local user could read it (`/proc/<pid>/cmdline`): the link goes into a private HTML file
+/// (`<home>/run/login-<flow>.html`, 0600 in a 0700 directory) that redirects to it, and the
+/// browser is given the file's path. The caller removes the file when the login ends.
+fn open_browser(config: &keyfob::Config, prompt: &keyfob::Prompt) -> anyhow::Result<PathBuf> {
+    let dir = config.home().join("run");
+    create_private_dir(&dir)?;
+    // Left behind by logins that were killed: an hour is longer than any link lives.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let stale = entry.file_name().to_string_lossy().starts_with("login-")
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+            if stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let file = dir.join(format!("login-{}.html", prompt.flow_id));
+    let url = html_escape(&prompt.url);
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={url}\"><title>keyfob login</title>\
+         <p><a href=\"{url}\">Continue to the keyfob login</a></p>\n"
+    );
+    write_private(&file, page.as_bytes())?;
+    webbrowser::open(&format!("file://{}", file.display()))
+        .with_context(|| "cannot start a browser".to_owned())
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&file);
+        })?;
+    Ok(file)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Creates `dir` (and its parents) owner-only, or checks that an existing one is this user's
+/// and closed to others.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    keyfob::crypto::check_private(dir)?;
+    Ok(())
+}
+
+/// Writes a new file readable by this user only.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Waits for the user, then reports; cancels the flow when nobody waits any more.
@@ -561,8 +727,9 @@ fn show_device_prompt(prompt: &keyfob::Prompt) {
 
 async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let sessions = engine.status(thread).await?;
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(&sessions)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&sessions)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if sessions.is_empty() {
@@ -570,10 +737,11 @@ async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Re
         return Ok(ExitCode::SUCCESS);
     }
     let now = keyfob::now();
-    println!(
+    writeln!(
+        out,
         "{:<14} {:<10} {:<10} {:<16} {:<22} {:<14} {:<20} SCOPES",
         "PROVIDER", "THREAD", "PROFILE", "HANDLER", "STATE", "EXPIRES", "ACCOUNT"
-    );
+    )?;
     for s in sessions {
         let expires = match s.expires_at {
             None => "never".to_owned(),
@@ -600,7 +768,8 @@ async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Re
                 missing.join(" ")
             )
         };
-        println!(
+        writeln!(
+            out,
             "{:<14} {:<10} {:<10} {:<16} {:<22} {:<14} {:<20} {}",
             s.provider,
             s.thread,
@@ -610,7 +779,7 @@ async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Re
             expires,
             s.identity.as_deref().unwrap_or("-"),
             scopes
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -649,6 +818,13 @@ async fn exec(
     let creds = all.context("name at least one provider")?;
     let mut cmd = tokio::process::Command::new(&command[0]);
     cmd.args(&command[1..]);
+    // The child gets the user's environment without keyfob's own settings (the store key,
+    // client secrets), plus the credentials it was started for.
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| k.starts_with("KEYFOB_")) {
+            cmd.env_remove(k);
+        }
+    }
     for (k, v) in creds.env() {
         cmd.env(k, v.expose_secret());
     }
@@ -674,16 +850,22 @@ async fn exec(
 
 async fn serve(config: keyfob::Config, bind: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     let bind = bind.unwrap_or(config.server.bind);
+    let identity = Identity::new(&fingerprint(&config));
+    let home = config.home();
     let engine = keyfob::open(config).await?;
     // `[server] tls` (or --tls) makes both the server and the engine's login links https.
-    let server = keyfob_callback::start(engine.clone(), bind).await?;
+    let server = keyfob_callback::start_with(engine.clone(), bind, Some(identity.clone())).await?;
+    // How `keyfob login` recognises this server (see `keyfob_server_at`).
+    let id_file = identity.write(&home, server.local_addr().port())?;
     println!(
         "keyfob callback server listening on {}",
         engine.callback_base()
     );
-    tokio::select! {
-        r = server.wait() => { r.context("the callback server stopped")?; }
-        _ = tokio::signal::ctrl_c() => { eprintln!("Stopping."); }
-    }
+    let stopped = tokio::select! {
+        r = server.wait() => r.context("the callback server stopped"),
+        _ = tokio::signal::ctrl_c() => { eprintln!("Stopping."); Ok(()) }
+    };
+    let _ = std::fs::remove_file(id_file);
+    stopped?;
     Ok(ExitCode::SUCCESS)
 }

@@ -163,6 +163,37 @@ async fn finish(child: Child) -> (i32, String) {
     )
 }
 
+/// The user's browser: opens the login link `url`, then types `token` into the page it leads to.
+/// The status and page of the form's answer.
+async fn enter_token(url: &str, token: &str) -> (u16, String) {
+    enter_token_with(&Browser::new(), url, token).await
+}
+
+async fn enter_token_with(browser: &Browser, url: &str, token: &str) -> (u16, String) {
+    let page = browser.open_link(url).await.expect("the login link opens");
+    let action = page.split('?').next().unwrap().to_owned();
+    assert!(
+        action.ends_with("/token"),
+        "the link leads to the token page: {page}"
+    );
+    let (status, body) = browser
+        .post_form(
+            &action,
+            &[("state", state_of(url).as_str()), ("token", token)],
+        )
+        .await
+        .unwrap();
+    (status.as_u16(), body)
+}
+
+/// The user's browser: opens the login link `url`, approves at the IdP and comes back to the
+/// callback. The callback's status.
+async fn approve_login(url: &str) -> u16 {
+    let browser = Browser::new();
+    let callback = browser.approve(url).await.expect("IdP approves");
+    browser.get(&callback).await.unwrap().0.as_u16()
+}
+
 fn state_of(url: &str) -> String {
     url::Url::parse(url)
         .unwrap()
@@ -282,17 +313,14 @@ async fn token_login_then_token_exec_status_logout_across_processes() {
         ],
     )
     .await;
-    let http = reqwest::Client::new();
-    let page = http.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let action = format!("http://127.0.0.1:{}/auth/notion/token", home.port);
-    let r = http
-        .post(&action)
-        .form(&[("state", state_of(&url).as_str()), ("token", secret)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert!(
+        url.starts_with(&format!(
+            "http://127.0.0.1:{}/auth/notion/start?state=",
+            home.port
+        )),
+        "{url}"
+    );
+    assert_eq!(enter_token(&url, secret).await.0, 200);
     let (code, stderr) = finish(child).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("Logged in to Notion"), "{stderr}");
@@ -355,9 +383,7 @@ async fn token_login_then_token_exec_status_logout_across_processes() {
 async fn oauth2_login_through_the_cli() {
     let (idp, home) = testidp_home(3600, "").await;
     let (child, url) = start_login(&home, &["login", "testidp", "--no-browser"]).await;
-    let callback = Browser::new().approve(&url).await.unwrap();
-    let r = reqwest::get(&callback).await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(approve_login(&url).await, 200);
     let (code, stderr) = finish(child).await;
     assert_eq!(code, 0, "{stderr}");
     let (code, out, _) = home.run(&["token", "testidp"]).await;
@@ -460,12 +486,7 @@ async fn corrupted_foreign_and_wrongly_keyed_databases_are_refused_clearly() {
         ],
     )
     .await;
-    reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/auth/notion/token", home.port))
-        .form(&[("state", state_of(&url).as_str()), ("token", "tok")])
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(enter_token(&url, "tok").await.0, 200);
     assert_eq!(finish(child).await.0, 0);
 
     // Wrong key.
@@ -500,6 +521,17 @@ async fn corrupted_foreign_and_wrongly_keyed_databases_are_refused_clearly() {
         .execute_batch("create table t(x); insert into t values (1);")
         .unwrap();
     drop(foreign);
+    // Created 0644, as SQLite does: refused before it is read, with the fix.
+    let (code, _, err) = home.run(&["status"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is open to other users (mode 644); run `chmod 600"),
+        "{err}"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let (code, _, err) = home.run(&["status"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("not a keyfob"), "{err}");
@@ -618,13 +650,7 @@ async fn login_completes_through_a_separate_serve_process() {
         ],
     )
     .await;
-    let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/auth/notion/token", home.port))
-        .form(&[("state", state_of(&url).as_str()), ("token", "via-serve")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(enter_token(&url, "via-serve").await.0, 200);
     let (code, stderr) = finish(child).await;
     assert_eq!(code, 0, "{stderr}");
     let (code, out, _) = home.run(&["token", "notion"]).await;
@@ -636,8 +662,7 @@ async fn login_completes_through_a_separate_serve_process() {
 async fn concurrent_token_processes_refresh_once() {
     let (idp, home) = testidp_home(60, "refresh = \"rotating\"\n").await;
     let (child, url) = start_login(&home, &["login", "testidp", "--no-browser"]).await;
-    let callback = Browser::new().approve(&url).await.unwrap();
-    reqwest::get(&callback).await.unwrap();
+    assert_eq!(approve_login(&url).await, 200);
     assert_eq!(finish(child).await.0, 0);
 
     // Make the 60 s token due: written an hour ago (through the library, same database and key).
@@ -742,13 +767,18 @@ async fn serve_processes_sharing_redis_complete_each_others_flows() {
     )
     .await;
     assert!(url.starts_with(&format!("http://{via_a}/")), "{url}");
-    let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{pb}/auth/notion/token"))
-        .form(&[("state", state_of(&url).as_str()), ("token", "ntn_pool")])
-        .send()
+    // The browser opens the link on A; its form post lands on B, which knows the flow's cookie
+    // from the shared store (cookies are per host, not per port).
+    let browser = Browser::new();
+    browser.open_link(&url).await.unwrap();
+    let (status, _) = browser
+        .post_form(
+            &format!("http://127.0.0.1:{pb}/auth/notion/token"),
+            &[("state", state_of(&url).as_str()), ("token", "ntn_pool")],
+        )
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(status, 200);
     let (code, stderr) = finish(child).await;
     assert_eq!(code, 0, "{stderr}");
     let (code, out, _) = home.run(&["token", "notion"]).await;
@@ -760,10 +790,10 @@ async fn serve_processes_sharing_redis_complete_each_others_flows() {
         &["login", "testidp", "--no-browser", "--bind", &via_a],
     )
     .await;
-    let callback = Browser::new().approve(&url).await.unwrap();
+    let browser = Browser::new();
+    let callback = browser.approve(&url).await.unwrap();
     let to_b = callback.replace(&format!("127.0.0.1:{pa}"), &format!("127.0.0.1:{pb}"));
-    let r = reqwest::get(&to_b).await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(browser.get(&to_b).await.unwrap().0, 200);
     let (code, stderr) = finish(child).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(idp.stats().await.token("authorization_code"), 1);
@@ -873,17 +903,61 @@ async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one(
     let (status, err) = finish(child).await;
     assert_eq!(status, 0, "{err}");
 
+    // The "browser" records the command line it was started with, which every local user can
+    // read in /proc: it must hold no state, only the path of a private file that leads to the link.
+    let args_file = home.dir.path().join("browser-args");
+    let script = home.dir.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+            args_file.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let mut with_browser = headless(home.cmd(&["login", "testidp", "--profile", "desk"]));
-    with_browser.env("BROWSER", "true");
+    with_browser.env("BROWSER", &script);
     let (child, url) = start_login_in(with_browser).await;
     assert!(
-        url.contains("response_type=code") && url.contains("state="),
-        "an authorization request for the browser: {url}"
+        url.contains("/auth/testidp/start?state="),
+        "keyfob's login link: {url}"
     );
-    let callback = Browser::new().approve(&url).await.unwrap();
-    assert_eq!(reqwest::get(&callback).await.unwrap().status(), 200);
+    let argv = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&args_file) {
+                if !text.is_empty() {
+                    return text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the browser was started");
+    let state = state_of(&url);
+    assert!(
+        !argv.contains(&state),
+        "the state is on a command line: {argv}"
+    );
+    let opened = argv.trim().strip_prefix("file://").expect("a file URL");
+    let page = std::fs::read_to_string(opened).unwrap();
+    assert!(page.contains(&url), "the file leads to the link: {page}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(opened).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the user reads the file");
+    }
+    assert_eq!(approve_login(&url).await, 200);
     let (status, err) = finish(child).await;
     assert_eq!(status, 0, "{err}");
+    assert!(
+        !std::path::Path::new(opened).exists(),
+        "the file is removed once the login ends"
+    );
     let (_, out, _) = home.run(&["status", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().map(Vec::len), Some(2), "{out}");
@@ -919,6 +993,8 @@ async fn serve_tls_and_a_login_that_uses_it() {
     let cert = std::fs::read(home.data().join("tls").join("cert.pem")).expect("self-signed cert");
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     let (login, url) = start_login(
@@ -934,22 +1010,16 @@ async fn serve_tls_and_a_login_that_uses_it() {
     .await;
     assert!(
         url.starts_with(&format!(
-            "https://127.0.0.1:{}/auth/notion/token?state=",
+            "https://127.0.0.1:{}/auth/notion/start?state=",
             home.port
         )),
         "{url}"
     );
-    let action = format!("https://127.0.0.1:{}/auth/notion/token", home.port);
-    let r = http
-        .post(&action)
-        .form(&[
-            ("state", state_of(&url).as_str()),
-            ("token", "ntn_over_tls"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let browser = Browser::with_http(http);
+    assert_eq!(
+        enter_token_with(&browser, &url, "ntn_over_tls").await.0,
+        200
+    );
     let (code, err) = finish(login).await;
     assert_eq!(code, 0, "{err}");
     let (_, token, _) = home.run(&["token", "notion"]).await;

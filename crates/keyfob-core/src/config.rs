@@ -517,8 +517,63 @@ fn find_config_file() -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
+/// A config error that names the key and the file but never repeats a value from them: a
+/// wrong type or value is described by its kind (`a string`), and a TOML syntax error loses the
+/// quoted source line, which may hold a `client_secret`.
 fn config_error(e: figment::Error) -> Error {
-    Error::new(ErrorKind::Config, format!("invalid configuration: {e}"))
+    use figment::error::{Actual, Kind};
+    let kind_of = |a: &Actual| match a {
+        Actual::Bool(_) => "a boolean".to_owned(),
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer".to_owned(),
+        Actual::Float(_) => "a float".to_owned(),
+        Actual::Char(_) | Actual::Str(_) => "a string".to_owned(),
+        Actual::Bytes(_) => "bytes".to_owned(),
+        Actual::Seq => "a list".to_owned(),
+        Actual::Map => "a table".to_owned(),
+        other => format!("{other}")
+            .split_whitespace()
+            .next()
+            .unwrap_or("a value")
+            .to_owned(),
+    };
+    let messages: Vec<String> = e
+        .into_iter()
+        .map(|mut one| {
+            one.kind = match one.kind {
+                Kind::InvalidType(actual, expected) => Kind::Message(format!(
+                    "invalid type: found {}, expected {expected}",
+                    kind_of(&actual)
+                )),
+                Kind::InvalidValue(actual, expected) => Kind::Message(format!(
+                    "invalid value ({}), expected {expected}",
+                    kind_of(&actual)
+                )),
+                Kind::Unsupported(actual) | Kind::UnsupportedKey(actual, _) => {
+                    Kind::Message(format!("unsupported value: {}", kind_of(&actual)))
+                }
+                // TOML syntax errors quote the offending line under a `|` gutter.
+                Kind::Message(m) => Kind::Message(
+                    m.lines()
+                        .filter(|l| {
+                            !l.trim_start()
+                                .trim_start_matches(|c: char| c.is_ascii_digit())
+                                .trim_start()
+                                .starts_with('|')
+                        })
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(": "),
+                ),
+                other => other,
+            };
+            one.to_string()
+        })
+        .collect();
+    Error::new(
+        ErrorKind::Config,
+        format!("invalid configuration: {}", messages.join("; ")),
+    )
 }
 
 /// Parses an endpoint URL: `https`, or plain `http` only for a loopback host; no user info.

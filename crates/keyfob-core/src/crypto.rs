@@ -58,6 +58,13 @@ impl Sealer {
     /// # Errors
     /// [`ErrorKind::Config`] when the file cannot be read, created or parsed.
     pub fn from_key_file(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| d.exists()) {
+            check_private(dir)?;
+        }
+        if path.exists() {
+            // A key another user planted (or can read) would open everything sealed with it.
+            check_private(path)?;
+        }
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text).map_err(|_| {
                 Error::new(
@@ -182,6 +189,64 @@ pub fn pending_aad(
             &expires_at,
         ],
     )
+}
+
+/// Hex SHA-256 of `text` (fingerprints, never of a secret that is low in entropy).
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Refuses a file or directory of keyfob's data that another user could have planted or can
+/// reach: it must belong to the effective user, a file must be closed to group and others
+/// (mode `0600`), a directory must not be writable by them. The error names the fix.
+///
+/// # Errors
+/// [`ErrorKind::Config`] naming the path, its owner or mode, and what to run.
+pub fn check_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("cannot read the permissions of {}", path.display()),
+            )
+            .with_source(e)
+        })?;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{} belongs to another user (uid {}, you are uid {me}); keyfob keeps secrets \
+                     there, so it must be yours: remove it, or point KEYFOB_HOME (or [store] \
+                     key_file / path) somewhere of your own",
+                    path.display(),
+                    meta.uid()
+                ),
+            ));
+        }
+        let (open, fix) = if meta.is_dir() {
+            (meta.mode() & 0o022, "700")
+        } else {
+            (meta.mode() & 0o077, "600")
+        };
+        if open != 0 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{} is open to other users (mode {:o}); run `chmod {fix} {}`",
+                    path.display(),
+                    meta.mode() & 0o777,
+                    path.display()
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn bad_key() -> Error {

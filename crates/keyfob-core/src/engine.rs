@@ -26,7 +26,9 @@ use crate::spec::{
 use crate::store::{Expect, FlowStatus, MemoryStore, PendingFlow, SessionStore};
 
 mod lifecycle;
+mod link;
 pub use lifecycle::{EngineStats, RefreshAhead, RefreshAheadTask, Revocation, SignOut, SignedOut};
+pub use link::{COOKIE_PREFIX, LinkCookies, Opened, SetCookie};
 
 /// What a tool asks for: a provider, optionally a handler, scopes, and whose session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -690,6 +692,13 @@ impl Engine {
             scopes,
         };
         let started = self.handler_object(provider, handler).start(&flow).await?;
+        // The user opens keyfob's start link, which binds the flow to their browser and sends it
+        // on (engine/link.rs); the authorization URL and the token page are never the prompt.
+        let start_url = format!(
+            "{base}/auth/{}/start?state={}",
+            provider.id,
+            flow.state.expose_secret()
+        );
         let pending = PendingFlow {
             id: random_token(12),
             state_hash: state_hash(flow.state.expose_secret()),
@@ -698,7 +707,9 @@ impl Engine {
             scopes: flow.scopes,
             redirect_uri: flow.redirect_uri,
             verifier: started.verifier,
-            prompt_url: SecretString::from(started.url),
+            prompt_url: SecretString::from(start_url),
+            next_url: Some(SecretString::from(started.url)),
+            browser: None,
             created_at: now,
             expires_at: now.saturating_add(
                 i64::try_from(self.inner.config.session.flow_timeout_secs).unwrap_or(300),
@@ -772,8 +783,21 @@ impl Engine {
     }
 
     /// Finds the waiting flow that `state` belongs to, refusing unknown, expired, replayed and
-    /// cross-provider states without touching anything.
+    /// cross-provider states, and browsers other than the one that opened its link, without
+    /// touching anything.
     async fn flow_for_state(
+        &self,
+        provider: &str,
+        state: Option<&str>,
+        cookies: &LinkCookies,
+    ) -> Result<(String, PendingFlow)> {
+        let (hash, pending) = self.waiting_flow(provider, state).await?;
+        Self::check_browser(&pending, cookies)?;
+        Ok((hash, pending))
+    }
+
+    /// [`Engine::flow_for_state`] without the browser check (for the start link itself).
+    async fn waiting_flow(
         &self,
         provider: &str,
         state: Option<&str>,
@@ -787,13 +811,12 @@ impl Engine {
                 )
             })?;
         let hash = state_hash(state);
-        let unknown = || {
-            Error::new(
-                ErrorKind::Expired,
-                "this login link is unknown, expired or already used; start the login again",
-            )
-        };
-        let pending = self.inner.store.pending(&hash).await?.ok_or_else(unknown)?;
+        let pending = self
+            .inner
+            .store
+            .pending(&hash)
+            .await?
+            .ok_or_else(unknown_link)?;
         // Only the SHA-256 of a state is stored and looked up, so how long a lookup of a forged
         // state takes tells nothing about any real state.
         if pending.key.provider != provider {
@@ -807,7 +830,7 @@ impl Engine {
             ));
         }
         if pending.status != FlowStatus::Waiting || pending.expires_at <= now() {
-            return Err(unknown());
+            return Err(unknown_link());
         }
         Ok((hash, pending))
     }
@@ -821,10 +844,19 @@ impl Engine {
         &self,
         provider: &str,
         params: CallbackParams,
+        cookies: &LinkCookies,
     ) -> Result<Completed> {
-        let (hash, _) = self
-            .flow_for_state(provider, params.state.as_deref())
+        let (hash, pending) = self
+            .flow_for_state(provider, params.state.as_deref(), cookies)
             .await?;
+        // A token flow's state sent here is refused before it is claimed: the link stays usable.
+        let p = self.inner.catalog.provider(provider)?;
+        if !matches!(p.handler(&pending.handler), Some(Handler::OAuth2(_))) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "this login link is not for an OAuth2 sign-in",
+            ));
+        }
         let input = match (params.error, params.code) {
             (Some(error), _) => {
                 let desc = params
@@ -853,8 +885,13 @@ impl Engine {
     ///
     /// # Errors
     /// As for [`Engine::complete_oauth2`]'s `state` checks, and when the flow is not a token flow.
-    pub async fn token_page(&self, provider: &str, state: Option<&str>) -> Result<TokenPage> {
-        let (_, pending) = self.flow_for_state(provider, state).await?;
+    pub async fn token_page(
+        &self,
+        provider: &str,
+        state: Option<&str>,
+        cookies: &LinkCookies,
+    ) -> Result<TokenPage> {
+        let (_, pending) = self.flow_for_state(provider, state, cookies).await?;
         let p = self.inner.catalog.provider(provider)?;
         match p.handler(&pending.handler) {
             Some(Handler::Token(t)) => Ok(TokenPage {
@@ -870,18 +907,20 @@ impl Engine {
         }
     }
 
-    /// Completes a token flow with the page's fields.
+    /// Completes a token flow with the page's fields. Exactly the values that are checked with
+    /// the provider are stored; a field the entry does not ask for is refused.
     ///
     /// # Errors
-    /// As [`Engine::complete_oauth2`]; [`ErrorKind::InvalidInput`] for empty fields (the flow
-    /// stays open so the user can try again).
+    /// As [`Engine::complete_oauth2`]; [`ErrorKind::InvalidInput`] for empty or unknown fields
+    /// (the flow stays open so the user can try again).
     pub async fn complete_token(
         &self,
         provider: &str,
         state: Option<&str>,
         fields: Vec<(String, SecretString)>,
+        cookies: &LinkCookies,
     ) -> Result<Completed> {
-        let (hash, pending) = self.flow_for_state(provider, state).await?;
+        let (hash, pending) = self.flow_for_state(provider, state, cookies).await?;
         let p = self.inner.catalog.provider(provider)?;
         let Some(Handler::Token(spec)) = p.handler(&pending.handler) else {
             return Err(Error::new(
@@ -890,23 +929,22 @@ impl Engine {
             ));
         };
         // Check the input before claiming the state, so a typo does not burn the link.
-        TokenHandler::new(spec)
-            .grant_from_fields(fields.clone())
+        let grant = TokenHandler::new(spec)
+            .grant_from_fields(fields)
             .map_err(|e| e.with_provider(provider))?;
         let mut warnings = Vec::new();
         let mut identity = None;
-        if let (TokenEntry::ApiKey | TokenEntry::KeyPair { .. }, Some((_, key))) =
-            (spec.entry, fields.first())
-        {
-            let key = SecretString::from(key.expose_secret().trim().to_owned());
+        if let TokenEntry::ApiKey | TokenEntry::KeyPair { .. } = spec.entry {
+            // The key checked is the one stored (the grant's), never another posted field.
+            let key = &grant.access_token;
             warnings.extend(spec.format_warning(key.expose_secret()));
             // A rejected key fails here, before the state is claimed: the user can try again.
-            let (who, warning) = self.check_key(p, spec, &key).await?;
+            let (who, warning) = self.check_key(p, spec, key).await?;
             identity = who;
             warnings.extend(warning);
         }
         let mut done = self
-            .finish(&hash, Ok(FlowInput::Fields(fields)), identity)
+            .finish(&hash, Ok(FlowInput::Granted(Box::new(grant))), identity)
             .await?;
         for w in &warnings {
             tracing::warn!(provider, "{w}");
@@ -922,12 +960,10 @@ impl Engine {
         identity: Option<String>,
     ) -> Result<Completed> {
         let store = &self.inner.store;
-        let claimed = store.claim_pending(hash, now()).await?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Expired,
-                "this login link is unknown, expired or already used; start the login again",
-            )
-        })?;
+        let claimed = store
+            .claim_pending(hash, now())
+            .await?
+            .ok_or_else(unknown_link)?;
         let result: Result<Completed> = async {
             let (provider, handler) = self
                 .inner
@@ -1382,6 +1418,13 @@ fn env_fields(spec: &TokenSpec) -> Option<Vec<(String, SecretString)>> {
     }
 }
 
+fn unknown_link() -> Error {
+    Error::new(
+        ErrorKind::Expired,
+        "this login link is unknown, expired or already used; start the login again",
+    )
+}
+
 fn no_session(key: &SessionKey) -> Error {
     let mut hint = format!("keyfob login {}", key.provider);
     if key.profile != DEFAULT {
@@ -1427,6 +1470,16 @@ mod tests {
             .into_owned()
     }
 
+    /// Opens the prompt's link as a browser would: its state and the cookie it got.
+    async fn open(engine: &Engine, url: &str) -> (String, LinkCookies) {
+        let state = state_of(url);
+        let opened = engine
+            .open_link("enginetest", Some(&state), &LinkCookies::none())
+            .await
+            .unwrap();
+        (state, LinkCookies::with(&opened.cookie.unwrap()))
+    }
+
     fn field(v: &str) -> Vec<(String, SecretString)> {
         vec![("token".into(), SecretString::from(v))]
     }
@@ -1448,15 +1501,21 @@ mod tests {
         let fresh = engine.login(&req).await.unwrap();
         assert_ne!(fresh.url, p.url);
         let old = engine
-            .complete_token("enginetest", Some(&state_of(&p.url)), field("x"))
+            .complete_token(
+                "enginetest",
+                Some(&state_of(&p.url)),
+                field("x"),
+                &LinkCookies::none(),
+            )
             .await;
         assert_eq!(
             old.unwrap_err().kind(),
             ErrorKind::Expired,
             "a replaced link is dead"
         );
+        let (state, cookies) = open(&engine, &fresh.url).await;
         engine
-            .complete_token("enginetest", Some(&state_of(&fresh.url)), field("tok"))
+            .complete_token("enginetest", Some(&state), field("tok"), &cookies)
             .await
             .unwrap();
         assert_eq!(engine.state(&req).await.unwrap(), SessionState::Resolved);
@@ -1484,8 +1543,9 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Timeout);
+        let (state, cookies) = open(&engine, &p.url).await;
         engine
-            .complete_token("enginetest", Some(&state_of(&p.url)), field("late"))
+            .complete_token("enginetest", Some(&state), field("late"), &cookies)
             .await
             .unwrap();
         assert_eq!(
@@ -1508,11 +1568,60 @@ mod tests {
             tokio::spawn(async move { engine.wait(&p, Duration::from_secs(5)).await })
         };
         tokio::task::yield_now().await;
+        let (state, cookies) = open(&engine, &p.url).await;
         engine
-            .complete_token("enginetest", Some(&state_of(&p.url)), field("woken"))
+            .complete_token("enginetest", Some(&state), field("woken"), &cookies)
             .await
             .unwrap();
         assert_eq!(waiter.await.unwrap().unwrap().access_token(), "woken");
+    }
+
+    /// A link belongs to the first browser that opens it: the state alone, or with another
+    /// browser's cookie, completes nothing and leaves the link usable; the same browser may open
+    /// it again; a posted field the page does not ask for is refused.
+    /// MUTATION: `check_browser` returning `Ok(())` fails the first assertion.
+    #[tokio::test]
+    async fn a_link_belongs_to_the_browser_that_opened_it() {
+        let engine = Engine::builder().build().unwrap();
+        let p = engine.login(&AuthRequest::new("enginetest")).await.unwrap();
+        assert!(p.url.contains("/auth/enginetest/start?state="), "{}", p.url);
+        let state = state_of(&p.url);
+        let attempt = |cookies: LinkCookies, fields| {
+            let (engine, state) = (engine.clone(), state.clone());
+            async move {
+                engine
+                    .complete_token("enginetest", Some(&state), fields, &cookies)
+                    .await
+            }
+        };
+        let unopened = attempt(LinkCookies::none(), field("mallory"))
+            .await
+            .unwrap_err();
+        assert_eq!(unopened.kind(), ErrorKind::InvalidInput);
+        let (_, ours) = open(&engine, &p.url).await;
+        let again = engine
+            .open_link("enginetest", Some(&state), &ours)
+            .await
+            .unwrap();
+        assert!(again.cookie.is_none(), "the same browser keeps its cookie");
+        let theirs = engine
+            .open_link("enginetest", Some(&state), &LinkCookies::none())
+            .await
+            .unwrap_err();
+        assert!(theirs.message().contains("another browser"), "{theirs}");
+        let forged =
+            LinkCookies::from_headers([format!("{COOKIE_PREFIX}{}=forged", p.flow_id).as_str()]);
+        for cookies in [LinkCookies::none(), forged] {
+            let e = attempt(cookies, field("mallory")).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        }
+        let mut extra = field("tok");
+        extra.push(("token2".into(), SecretString::from("other")));
+        let e = attempt(ours.clone(), extra).await.unwrap_err();
+        assert!(e.message().contains("does not ask for"), "{e}");
+        attempt(ours, field("tok")).await.unwrap();
+        let creds = engine.wait(&p, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(creds.access_token(), "tok");
     }
 
     #[test]

@@ -164,12 +164,28 @@ impl std::error::Error for Error {
 
 /// Keeps text from outside (a server's error description) printable and short.
 pub(crate) fn printable(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
+    s.chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .take(200)
+        .collect()
+}
+
+/// Characters that reorder what a terminal shows (Trojan Source, CVE-2021-42574): embeddings,
+/// overrides, isolates and marks. A provider's message must not be able to hide or reverse text.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// MUTATION: dropping `is_bidi_control` from `printable` fails this.
+    #[test]
+    fn printable_drops_controls_and_bidi_overrides() {
+        let hostile = "bad\u{202E}gnp.exe\u{2066}x\u{2069}\u{200F}\n\u{1b}[31mred";
+        assert_eq!(printable(hostile), "badgnp.exex[31mred");
+    }
 
     #[test]
     fn display_prefixes_provider_and_keeps_source() {

@@ -173,13 +173,13 @@ impl TokenHandler {
             }
             Ok(SecretString::from(trimmed.to_owned()))
         };
-        match self.spec.entry {
-            TokenEntry::ApiKey => Ok(Grant::bearer(take("token")?)),
+        let grant = match self.spec.entry {
+            TokenEntry::ApiKey => Grant::bearer(take("token")?),
             TokenEntry::BasicAuth => {
                 let user = take("username")?;
                 let password = take("password")?;
                 let joined = format!("{}:{}", user.expose_secret(), password.expose_secret());
-                Ok(Grant::bearer(SecretString::from(STANDARD.encode(joined))))
+                Grant::bearer(SecretString::from(STANDARD.encode(joined)))
             }
             TokenEntry::KeyPair { secret_env_key } => {
                 let key = take("key")?;
@@ -188,9 +188,18 @@ impl TokenHandler {
                 grant
                     .extra_secrets
                     .push((secret_env_key.to_owned(), secret));
-                Ok(grant)
+                grant
             }
+        };
+        // Whatever else was posted would be neither checked nor stored: refuse it rather than
+        // guess which value the user meant. The name is not repeated (it is the sender's text).
+        if !input.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the form has a field this page does not ask for; use the page keyfob showed you",
+            ));
         }
+        Ok(grant)
     }
 }
 

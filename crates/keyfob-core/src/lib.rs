@@ -22,8 +22,9 @@ pub mod store_suite;
 
 pub use config::Config;
 pub use engine::{
-    AuthRequest, CallbackParams, Completed, Engine, EngineBuilder, EngineStats, Ensured, Prompt,
-    RefreshAhead, RefreshAheadTask, Revocation, SessionInfo, SignOut, SignedOut, TokenPage,
+    AuthRequest, CallbackParams, Completed, Engine, EngineBuilder, EngineStats, Ensured,
+    LinkCookies, Opened, Prompt, RefreshAhead, RefreshAheadTask, Revocation, SessionInfo,
+    SetCookie, SignOut, SignedOut, TokenPage,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use handler::AuthHandler;

@@ -47,6 +47,10 @@ struct PendingRecord {
     error: Option<String>,
     #[serde(default)]
     user_code: Option<String>,
+    #[serde(default)]
+    next_url: Option<String>,
+    #[serde(default)]
+    browser: Option<String>,
 }
 
 /// The bytes of a session, secrets included: seal them before storing.
@@ -138,6 +142,8 @@ pub fn encode_pending(p: &PendingFlow) -> Vec<u8> {
         error_kind,
         error,
         user_code: p.user_code.clone(),
+        next_url: p.next_url.as_ref().map(|u| u.expose_secret().to_owned()),
+        browser: p.browser.clone(),
     };
     serde_json::to_vec(&rec).expect("a pending record always serializes")
 }
@@ -170,6 +176,8 @@ pub fn decode_pending(bytes: &[u8]) -> Result<PendingFlow> {
         expires_at: r.expires_at,
         status,
         user_code: r.user_code,
+        next_url: r.next_url.map(SecretString::from),
+        browser: r.browser,
     })
 }
 

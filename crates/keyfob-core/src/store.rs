@@ -54,8 +54,15 @@ pub struct PendingFlow {
     pub redirect_uri: String,
     /// The PKCE verifier.
     pub verifier: Option<SecretString>,
-    /// The URL shown to the user (it carries the `state`, so it is kept secret).
+    /// The URL shown to the user: keyfob's start link for browser flows (it carries the `state`,
+    /// so it is kept secret), the verification URL for device flows.
     pub prompt_url: SecretString,
+    /// Where the start link sends the browser that opened it: the provider's authorization URL
+    /// (with the `state` and the PKCE challenge) or the token-entry page. `None` for device flows.
+    pub next_url: Option<SecretString>,
+    /// Hex SHA-256 of the cookie given to the first browser that opened the start link; the
+    /// callback and the token form accept only that browser. `None` until the link is opened.
+    pub browser: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds after which the `state` is refused and the record purged.
@@ -117,6 +124,18 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Atomically moves a `Waiting`, unexpired flow to `Claimed` and returns it; `None` when the
     /// flow is unknown, expired or already claimed (a replay).
     async fn claim_pending(&self, state_hash: &str, now: i64) -> Result<Option<PendingFlow>>;
+
+    /// Binds a `Waiting`, unexpired flow to the browser that opened its start link: records
+    /// `browser` (a hash) if the flow has no browser yet, atomically, so that of two browsers
+    /// opening the link at once exactly one is bound. Returns the flow as stored afterwards (its
+    /// `browser` is another's when someone got there first); `None` when the flow is unknown,
+    /// expired or no longer waiting.
+    async fn bind_pending(
+        &self,
+        state_hash: &str,
+        browser: &str,
+        now: i64,
+    ) -> Result<Option<PendingFlow>>;
 
     /// Records how a claimed flow ended.
     async fn finish_pending(&self, state_hash: &str, status: FlowStatus) -> Result<()>;
@@ -280,6 +299,24 @@ impl SessionStore for MemoryStore {
         match inner.pending.get_mut(state_hash) {
             Some(p) if p.status == FlowStatus::Waiting && p.expires_at > now => {
                 p.status = FlowStatus::Claimed;
+                Ok(Some(PendingFlow::clone(p)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn bind_pending(
+        &self,
+        state_hash: &str,
+        browser: &str,
+        now: i64,
+    ) -> Result<Option<PendingFlow>> {
+        let mut inner = self.lock();
+        match inner.pending.get_mut(state_hash) {
+            Some(p) if p.status == FlowStatus::Waiting && p.expires_at > now => {
+                if p.browser.is_none() {
+                    p.browser = Some(browser.to_owned());
+                }
                 Ok(Some(PendingFlow::clone(p)))
             }
             _ => Ok(None),

@@ -102,6 +102,9 @@ macro_rules! store_conformance {
             claim_once,
             claim_refuses,
             concurrent_claim,
+            bind_once,
+            bind_refuses,
+            concurrent_bind,
             finish_pending,
             delete_pending,
             purge_expired,
@@ -765,6 +768,132 @@ pub async fn concurrent_claim_on(stores: &[Arc<dyn SessionStore>]) {
     );
 }
 
+/// `bind_pending` records the first browser and keeps it: a second browser's bind returns the
+/// flow with the first one's hash, and the binding survives a claim.
+pub async fn bind_once(store: Arc<dyn SessionStore>) {
+    let name = store.name();
+    let now = crate::now();
+    let f = flow(key("acme", "t", "default"), hash(1), now + 600);
+    store.put_pending(&f).await.unwrap();
+    let mut want = f.clone();
+    want.browser = Some(hash(50));
+    let bound = store
+        .bind_pending(&f.state_hash, &hash(50), now)
+        .await
+        .unwrap();
+    assert_same_flow(
+        name,
+        bound.as_ref(),
+        &want,
+        "bind_pending of a waiting flow",
+    );
+    let second = store
+        .bind_pending(&f.state_hash, &hash(51), now)
+        .await
+        .unwrap();
+    assert_same_flow(
+        name,
+        second.as_ref(),
+        &want,
+        "a second browser's bind must return the first browser's binding",
+    );
+    assert_same_flow(
+        name,
+        store.pending(&f.state_hash).await.unwrap().as_ref(),
+        &want,
+        "pending after bind",
+    );
+    let claimed = store.claim_pending(&f.state_hash, now).await.unwrap();
+    want.status = FlowStatus::Claimed;
+    assert_same_flow(name, claimed.as_ref(), &want, "a claim keeps the binding");
+}
+
+/// Binding an unknown, expired or no longer waiting flow returns `None` and changes nothing.
+pub async fn bind_refuses(store: Arc<dyn SessionStore>) {
+    let name = store.name();
+    let now = crate::now();
+    assert!(
+        store
+            .bind_pending(&hash(99), &hash(50), now)
+            .await
+            .unwrap()
+            .is_none(),
+        "[{name}] bind of an unknown flow must be None"
+    );
+    let mut others = vec![flow(key("acme", "t", "expired"), hash(1), now)];
+    for (i, status) in [
+        FlowStatus::Claimed,
+        FlowStatus::Done,
+        FlowStatus::Failed(ErrorKind::Denied, "no".into()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut f = flow(
+            key("acme", "t", &format!("status-{i}")),
+            hash(10 + i as u64),
+            now + 600,
+        );
+        f.status = status;
+        others.push(f);
+    }
+    for f in &others {
+        store.put_pending(f).await.unwrap();
+        let bound = store
+            .bind_pending(&f.state_hash, &hash(50), now)
+            .await
+            .unwrap();
+        assert!(
+            bound.is_none(),
+            "[{name}] bind of {f:?} at {now} must be None"
+        );
+        assert_same_flow(
+            name,
+            store.pending(&f.state_hash).await.unwrap().as_ref(),
+            f,
+            "a refused bind must change nothing",
+        );
+    }
+}
+
+/// Twenty browsers open one link at once: every bind returns the same, one browser.
+pub async fn concurrent_bind(store: Arc<dyn SessionStore>) {
+    let name = store.name();
+    let now = crate::now();
+    let f = flow(key("acme", "race", "default"), hash(1), now + 600);
+    store.put_pending(&f).await.unwrap();
+    let barrier = Arc::new(Barrier::new(CLAIM_TASKS));
+    let tasks: Vec<_> = (0..CLAIM_TASKS)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let (barrier, state_hash) = (Arc::clone(&barrier), f.state_hash.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .bind_pending(&state_hash, &hash(100 + i as u64), now)
+                    .await
+                    .unwrap()
+                    .and_then(|f| f.browser)
+            })
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for task in tasks {
+        seen.insert(join(task).await);
+    }
+    assert_eq!(
+        seen.len(),
+        1,
+        "[{name}] {CLAIM_TASKS} concurrent binds must all see one browser, saw {seen:?}"
+    );
+    let stored = store.pending(&f.state_hash).await.unwrap().unwrap().browser;
+    assert_eq!(
+        seen.into_iter().next().flatten(),
+        stored,
+        "[{name}] the browser every bind saw must be the stored one"
+    );
+}
+
 /// `finish_pending` with `Done` and with `Failed(kind, message)` is visible through `pending` and
 /// `pending_for`, and keeps the other fields; finishing an unknown flow is a no-op.
 pub async fn finish_pending(store: Arc<dyn SessionStore>) {
@@ -980,6 +1109,10 @@ fn flow(key: SessionKey, state_hash: String, expires_at: i64) -> PendingFlow {
         expires_at,
         status: FlowStatus::Waiting,
         user_code: Some("WDJB-MJHT".into()),
+        next_url: Some(SecretString::from(
+            "https://id.acme.test/authorize?code_challenge=c&state=s",
+        )),
+        browser: None,
     }
 }
 
@@ -1067,6 +1200,12 @@ fn assert_same_flow(name: &str, got: Option<&PendingFlow>, want: &PendingFlow, w
     assert_eq!(got.expires_at, want.expires_at, "{ctx}: expires_at");
     assert_eq!(got.status, want.status, "{ctx}: status");
     assert_eq!(got.user_code, want.user_code, "{ctx}: user_code");
+    assert!(
+        got.next_url.as_ref().map(ExposeSecret::expose_secret)
+            == want.next_url.as_ref().map(ExposeSecret::expose_secret),
+        "{ctx}: next_url"
+    );
+    assert_eq!(got.browser, want.browser, "{ctx}: browser");
 }
 
 #[cfg(test)]

@@ -103,8 +103,8 @@ use tokio::time::Instant;
 use crate::events::Events;
 use crate::keys::{Keys, check_prefix, expiry_member, parse_expiry_member, parse_tag, tag};
 use crate::scripts::{
-    CLAIM_FLOW, DELETE_FLOW, DELETE_SESSION, FINISH_FLOW, PURGE_FLOW, PURGE_FLOW_SOURCE, PUT_FLOW,
-    PUT_SESSION, TRY_LOCK, UNLOCK,
+    BIND_FLOW, CLAIM_FLOW, DELETE_FLOW, DELETE_SESSION, FINISH_FLOW, PURGE_FLOW, PURGE_FLOW_SOURCE,
+    PUT_FLOW, PUT_SESSION, TRY_LOCK, UNLOCK,
 };
 
 /// How long a session that cannot be refreshed outlives its token.
@@ -743,6 +743,50 @@ impl SessionStore for RedisStore {
         }
         flow.status = FlowStatus::Claimed;
         Ok(Some(flow))
+    }
+
+    async fn bind_pending(
+        &self,
+        state_hash: &str,
+        browser: &str,
+        now: i64,
+    ) -> Result<Option<PendingFlow>> {
+        let Some(key) = self.key_of_state(state_hash).await? else {
+            return Ok(None);
+        };
+        for _ in 0..FINISH_ATTEMPTS {
+            let Some((mut flow, sealed)) = self.read_flow(&key, Some(state_hash)).await? else {
+                return Ok(None);
+            };
+            if flow.status != FlowStatus::Waiting || flow.expires_at <= now {
+                return Ok(None);
+            }
+            if flow.browser.is_some() {
+                return Ok(Some(flow));
+            }
+            flow.browser = Some(browser.to_owned());
+            let resealed = self.seal_flow(&flow);
+            // Written only if the record is still the one read, and still waiting: of two
+            // browsers, the second reads the first one's binding on its next attempt.
+            let written: i64 = self
+                .script(
+                    || "bind pending flow in".to_owned(),
+                    Repeat::Safe,
+                    &BIND_FLOW,
+                    &[&self.inner.keys.flow(&key)],
+                    &[state_hash.as_bytes(), &sealed, &resealed],
+                )
+                .await?;
+            match written {
+                1 => return Ok(Some(flow)),
+                0 => return Ok(None),
+                _ => {}
+            }
+        }
+        Err(store_error(format!(
+            "cannot bind a pending flow in redis at {}: it kept changing while being written",
+            self.inner.addr
+        )))
     }
 
     async fn finish_pending(&self, state_hash: &str, status: FlowStatus) -> Result<()> {

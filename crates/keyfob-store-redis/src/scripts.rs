@@ -110,6 +110,25 @@ return 1
     )
 });
 
+/// Binds a waiting flow to a browser: replaces its sealed record if it is still the one read.
+///
+/// `KEYS`: flow hash. `ARGV`: state hash, sealed record read, new sealed record.
+/// Returns 1 when written (or already written by an earlier attempt), 0 when the flow is gone,
+/// replaced or no longer waiting, -1 when its record changed since it was read (read again).
+pub(crate) static BIND_FLOW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local f = redis.call('HMGET', KEYS[1], 'h', 'd', 'st')
+if f[1] ~= ARGV[1] then return 0 end
+if f[2] == ARGV[3] then return 1 end
+if f[3] ~= 'waiting' then return 0 end
+if f[2] ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], 'd', ARGV[3])
+return 1
+",
+    )
+});
+
 /// Deletes the flow if it is the one with this state hash.
 ///
 /// `KEYS`: flow hash. `ARGV`: state hash. Returns 1 when deleted.

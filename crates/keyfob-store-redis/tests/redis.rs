@@ -108,6 +108,8 @@ fn flow(key: SessionKey, state_hash: &str, expires_in: i64) -> PendingFlow {
         expires_at: now + expires_in,
         status: FlowStatus::Waiting,
         user_code: None,
+        next_url: Some(SecretString::from("https://id.acme.test/authorize?state=s")),
+        browser: None,
     }
 }
 
@@ -886,15 +888,6 @@ async fn when_the_lease_holder_dies_another_instance_refreshes_after_it_expires(
     assert_eq!(s.grant.access_token.expose_secret(), "b-access");
 }
 
-fn state_of(url: &str) -> String {
-    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("state="))
-        .expect("the prompt url carries a state")
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_started_on_one_instance_completes_on_the_other_and_wakes_the_first() {
     let server = server!();
@@ -917,12 +910,14 @@ async fn a_flow_started_on_one_instance_completes_on_the_other_and_wakes_the_fir
             })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
+        // The browser opened the link through A; B recognises it from the shared store.
+        let link = keyfob_testkit::open_prompt(&a, &prompt).await;
         let params = CallbackParams {
-            state: Some(state_of(&prompt.url)),
+            state: Some(link.state.clone()),
             code: Some(format!("code-{round}")),
             ..CallbackParams::default()
         };
-        let completed = b.complete_oauth2("x", params).await.unwrap();
+        let completed = b.complete_oauth2("x", params, &link.cookies).await.unwrap();
         let done = Instant::now();
         assert_eq!(completed.key, req.key());
         let (creds, woke) = waiter.await.unwrap();
@@ -948,6 +943,7 @@ async fn a_waiter_reports_an_outage_and_the_flow_completes_after_it() {
         engine(server.store(None, "kf").await, &stub),
     );
     let prompt = a.login(&AuthRequest::new("x")).await.unwrap();
+    let link = keyfob_testkit::open_prompt(&a, &prompt).await;
     let waiter = {
         let (a, prompt) = (a.clone(), prompt.clone());
         tokio::spawn(async move { a.wait(&prompt, Duration::from_secs(30)).await })
@@ -968,11 +964,11 @@ async fn a_waiter_reports_an_outage_and_the_flow_completes_after_it() {
 
     server.restart();
     let params = CallbackParams {
-        state: Some(state_of(&prompt.url)),
+        state: Some(link.state.clone()),
         code: Some("code".into()),
         ..CallbackParams::default()
     };
-    b.complete_oauth2("x", params)
+    b.complete_oauth2("x", params, &link.cookies)
         .await
         .expect("the flow survived the outage");
     let creds = a.wait(&prompt, Duration::from_secs(5)).await.unwrap();

@@ -512,6 +512,48 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn bind_pending(
+        &self,
+        state_hash: &str,
+        browser: &str,
+        now: i64,
+    ) -> Result<Option<PendingFlow>> {
+        let state_hash = state_hash.to_owned();
+        let browser = browser.to_owned();
+        self.run(move |db, conn| {
+            let err = db.err("bind pending flow in");
+            // One immediate transaction: of two browsers opening the link, one reads the other's
+            // binding.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(&err)?;
+            let row = tx
+                .query_row(PENDING_BY_HASH, params![state_hash], PendingRow::read)
+                .optional()
+                .map_err(&err)?;
+            let Some(row) = row else { return Ok(None) };
+            let mut flow = db.open_pending(row)?;
+            if flow.status != FlowStatus::Waiting || flow.expires_at <= now {
+                return Ok(None);
+            }
+            if flow.browser.is_none() {
+                flow.browser = Some(browser);
+                tx.execute(
+                    FINISH_PENDING,
+                    params![
+                        state_hash,
+                        status_name(&flow.status),
+                        db.seal_pending(&flow)
+                    ],
+                )
+                .map_err(&err)?;
+                tx.commit().map_err(&err)?;
+            }
+            Ok(Some(flow))
+        })
+        .await
+    }
+
     async fn finish_pending(&self, state_hash: &str, status: FlowStatus) -> Result<()> {
         let state_hash = state_hash.to_owned();
         self.run(move |db, conn| {
@@ -687,15 +729,22 @@ fn create_private(path: &Path) -> Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     match opts.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(store_error(format!(
-            "cannot create the session database {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
-        .with_source(e)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(store_error(format!(
+                "cannot create the session database {}: {}",
+                path.display(),
+                io_reason(&e)
+            ))
+            .with_source(e));
+        }
     }
+    // A database (or directory) another user planted, or can read or replace, is refused.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        keyfob_core::crypto::check_private(dir)?;
+    }
+    keyfob_core::crypto::check_private(path)
 }
 
 /// The format tag in every sealed record's associated data.

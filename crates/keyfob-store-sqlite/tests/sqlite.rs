@@ -40,6 +40,71 @@ fn temp() -> (TempDir, PathBuf) {
     (dir, path)
 }
 
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Another local user who plants a data directory or a database (or leaves one open) reads what
+/// keyfob stores there, or feeds it sessions: such a directory, database or key file is refused
+/// before it is read, with the fix in the message, and nothing is written into it.
+/// MUTATION: removing the `check_private` calls in `create_private` (SQLite) and
+/// `Sealer::from_key_file` fails every case (verified).
+#[cfg(unix)]
+#[test]
+fn planted_or_open_data_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let db = data.join("sessions.db");
+
+    // The directory is writable by others (an attacker can swap the database).
+    set_mode(&data, 0o777);
+    let msg = open_err(&db, sealer(1)).to_string();
+    assert!(
+        msg.contains("is open to other users (mode 777); run `chmod 700"),
+        "{msg}"
+    );
+    set_mode(&data, 0o700);
+
+    // The database is readable by others.
+    drop(SqliteStore::open(&db, sealer(1)).unwrap());
+    set_mode(&db, 0o644);
+    let e = open_err(&db, sealer(1));
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.to_string().contains("run `chmod 600"), "{e}");
+    set_mode(&db, 0o600);
+    SqliteStore::open(&db, sealer(1)).expect("private again, it opens");
+
+    // Owned by another user (as root, hand them the files; elsewhere nobody can).
+    if rustix_euid() == 0 {
+        std::os::unix::fs::chown(&db, Some(65534), Some(65534)).unwrap();
+        let msg = open_err(&db, sealer(1)).to_string();
+        assert!(msg.contains("belongs to another user (uid 65534"), "{msg}");
+        std::os::unix::fs::chown(&db, Some(0), Some(0)).unwrap();
+        let key = data.join("key");
+        std::fs::write(&key, keyfob_core::crypto::Sealer::generate_key()).unwrap();
+        set_mode(&key, 0o600);
+        std::os::unix::fs::chown(&key, Some(65534), Some(65534)).unwrap();
+        let e = keyfob_core::crypto::Sealer::from_key_file(&key).unwrap_err();
+        assert!(e.to_string().contains("belongs to another user"), "{e}");
+    }
+    let key = data.join("key2");
+    std::fs::write(&key, keyfob_core::crypto::Sealer::generate_key()).unwrap();
+    set_mode(&key, 0o644);
+    let e = keyfob_core::crypto::Sealer::from_key_file(&key).unwrap_err();
+    assert!(e.to_string().contains("run `chmod 600"), "{e}");
+}
+
+/// The effective uid, read from a file this process creates.
+#[cfg(unix)]
+fn rustix_euid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    let f = tempfile::NamedTempFile::new().unwrap();
+    f.as_file().metadata().unwrap().uid()
+}
+
 fn session(key: SessionKey, token: &str) -> Session {
     Session {
         key,
@@ -66,6 +131,8 @@ fn flow(key: SessionKey, state_hash: &str, verifier: &str, prompt_url: &str) -> 
         expires_at: keyfob_core::now() + 600,
         status: FlowStatus::Waiting,
         user_code: None,
+        next_url: Some(SecretString::from("https://id.acme.test/authorize?state=s")),
+        browser: None,
     }
 }
 
@@ -225,6 +292,7 @@ fn foreign_database_is_refused_and_left_alone() {
                    INSERT INTO users (name) VALUES ('ann');";
         conn.execute_batch(sql).unwrap();
     }
+    set_mode(&path, 0o600); // private, so that its contents are what is refused
     let before = std::fs::read(&path).unwrap();
     let e = open_err(&path, sealer(1));
     assert_eq!(e.kind(), ErrorKind::Store);
@@ -270,6 +338,7 @@ fn corrupted_file_is_refused() {
         })
         .collect();
     std::fs::write(&path, &noise).unwrap();
+    set_mode(&path, 0o600); // private, so that its contents are what is refused
     let e = open_err(&path, sealer(1));
     assert_eq!(e.kind(), ErrorKind::Store);
     let msg = e.to_string();
@@ -887,6 +956,7 @@ async fn read_only_data_dir_is_a_clear_error_even_for_root() {
         "{msg}"
     );
     // What was stored before is intact.
+    set_mode(&data.join("existing.db"), 0o600);
     let store = SqliteStore::open(&data.join("existing.db"), sealer(1)).unwrap();
     assert!(
         store
@@ -927,6 +997,12 @@ fn read_only_worker() {
         );
         let existing = data.join("existing.db");
         match SqliteStore::open(&existing, sealer(1)) {
+            // Run as another user, the database is not theirs: refused before it is read.
+            Err(e) if e.to_string().contains("belongs to another user") => {
+                println!("existing database: {e}");
+                assert_eq!(e.kind(), ErrorKind::Config);
+                assert!(e.to_string().contains(&*data.to_string_lossy()), "{e}");
+            }
             Err(e) => {
                 println!("existing database: {e}");
                 assert_eq!(e.kind(), ErrorKind::Store);

@@ -4,7 +4,9 @@
 //! follows redirects itself, but only within the IdP's origin: the final
 //! redirect to the client's `redirect_uri` is returned, not requested, so the
 //! test decides what reaches the callback server. It also confirms device
-//! flow user codes (RFC 8628).
+//! flow user codes (RFC 8628), and opens keyfob's own login links (`…/start?state=…`),
+//! keeping the cookie that binds the flow to this browser, so that the callback and the token
+//! form it reaches through [`Browser::get`] and [`Browser::post_form`] are accepted.
 
 use std::time::Duration;
 
@@ -45,6 +47,13 @@ impl Browser {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("building the browser's HTTP client");
+        Self { http }
+    }
+
+    /// A browser on an HTTP client of the caller's, sharing its cookie jar (build it with
+    /// `cookie_store(true)` and no redirect following), so the caller's own requests to
+    /// keyfob carry the cookie a login link gave this browser.
+    pub fn with_http(http: reqwest::Client) -> Self {
         Self { http }
     }
 
@@ -101,8 +110,81 @@ impl Browser {
             .await
     }
 
-    async fn authorize(&self, authorize_url: &str, action: &str) -> anyhow::Result<String> {
-        match self.walk(authorize_url, action, None).await? {
+    /// Opens one of keyfob's login links (`…/auth/<provider>/start?state=…`): keeps the cookie
+    /// it sets and returns where it sends the browser (an authorization URL or the token page).
+    ///
+    /// # Errors
+    /// When keyfob answers anything but a redirect (its error page's text is in the error).
+    pub async fn open_link(&self, url: &str) -> anyhow::Result<String> {
+        let base = Url::parse(url).with_context(|| format!("invalid URL {url:?}"))?;
+        let resp = self
+            .http
+            .get(base.clone())
+            .send()
+            .await
+            .with_context(|| format!("requesting {url}"))?;
+        let status = resp.status();
+        if status != StatusCode::SEE_OTHER {
+            let body = resp.text().await.unwrap_or_default();
+            bail!("the login link answered {status}: {}", page_text(&body));
+        }
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .context("a 303 without Location")?
+            .to_str()
+            .context("non-ASCII Location")?;
+        Ok(base.join(location)?.into())
+    }
+
+    /// GETs `url` with this browser's cookies (a callback, a token page): status and body.
+    ///
+    /// # Errors
+    /// When the request fails.
+    pub async fn get(&self, url: &str) -> anyhow::Result<(StatusCode, String)> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("requesting {url}"))?;
+        let status = resp.status();
+        Ok((status, resp.text().await?))
+    }
+
+    /// POSTs a form to `url` with this browser's cookies, as the page's own form would (same
+    /// origin): status and body.
+    ///
+    /// # Errors
+    /// When the request fails.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<(StatusCode, String)> {
+        let origin = Url::parse(url)?.origin().ascii_serialization();
+        let resp = self
+            .http
+            .post(url)
+            .header(header::ORIGIN, origin)
+            .header("sec-fetch-site", "same-origin")
+            .form(fields)
+            .send()
+            .await
+            .with_context(|| format!("posting to {url}"))?;
+        let status = resp.status();
+        Ok((status, resp.text().await?))
+    }
+
+    async fn authorize(&self, url: &str, action: &str) -> anyhow::Result<String> {
+        // keyfob's login link first, when given one: it binds the flow to this browser.
+        let parsed = Url::parse(url).with_context(|| format!("invalid URL {url:?}"))?;
+        let authorize_url = if parsed.path().ends_with("/start") {
+            self.open_link(url).await?
+        } else {
+            url.to_owned()
+        };
+        match self.walk(&authorize_url, action, None).await? {
             End::Left(url) => Ok(url),
             End::Page => unreachable!("walk ends on a page only with a marker"),
         }

@@ -177,7 +177,8 @@ async fn oauth2_absent(provider: &'static Provider) {
     let engine = Engine::builder().build().expect("engine");
     let req = AuthRequest::new(provider.id);
     let prompt = engine.login(&req).await.expect("the default flow starts");
-    let state = get(&query(&prompt.url), "state").expect("state").to_owned();
+    let link = crate::open_prompt(&engine, &prompt).await;
+    let state = link.state.clone();
     let e = engine
         .complete_oauth2(
             provider.id,
@@ -186,6 +187,7 @@ async fn oauth2_absent(provider: &'static Provider) {
                 code: Some(format!("{SENTINEL}-code")),
                 ..Default::default()
             },
+            &link.cookies,
         )
         .await
         .expect_err("a provider without an OAuth2 handler must refuse an authorization code");
@@ -229,7 +231,8 @@ async fn login_with(
     stub.set_response(answer);
     let req = AuthRequest::new(provider.id).handler(spec.name);
     let prompt = engine.login(&req).await?;
-    let state = get(&query(&prompt.url), "state").expect("state").to_owned();
+    let link = crate::open_prompt(engine, &prompt).await;
+    let state = link.state.clone();
     engine
         .complete_oauth2(
             provider.id,
@@ -238,6 +241,7 @@ async fn login_with(
                 code: Some(format!("{SENTINEL}-code")),
                 ..Default::default()
             },
+            &link.cookies,
         )
         .await
         .map(|_| ())
@@ -372,10 +376,10 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         .login(&req)
         .await
         .unwrap_or_else(|e| panic!("{}: starting a flow failed: {e}", spec.name));
-    let q = query(&prompt.url);
+    let link = crate::open_prompt(&engine, &prompt).await;
+    let q = query(&link.next_url);
     assert!(
-        prompt
-            .url
+        link.next_url
             .starts_with(&format!("{}/authorize?", stub.url())),
         "{}: authorize URL",
         spec.name
@@ -468,7 +472,7 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         ..Default::default()
     };
     engine
-        .complete_oauth2(provider.id, params.clone())
+        .complete_oauth2(provider.id, params.clone(), &link.cookies)
         .await
         .unwrap_or_else(|e| panic!("{}: code exchange failed: {e}", spec.name));
     let reqs = stub.requests();
@@ -564,7 +568,7 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
     }
     // A replayed state is refused and makes no request.
     let replay = engine
-        .complete_oauth2(provider.id, params)
+        .complete_oauth2(provider.id, params, &link.cookies)
         .await
         .expect_err("replay must fail");
     assert_eq!(
@@ -756,9 +760,10 @@ async fn token_absent(provider: &'static Provider) {
     let engine = engine_for(provider, &stub);
     let req = AuthRequest::new(provider.id);
     let prompt = engine.login(&req).await.expect("the default flow starts");
-    let state = get(&query(&prompt.url), "state").expect("state").to_owned();
+    let link = crate::open_prompt(&engine, &prompt).await;
+    let state = link.state.clone();
     let page = engine
-        .token_page(provider.id, Some(&state))
+        .token_page(provider.id, Some(&state), &link.cookies)
         .await
         .expect_err("a provider without a token handler has no token page");
     assert_eq!(
@@ -775,6 +780,7 @@ async fn token_absent(provider: &'static Provider) {
                 "token".into(),
                 SecretString::from(format!("{SENTINEL}-token")),
             )],
+            &link.cookies,
         )
         .await
         .expect_err("a provider without a token handler takes no token");
@@ -824,19 +830,24 @@ async fn token_handler(
         .handler(spec.name)
         .profile("work");
     let prompt = engine.login(&req).await.expect("token flow starts");
-    let page = format!(
-        "{}/auth/{}/token?state=",
-        engine.callback_base(),
-        provider.id
-    );
+    let base = engine.callback_base();
     assert!(
-        prompt.url.starts_with(&page),
-        "{}: the prompt is the token page",
+        prompt
+            .url
+            .starts_with(&format!("{base}/auth/{}/start?state=", provider.id)),
+        "{}: the prompt is keyfob's start link",
         spec.name
     );
-    let state = get(&query(&prompt.url), "state").expect("state").to_owned();
+    let link = crate::open_prompt(&engine, &prompt).await;
+    assert!(
+        link.next_url
+            .starts_with(&format!("{base}/auth/{}/token?state=", provider.id)),
+        "{}: the start link leads to the token page",
+        spec.name
+    );
+    let state = link.state.clone();
     let page_info = engine
-        .token_page(provider.id, Some(&state))
+        .token_page(provider.id, Some(&state), &link.cookies)
         .await
         .expect("token page");
     let fields: Vec<(String, SecretString)> = page_info
@@ -851,7 +862,7 @@ async fn token_handler(
         .collect();
     if let Some(verify) = &spec.verify {
         let e = engine
-            .complete_token(provider.id, Some(&state), fields.clone())
+            .complete_token(provider.id, Some(&state), fields.clone(), &link.cookies)
             .await
             .expect_err("a key the provider refuses is refused");
         refused_and_nothing_stored(&engine, &req, &e, spec.name).await;
@@ -879,7 +890,7 @@ async fn token_handler(
         stub.set_response(StubResponse::json(200, &json!({"login": "kit-user"})));
     }
     let done = engine
-        .complete_token(provider.id, Some(&state), fields)
+        .complete_token(provider.id, Some(&state), fields, &link.cookies)
         .await
         .expect("token flow completes");
     assert_eq!(
@@ -925,7 +936,7 @@ async fn token_handler(
     }
     assert_no_sentinel("Credentials Debug", &format!("{creds:?}"));
     let again = engine
-        .complete_token(provider.id, Some(&state), vec![])
+        .complete_token(provider.id, Some(&state), vec![], &link.cookies)
         .await
         .expect_err("replay");
     assert_eq!(
@@ -1052,7 +1063,8 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
         .login(&req)
         .await
         .unwrap_or_else(|e| panic!("{}: starting a flow failed: {e}", spec.name));
-    let url = Url::parse(&prompt.url).expect("authorize URL");
+    let link = crate::open_prompt(&engine, &prompt).await;
+    let url = Url::parse(&link.next_url).expect("authorize URL");
     let mut out = format!(
         "authorize: GET {}\n",
         placeholders(&url[..url::Position::AfterPath])
@@ -1077,6 +1089,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
                 code: Some(format!("{SENTINEL}-code")),
                 ..Default::default()
             },
+            &link.cookies,
         )
         .await
         .unwrap_or_else(|e| panic!("{}: code exchange failed: {e}", spec.name));

@@ -23,6 +23,41 @@ pub use idp::{Idp, IdpClient, IdpOptions, Stats};
 pub use redis::RedisServer;
 pub use stub::{RecordedRequest, StubResponse, StubServer};
 
+/// A prompt's start link, opened as a browser would (without HTTP): see [`open_prompt`].
+#[derive(Debug)]
+pub struct OpenedLink {
+    /// The flow's `state`, from the link.
+    pub state: String,
+    /// The cookie the link gave, as the browser sends it back.
+    pub cookies: keyfob_core::engine::LinkCookies,
+    /// Where the link sends the browser: the authorization URL or the token page.
+    pub next_url: String,
+}
+
+/// Opens `prompt`'s start link through the engine (`Engine::open_link`), as the browser that
+/// opens it first would.
+///
+/// # Panics
+/// If the prompt is not a start link or the engine refuses it.
+pub async fn open_prompt(engine: &keyfob_core::Engine, prompt: &keyfob_core::Prompt) -> OpenedLink {
+    use keyfob_core::ExposeSecret;
+    let state = query_param(&prompt.url, "state").expect("the prompt's link has a state");
+    let opened = engine
+        .open_link(
+            &prompt.key.provider,
+            Some(&state),
+            &keyfob_core::engine::LinkCookies::none(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("opening the login link failed: {e}"));
+    let cookie = opened.cookie.expect("a first opening sets a cookie");
+    OpenedLink {
+        state,
+        cookies: keyfob_core::engine::LinkCookies::with(&cookie),
+        next_url: opened.next_url.expose_secret().to_owned(),
+    }
+}
+
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.
 ///
 /// Tests need the callback port before starting the [`Idp`], since redirect

@@ -33,9 +33,9 @@ use std::sync::Arc;
 
 pub use keyfob_core::{
     AuthRequest, CallbackParams, Completed, Config, Credentials, Engine, EngineBuilder,
-    EngineStats, Ensured, Error, ErrorKind, ExposeSecret, Grant, Prompt, Provider, RefreshAhead,
-    RefreshAheadTask, Result, Revocation, SecretString, Session, SessionInfo, SessionKey,
-    SessionState, SessionStore, SignOut, SignedOut,
+    EngineStats, Ensured, Error, ErrorKind, ExposeSecret, Grant, LinkCookies, Opened, Prompt,
+    Provider, RefreshAhead, RefreshAheadTask, Result, Revocation, SecretString, Session,
+    SessionInfo, SessionKey, SessionState, SessionStore, SetCookie, SignOut, SignedOut,
 };
 pub use keyfob_core::{config, crypto, now, registry, spec, store};
 pub use keyfob_macros::tool;

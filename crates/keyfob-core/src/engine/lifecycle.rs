@@ -190,6 +190,8 @@ impl Engine {
             expires_at: now + i64::try_from(device.expires_in).unwrap_or(600),
             status: FlowStatus::Waiting,
             user_code: Some(device.user_code.clone()),
+            next_url: None,
+            browser: None,
         };
         self.maybe_purge(now).await?;
         self.inner.store.put_pending(&pending).await?;

@@ -246,15 +246,17 @@ async fn faulty_code_exchange_answers_fail_the_flow_and_keep_the_old_session() {
         let req = AuthRequest::new("x").thread("exchange");
         let before = seed(&engine, &req.key(), 3600, 0).await;
         let prompt = engine.login(&req).await.unwrap();
+        let link = keyfob_testkit::open_prompt(&engine, &prompt).await;
         let started = Instant::now();
         let e = engine
             .complete_oauth2(
                 "x",
                 CallbackParams {
-                    state: Some(state_of(&prompt.url)),
+                    state: Some(link.state.clone()),
                     code: Some("code-sentinel".into()),
                     ..CallbackParams::default()
                 },
+                &link.cookies,
             )
             .await
             .expect_err("the exchange failed");
@@ -392,6 +394,7 @@ async fn the_engine_around_expiry() {
     for (thread, expires_in, ok) in [("expired", -1, false), ("valid", 2, true)] {
         let req = AuthRequest::new("faulttok").thread(thread);
         let prompt = engine.login(&req).await.unwrap();
+        let link = keyfob_testkit::open_prompt(&engine, &prompt).await;
         let mut flow = engine
             .store()
             .pending_for(&req.key())
@@ -403,8 +406,9 @@ async fn the_engine_around_expiry() {
         let done = engine
             .complete_token(
                 "faulttok",
-                Some(&state_of(&prompt.url)),
+                Some(&link.state),
                 vec![("token".into(), SecretString::from("tok"))],
+                &link.cookies,
             )
             .await;
         match (ok, done) {
@@ -456,39 +460,39 @@ async fn concurrent_flows(engine: Engine, flows: usize, http_every: usize) -> Du
         .await
         .unwrap();
     let origin = format!("http://{}", server.local_addr());
-    let client = reqwest::Client::new();
     let started = Instant::now();
     let barrier = Arc::new(tokio::sync::Barrier::new(flows));
     let tasks: Vec<_> = (0..flows)
         .map(|i| {
-            let (engine, client, origin, barrier) = (
-                engine.clone(),
-                client.clone(),
-                origin.clone(),
-                barrier.clone(),
-            );
+            let (engine, origin, barrier) = (engine.clone(), origin.clone(), barrier.clone());
             tokio::spawn(async move {
                 let req = load_req(i);
                 let Ensured::Prompt(prompt) = engine.ensure(&req).await.unwrap() else {
                     panic!("caller {i}: no session yet, so a prompt")
                 };
                 barrier.wait().await;
-                let state = state_of(&prompt.url);
                 if i % http_every == 0 {
-                    let res = client
-                        .post(format!("{origin}/auth/faulttok/token"))
-                        .header("Origin", &origin)
-                        .form(&[("state", state.as_str()), ("token", &load_token(i))])
-                        .send()
+                    // Each user's own browser: the link, then the form, with its cookie.
+                    let browser = keyfob_testkit::Browser::new();
+                    let page = browser.open_link(&prompt.url).await.unwrap();
+                    assert!(page.starts_with(&origin), "caller {i}: {page}");
+                    let state = state_of(&prompt.url);
+                    let (status, _) = browser
+                        .post_form(
+                            &format!("{origin}/auth/faulttok/token"),
+                            &[("state", state.as_str()), ("token", &load_token(i))],
+                        )
                         .await
                         .unwrap();
-                    assert_eq!(res.status(), 200, "caller {i}");
+                    assert_eq!(status, 200, "caller {i}");
                 } else {
+                    let link = keyfob_testkit::open_prompt(&engine, &prompt).await;
                     engine
                         .complete_token(
                             "faulttok",
-                            Some(&state),
+                            Some(&link.state),
                             vec![("token".into(), SecretString::from(load_token(i)))],
+                            &link.cookies,
                         )
                         .await
                         .unwrap();

@@ -10,7 +10,8 @@ use keyfob::{
     SessionState, SignOut,
 };
 use keyfob_testkit::{
-    Browser, Idp, IdpClient, IdpOptions, StubResponse, StubServer, free_port, query_param,
+    Browser, Idp, IdpClient, IdpOptions, OpenedLink, StubResponse, StubServer, free_port,
+    open_prompt, query_param,
 };
 use serde_json::json;
 
@@ -53,18 +54,30 @@ async fn idp_engine(ttl: u64) -> (Idp, Engine) {
 /// Logs in through the authorization-code flow, the browser driven over HTTP.
 async fn browser_login(engine: &Engine, req: &AuthRequest) {
     let prompt = engine.login(req).await.expect("flow starts");
-    let back = Browser::new().approve(&prompt.url).await.expect("approval");
+    let link = open_prompt(engine, &prompt).await;
+    let back = Browser::new()
+        .approve(&link.next_url)
+        .await
+        .expect("approval");
     callback(
         engine,
         req,
         query_param(&back, "code").expect("code"),
         &back,
+        &link.cookies,
     )
     .await;
 }
 
-/// Brings `code` back for the flow whose link (or redirect) `url` carries the state.
-async fn callback(engine: &Engine, req: &AuthRequest, code: String, url: &str) {
+/// Brings `code` back for the flow whose link (or redirect) `url` carries the state, from the
+/// browser that holds `cookies`.
+async fn callback(
+    engine: &Engine,
+    req: &AuthRequest,
+    code: String,
+    url: &str,
+    cookies: &keyfob::LinkCookies,
+) {
     engine
         .complete_oauth2(
             &req.provider,
@@ -73,6 +86,7 @@ async fn callback(engine: &Engine, req: &AuthRequest, code: String, url: &str) {
                 code: Some(code),
                 ..Default::default()
             },
+            cookies,
         )
         .await
         .expect("code exchange");
@@ -81,7 +95,8 @@ async fn callback(engine: &Engine, req: &AuthRequest, code: String, url: &str) {
 /// Logs in against a stub token endpoint: any code will do.
 async fn stub_login(engine: &Engine, req: &AuthRequest) {
     let prompt = engine.login(req).await.expect("flow starts");
-    callback(engine, req, "code".into(), &prompt.url).await;
+    let link = open_prompt(engine, &prompt).await;
+    callback(engine, req, "code".into(), &link.next_url, &link.cookies).await;
 }
 
 async fn introspect(idp: &Idp, token: &str) -> serde_json::Value {
@@ -490,28 +505,66 @@ async fn engine_with_key_stub(answer: StubResponse) -> (StubServer, Engine) {
     (stub, engine)
 }
 
-/// Starts a token login for `provider` (its `<provider>-token` handler): the link's state.
-async fn token_state(engine: &Engine, provider: &str) -> keyfob::Result<String> {
+/// Starts a token login for `provider` (its `<provider>-token` handler) and opens its link.
+async fn token_state(engine: &Engine, provider: &str) -> keyfob::Result<OpenedLink> {
     let req = AuthRequest::new(provider).handler(format!("{provider}-token"));
     let prompt = engine.login(&req).await?;
-    Ok(query_param(&prompt.url, "state").unwrap())
+    Ok(open_prompt(engine, &prompt).await)
 }
 
-/// Enters `key` on `provider`'s token page of `state`.
+/// Enters `key` on `provider`'s token page of the opened `link`.
 async fn enter(
     engine: &Engine,
     provider: &str,
-    state: &str,
+    link: &OpenedLink,
     key: &str,
 ) -> keyfob::Result<keyfob::Completed> {
     let fields = vec![("token".into(), key.to_owned().into())];
-    engine.complete_token(provider, Some(state), fields).await
+    engine
+        .complete_token(provider, Some(&link.state), fields, &link.cookies)
+        .await
 }
 
 /// Starts a Notion token login and enters `key`; the session key on success.
 async fn enter_key(engine: &Engine, key: &str) -> keyfob::Result<keyfob::SessionKey> {
     let state = token_state(engine, "notion").await?;
     enter(engine, "notion", &state, key).await.map(|c| c.key)
+}
+
+/// The key that is checked with the provider is the key that is stored: a form with a field the
+/// page does not ask for (`a=<valid key>&token=<another>`, the red-team's repro) is refused
+/// before any check, and stores nothing; the one field is checked and stored as typed.
+/// MUTATION: checking the first posted field instead of the grant's key, with unknown fields
+/// accepted, stores an unchecked key under a checked identity and fails this.
+#[tokio::test]
+async fn the_key_checked_is_the_key_stored() {
+    let (stub, engine) =
+        engine_with_key_stub(StubResponse::json(200, &json!({"name": "Checked Bot"}))).await;
+    let link = token_state(&engine, "notion").await.unwrap();
+    let fields = vec![
+        ("a".into(), "ntn_checked_valid".to_owned().into()),
+        ("token".into(), "ntn_unchecked_other".to_owned().into()),
+    ];
+    let e = engine
+        .complete_token("notion", Some(&link.state), fields, &link.cookies)
+        .await
+        .expect_err("an extra field is refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("does not ask for"), "{e}");
+    assert!(!e.to_string().contains("ntn_"), "{e}");
+    assert!(stub.requests().is_empty(), "nothing was checked");
+    assert!(
+        engine.status(None).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+
+    let done = enter(&engine, "notion", &link, "ntn_checked_valid")
+        .await
+        .expect("the same link, one field");
+    let r = &stub.requests()[0];
+    assert_eq!(r.header("authorization"), Some("Bearer ntn_checked_valid"));
+    let creds = engine.credentials(&done.key).await.unwrap();
+    assert_eq!(creds.access_token(), "ntn_checked_valid");
 }
 
 /// Canvas keys work only on the institution that issued them, so the check URL is per account:
@@ -581,12 +634,14 @@ async fn entered_keys_are_checked_with_the_provider() {
     .await;
     let req = AuthRequest::new("notion").handler("notion-token");
     let prompt = engine.login(&req).await.unwrap();
-    let state = query_param(&prompt.url, "state").unwrap();
+    let link = open_prompt(&engine, &prompt).await;
+    let state = link.state.clone();
     let e = engine
         .complete_token(
             "notion",
             Some(&state),
             vec![("token".into(), "ntn_sentinel_bad".to_owned().into())],
+            &link.cookies,
         )
         .await
         .expect_err("a rejected key is refused");
@@ -612,6 +667,7 @@ async fn entered_keys_are_checked_with_the_provider() {
             "notion",
             Some(&state),
             vec![("token".into(), "ntn_sentinel_good".to_owned().into())],
+            &link.cookies,
         )
         .await
         .expect("the link is still alive");
@@ -625,12 +681,14 @@ async fn entered_keys_are_checked_with_the_provider() {
         .handler("notion-token")
         .profile("p2");
     let prompt = engine.login(&req2).await.unwrap();
-    let state = query_param(&prompt.url, "state").unwrap();
+    let link = open_prompt(&engine, &prompt).await;
+    let state = link.state.clone();
     let done = engine
         .complete_token(
             "notion",
             Some(&state),
             vec![("token".into(), "sentinel-odd".to_owned().into())],
+            &link.cookies,
         )
         .await
         .unwrap();
@@ -658,24 +716,26 @@ async fn the_token_page_shows_a_refused_key() {
         .unwrap();
     let state = query_param(&prompt.url, "state").unwrap();
     let action = format!("http://{}/auth/notion/token", server.local_addr());
-    let origin = format!("http://{}", server.local_addr());
-    let http = reqwest::Client::new();
+    let browser = Browser::new();
+    browser.open_link(&prompt.url).await.unwrap();
     let submit = |key: &'static str| {
-        http.post(&action)
-            .header("origin", &origin)
-            .form(&[("state", state.as_str()), ("token", key)])
-            .send()
+        let (browser, action, state) = (browser.clone(), action.clone(), state.clone());
+        async move {
+            browser
+                .post_form(&action, &[("state", state.as_str()), ("token", key)])
+                .await
+                .unwrap()
+        }
     };
-    let r = submit("ntn_sentinel_bad").await.unwrap();
-    assert_eq!(r.status(), 400);
-    let page = r.text().await.unwrap();
+    let (status, page) = submit("ntn_sentinel_bad").await;
+    assert_eq!(status, 400);
     assert!(page.contains("API token is invalid."), "{page}");
     assert!(page.contains("<form"), "the form again: {page}");
     assert!(!page.contains("sentinel"), "{page}");
     stub.set_response(StubResponse::json(200, &json!({"name": "Agent Bot"})));
-    let r = submit("ntn_sentinel_good").await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("Done"));
+    let (status, page) = submit("ntn_sentinel_good").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Done"));
     server.shutdown().await;
 }
 
@@ -748,7 +808,10 @@ async fn a_failing_background_refresh_marks_the_session_for_a_new_login() {
     assert_eq!(e.kind(), ErrorKind::ReauthRequired, "{e}");
     // The tools API's view: a prompt for a new login, not an error at call time.
     match engine.ensure(&req).await.unwrap() {
-        keyfob::Ensured::Prompt(p) => assert!(p.url.contains("/authorize?")),
+        keyfob::Ensured::Prompt(p) => {
+            let link = open_prompt(&engine, &p).await;
+            assert!(link.next_url.contains("/authorize?"), "{}", link.next_url);
+        }
         other => panic!("expected a prompt, got {other:?}"),
     }
 }

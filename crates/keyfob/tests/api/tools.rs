@@ -167,15 +167,19 @@ fn bad_manifests_fail_at_load_time() {
     assert_eq!(e.unwrap_err().kind(), ErrorKind::UnknownProvider);
 }
 
+/// The user's browser: opens the prompt's link, then posts the token form.
 async fn submit_token(base: &str, prompt: &Prompt, token: &str) {
     let state = query(&prompt.url, "state").unwrap();
-    let r = reqwest::Client::new()
-        .post(format!("{base}/auth/notion/token"))
-        .form(&[("state", state.as_str()), ("token", token)])
-        .send()
+    let browser = keyfob_testkit::Browser::new();
+    browser.open_link(&prompt.url).await.unwrap();
+    let (status, _) = browser
+        .post_form(
+            &format!("{base}/auth/notion/token"),
+            &[("state", state.as_str()), ("token", token)],
+        )
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]
@@ -194,7 +198,9 @@ async fn a_paused_call_runs_after_the_user_finishes() {
     };
     assert!(
         p.url
-            .starts_with(&format!("{base}/auth/notion/token?state="))
+            .starts_with(&format!("{base}/auth/notion/start?state=")),
+        "{}",
+        p.url
     );
     assert!(p.message.contains("Notion"));
     submit_token(&base, &p, "ntn_one").await;
@@ -267,7 +273,10 @@ async fn preauth_groups_by_provider_and_merges_scopes() {
         .unwrap();
     assert_eq!(prompts.len(), 2, "one prompt per provider");
     let github = prompts.iter().find(|p| p.key.provider == "github").unwrap();
-    let scope = query(&github.url, "scope").unwrap();
+    let authorize = keyfob_testkit::open_prompt(k.engine(), github)
+        .await
+        .next_url;
+    let scope = query(&authorize, "scope").unwrap();
     assert!(
         scope.contains("repo") && scope.contains("read:user"),
         "{scope}"
@@ -357,6 +366,14 @@ impl keyfob::SessionStore for NoStore {
     ) -> keyfob::Result<Option<keyfob::store::PendingFlow>> {
         panic!("store touched")
     }
+    async fn bind_pending(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+    ) -> keyfob::Result<Option<keyfob::store::PendingFlow>> {
+        panic!("store touched")
+    }
     async fn claim_pending(
         &self,
         _: &str,
@@ -414,12 +431,13 @@ async fn manifest_tools_run_their_command_with_credentials() {
     else {
         panic!()
     };
-    let state = query(&p.url, "state").unwrap();
+    let link = keyfob_testkit::open_prompt(k.engine(), &p).await;
     k.engine()
         .complete_token(
             "notion",
-            Some(&state),
+            Some(&link.state),
             vec![("token".into(), "ntn_cmd".to_owned().into())],
+            &link.cookies,
         )
         .await
         .unwrap();
