@@ -921,6 +921,8 @@ async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one(
     }
     let mut with_browser = headless(home.cmd(&["login", "testidp", "--profile", "desk"]));
     with_browser.env("BROWSER", &script);
+    // Every log line at TRACE, the browser opener's included: no state in them either.
+    with_browser.env("KEYFOB_LOG", "trace");
     let (child, url) = start_login_in(with_browser).await;
     assert!(
         url.contains("/auth/testidp/start?state="),
@@ -954,6 +956,7 @@ async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one(
     assert_eq!(approve_login(&url).await, 200);
     let (status, err) = finish(child).await;
     assert_eq!(status, 0, "{err}");
+    assert!(!err.contains(&state), "the state reached the log: {err}");
     assert!(
         !std::path::Path::new(opened).exists(),
         "the file is removed once the login ends"
@@ -1025,4 +1028,238 @@ async fn serve_tls_and_a_login_that_uses_it() {
     let (_, token, _) = home.run(&["token", "notion"]).await;
     assert_eq!(token.trim(), "ntn_over_tls");
     serve.kill().await.unwrap();
+}
+
+/// Starts, as another local user (`nobody`, through `setpriv`), a look-alike server on `port`
+/// that answers `/health` as keyfob does and serves a fake form: the red-team's port squatter.
+async fn squatter(port: u16) -> Child {
+    let script = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b'{"status":"ok"}' if self.path.startswith('/health') else b'<form method=post>Paste your key</form>'
+        self.send_response(200)
+        self.send_header('content-length', str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+"#;
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["/usr/bin/python3", "-c", script, &port.to_string()])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("setpriv and python3 start the squatter");
+    let health = format!("http://127.0.0.1:{port}/health");
+    for _ in 0..100 {
+        if reqwest::get(&health).await.is_ok() {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the squatter never answered on {port}");
+}
+
+/// Another local user binds the callback port first with a server that answers `/health` like
+/// keyfob's. `login` never sends the user there: a token login serves its page on a free port
+/// (and says so), an OAuth2 login, whose redirect URI needs the port, stops with what to do.
+/// A keyfob `serve` of the same user with another configuration on the port is named instead of
+/// waited on.
+/// MUTATION: `keyfob_server_at` answering `Verdict::Ours` without a proof (the old check trusted
+/// any `/health`) fails the first assertion: the link points at the squatter (verified).
+#[tokio::test]
+async fn login_never_trusts_a_squatter_on_the_callback_port() {
+    let home =
+        Home::new("[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nverify_key = false\n");
+    let mut fake = squatter(home.port).await;
+
+    let (child, url) = start_login(
+        &home,
+        &[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+        ],
+    )
+    .await;
+    assert!(
+        !url.starts_with(&format!("http://127.0.0.1:{}/", home.port)),
+        "the link must not point at the squatter: {url}"
+    );
+    assert_eq!(enter_token(&url, "ntn_not_for_mallory").await.0, 200);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("is taken by a program that is not this user's keyfob server"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = home.run(&["login", "github", "--no-browser"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("not this user's keyfob server") && stderr.contains("redirect URI"),
+        "{stderr}"
+    );
+    fake.kill().await.unwrap();
+
+    // The same user's keyfob, another configuration (another home), on the port.
+    let other = tempfile::tempdir().unwrap();
+    let mut serve = home
+        .cmd(&["serve"])
+        .env("KEYFOB_HOME", other.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("serve starts")
+        .unwrap();
+    let (code, _, stderr) = home.run(&["login", "github", "--no-browser"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("not this user's keyfob server"),
+        "another home's server cannot prove itself to this one: {stderr}"
+    );
+    serve.kill().await.unwrap();
+}
+
+/// `exec` hands the child the credentials it asked for and the user's environment, but none of
+/// keyfob's own settings: the store key and client secrets in `KEYFOB_*` stay behind.
+/// MUTATION: removing the `env_remove` loop in `exec` fails this (verified).
+#[tokio::test]
+async fn exec_keeps_keyfobs_own_variables_from_the_child() {
+    let home = Home::new("");
+    let key = keyfob::crypto::Sealer::generate_key();
+    let out = home
+        .cmd(&["exec", "notion", "--", "env"])
+        .env("NOTION_TOKEN", "ntn_env_for_the_child")
+        .env("KEYFOB_AUTH__NOTION__ALLOW_ENV", "true")
+        .env("KEYFOB_STORE__KEY", &key)
+        .env("KEYFOB_AUTH__GITHUB__CLIENT_SECRET", "gh_secret_sentinel")
+        .env("UNRELATED_SETTING", "kept")
+        .output()
+        .await
+        .unwrap();
+    let env = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(env.contains("NOTION_TOKEN=ntn_env_for_the_child"), "{env}");
+    assert!(env.contains("UNRELATED_SETTING=kept"), "{env}");
+    assert!(
+        !env.contains("KEYFOB_"),
+        "keyfob's settings reached the child: {env}"
+    );
+    assert!(
+        !env.contains(&key) && !env.contains("gh_secret_sentinel"),
+        "{env}"
+    );
+}
+
+/// Another local user pre-creates a world-writable home with a key file they know, waiting for
+/// the victim to store sessions there. keyfob refuses it, naming the fix, and writes nothing.
+/// MUTATION: removing `check_private` from `Sealer::from_key_file` fails this.
+#[tokio::test]
+async fn a_home_planted_by_another_user_is_refused() {
+    let home = Home::new("");
+    let shared = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let planted = shared.path().join("home");
+    let made = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "umask 000 && mkdir '{0}' && printf '%s' '{1}' > '{0}/key'",
+            planted.display(),
+            keyfob::crypto::Sealer::generate_key()
+        ))
+        .status()
+        .unwrap();
+    assert!(made.success(), "the attacker planted the home");
+    let out = home
+        .cmd(&["status"])
+        .env("KEYFOB_HOME", &planted)
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("belongs to another user") && err.contains("KEYFOB_HOME"),
+        "{err}"
+    );
+    assert!(
+        !planted.join("sessions.db").exists(),
+        "nothing was written there"
+    );
+}
+
+/// Config errors name the key and the file, never a value: a secret with a syntax error or the
+/// wrong type is not repeated. `keyfob providers | head -1` ends without a panic.
+/// MUTATION: `config_error` returning figment's own text fails the first two cases.
+#[tokio::test]
+async fn config_errors_quote_no_value_and_a_closed_pipe_is_quiet() {
+    let home = Home::new("");
+    for (toml, says) in [
+        (
+            "[auth.github]\nclient_secret = \"sentinel-secret-1\n",
+            "line 2",
+        ),
+        (
+            "[auth.github]\nclient_secret = 123456789\n",
+            "found an integer",
+        ),
+        (
+            "[auth.github]\nclient_secret = [\"sentinel-secret-1\"]\n",
+            "found a list",
+        ),
+    ] {
+        std::fs::write(&home.config, toml).unwrap();
+        let (code, _, err) = home.run(&["status"]).await;
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains(says) && err.contains("client_secret") || err.contains(says),
+            "{err}"
+        );
+        assert!(
+            !err.contains("sentinel") && !err.contains("123456789"),
+            "{err}"
+        );
+    }
+    std::fs::write(&home.config, "").unwrap();
+    let out = home
+        .cmd(&["providers"])
+        .arg("--json")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let piped = std::process::Command::new("sh")
+        .args(["-c", "\"$0\" providers | head -c 10 >/dev/null", BIN])
+        .env("KEYFOB_HOME", home.data())
+        .env("KEYFOB_CONFIG", &home.config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
 }

@@ -104,7 +104,7 @@ use crate::events::Events;
 use crate::keys::{Keys, check_prefix, expiry_member, parse_expiry_member, parse_tag, tag};
 use crate::scripts::{
     BIND_FLOW, CLAIM_FLOW, DELETE_FLOW, DELETE_SESSION, FINISH_FLOW, PURGE_FLOW, PURGE_FLOW_SOURCE,
-    PUT_FLOW, PUT_SESSION, TRY_LOCK, UNLOCK,
+    PUT_FLOW, PUT_SESSION, READ_SESSION, TRY_LOCK, UNLOCK,
 };
 
 /// How long a session that cannot be refreshed outlives its token.
@@ -133,6 +133,8 @@ const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 const BATCH: usize = 500;
 /// Attempts of `finish_pending` when the flow changes between its read and its write.
 const FINISH_ATTEMPTS: usize = 5;
+/// Attempts of a session write whose proposed version other writers keep overtaking.
+const PUT_ATTEMPTS: usize = 8;
 /// The constant sealed under [`Keys::key_check`].
 const KEY_CHECK: &[u8] = b"keyfob redis store key check";
 
@@ -373,7 +375,18 @@ impl RedisStore {
         ))
     }
 
-    fn open_session(&self, key: &SessionKey, version: &str, sealed: &[u8]) -> Result<Session> {
+    /// Opens a session record. `None` (with a warning) for a record that is not the key's
+    /// latest: its version is below the key's version counter, so it was put back from an older
+    /// copy (a logged-out session revived, a spent refresh token replayed); and for a record
+    /// sealed by keyfob before versions and prefixes were bound into it, which cannot be told
+    /// from such a copy. Either way the user logs in again; the next write replaces it.
+    fn open_session(
+        &self,
+        key: &SessionKey,
+        version: &str,
+        counter: Option<&str>,
+        sealed: &[u8],
+    ) -> Result<Option<Session>> {
         let wrap = |e: Error| {
             store_error(format!(
                 "cannot read session {key} from redis at {}: {}",
@@ -382,24 +395,58 @@ impl RedisStore {
             ))
             .with_source(e)
         };
-        let plain = self
-            .inner
-            .sealer
-            .open(&session_aad(key), sealed)
-            .map_err(wrap)?;
         let version = version
             .parse::<u64>()
             .map_err(|_| self.corrupt("session version"))?;
+        let prefix = self.inner.keys.prefix();
+        let plain = match self
+            .inner
+            .sealer
+            .open(&session_aad(prefix, key, version), sealed)
+        {
+            Ok(plain) => plain,
+            Err(e) => {
+                if self
+                    .inner
+                    .sealer
+                    .open(&legacy_session_aad(key), sealed)
+                    .is_ok()
+                {
+                    tracing::warn!(
+                        session = %key,
+                        "a session stored by an older keyfob is ignored; log in again"
+                    );
+                    return Ok(None);
+                }
+                return Err(wrap(e));
+            }
+        };
+        let last = counter.and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+        if version < last {
+            tracing::warn!(
+                session = %key,
+                version,
+                counter = last,
+                "a session record older than its key's version counter is ignored (restored \
+                 from an older copy?)"
+            );
+            return Ok(None);
+        }
         let session = decode_session(&plain, version).map_err(wrap)?;
         if session.key != *key {
             return Err(self.corrupt("session"));
         }
-        Ok(session)
+        Ok(Some(session))
     }
 
     fn seal_flow(&self, flow: &PendingFlow) -> Vec<u8> {
         self.inner.sealer.seal(
-            &pending_aad(&flow.state_hash, &flow.key, flow.expires_at),
+            &pending_aad(
+                self.inner.keys.prefix(),
+                &flow.state_hash,
+                &flow.key,
+                flow.expires_at,
+            ),
             &encode_pending(flow),
         )
     }
@@ -432,7 +479,10 @@ impl RedisStore {
         let plain = self
             .inner
             .sealer
-            .open(&pending_aad(&h, key, expires_at), &sealed)
+            .open(
+                &pending_aad(self.inner.keys.prefix(), &h, key, expires_at),
+                &sealed,
+            )
             .map_err(wrap)?;
         let mut flow = decode_pending(&plain).map_err(wrap)?;
         if flow.state_hash != h || flow.key != *key || flow.expires_at != expires_at {
@@ -532,25 +582,21 @@ impl SessionStore for RedisStore {
     }
 
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>> {
-        let name = self.inner.keys.session(key);
-        let row: (Option<String>, Option<Vec<u8>>) = self
-            .run(
+        let keys = &self.inner.keys;
+        // The record and its key's version counter, in one command.
+        let (version, sealed, last): (Option<String>, Option<Vec<u8>>, Option<String>) = self
+            .script(
                 || format!("read session {key} from"),
                 Repeat::Safe,
-                |mut c| {
-                    let name = &name;
-                    async move {
-                        redis::cmd("HMGET")
-                            .arg(name)
-                            .arg(&["v", "d"])
-                            .query_async(&mut c)
-                            .await
-                    }
-                },
+                &READ_SESSION,
+                &[&keys.session(key), &keys.version(key)],
+                &[],
             )
             .await?;
-        match row {
-            (Some(version), Some(sealed)) => self.open_session(key, &version, &sealed).map(Some),
+        match (version, sealed) {
+            (Some(version), Some(sealed)) => {
+                self.open_session(key, &version, last.as_deref(), &sealed)
+            }
             (None, None) => Ok(None),
             _ => Err(self.corrupt("session")),
         }
@@ -559,34 +605,53 @@ impl SessionStore for RedisStore {
     async fn put(&self, session: &Session, expect: Expect) -> Result<u64> {
         let key = &session.key;
         let keys = &self.inner.keys;
-        let sealed = self
-            .inner
-            .sealer
-            .seal(&session_aad(key), &encode_session(session));
-        let (mode, expected) = match expect {
-            Expect::Any => ("any", String::new()),
-            Expect::Absent => ("absent", String::new()),
-            Expect::Version(v) => ("version", v.to_string()),
+        let plain = encode_session(session);
+        let (mode, expected, floor) = match expect {
+            Expect::Any => ("any", String::new(), 0),
+            Expect::Absent => ("absent", String::new(), 0),
+            Expect::Version(v) => ("version", v.to_string(), v.saturating_add(1)),
         };
         let ttl = session_ttl_ms(session, keyfob_core::now()).to_string();
         let grace = millis(VERSION_GRACE).to_string();
-        let version: Option<String> = self
-            .script(
-                || format!("write session {key} to"),
-                Repeat::Safe,
-                &PUT_SESSION,
-                &[&keys.session(key), &keys.version(key)],
-                &[
-                    mode.as_bytes(),
-                    expected.as_bytes(),
-                    &sealed,
-                    ttl.as_bytes(),
-                    grace.as_bytes(),
-                ],
-            )
-            .await?;
-        let version = version.ok_or_else(|| conflict(key))?;
-        version.parse().map_err(|_| self.corrupt("session version"))
+        // The version is sealed into the record, so the writer proposes it (its clock in µs, or
+        // above what it expects to replace); the script takes it only above the key's counter
+        // and otherwise answers the counter, to propose again above it.
+        let mut proposed = now_micros().max(floor);
+        for _ in 0..PUT_ATTEMPTS {
+            let sealed = self
+                .inner
+                .sealer
+                .seal(&session_aad(keys.prefix(), key, proposed), &plain);
+            let version = proposed.to_string();
+            let answer: Option<String> = self
+                .script(
+                    || format!("write session {key} to"),
+                    Repeat::Safe,
+                    &PUT_SESSION,
+                    &[&keys.session(key), &keys.version(key)],
+                    &[
+                        mode.as_bytes(),
+                        expected.as_bytes(),
+                        &sealed,
+                        ttl.as_bytes(),
+                        grace.as_bytes(),
+                        version.as_bytes(),
+                    ],
+                )
+                .await?;
+            let answer = answer.ok_or_else(|| conflict(key))?;
+            match answer.strip_prefix("low:") {
+                Some(last) => {
+                    let last: u64 = last.parse().map_err(|_| self.corrupt("version counter"))?;
+                    proposed = last.saturating_add(1);
+                }
+                None => return answer.parse().map_err(|_| self.corrupt("session version")),
+            }
+        }
+        Err(store_error(format!(
+            "cannot write session {key} to redis at {}: other writers kept overtaking it",
+            self.inner.addr
+        )))
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<bool> {
@@ -609,29 +674,46 @@ impl SessionStore for RedisStore {
         let names = self.scan(&keys.session_pattern(thread)).await?;
         let mut sessions = Vec::with_capacity(names.len());
         for chunk in names.chunks(BATCH) {
-            let rows: Vec<(Option<String>, Option<Vec<u8>>)> = self
+            let rows: Vec<redis::Value> = self
                 .run(
                     || "list sessions in".to_owned(),
                     Repeat::Safe,
                     |mut c| async move {
+                        // Each record with its key's version counter, all read together.
                         let mut pipe = redis::pipe();
+                        pipe.atomic();
                         for name in chunk {
                             pipe.cmd("HMGET").arg(name).arg(&["v", "d"]);
+                            let counter = keys.parse_session(name).map(|k| keys.version(&k));
+                            pipe.cmd("GET").arg(counter.unwrap_or_default());
                         }
                         pipe.query_async(&mut c).await
                     },
                 )
                 .await?;
-            for (name, row) in chunk.iter().zip(rows) {
+            if rows.len() != 2 * chunk.len() {
+                return Err(self.corrupt("session list answer"));
+            }
+            for (name, pair) in chunk.iter().zip(rows.chunks(2)) {
                 let Some(key) = keys.parse_session(name) else {
                     continue; // matched the pattern, but not a name this layout makes
                 };
                 if thread.is_some_and(|t| t != key.thread) {
                     continue;
                 }
+                let row: (Option<String>, Option<Vec<u8>>) =
+                    redis::from_redis_value(pair[0].clone())
+                        .map_err(|_| self.corrupt("session"))?;
+                let last: Option<String> = redis::from_redis_value(pair[1].clone())
+                    .map_err(|_| self.corrupt("version counter"))?;
                 match row {
                     (Some(version), Some(sealed)) => {
-                        sessions.push(self.open_session(&key, &version, &sealed)?);
+                        sessions.extend(self.open_session(
+                            &key,
+                            &version,
+                            last.as_deref(),
+                            &sealed,
+                        )?);
                     }
                     (None, None) => {} // deleted or expired since the scan
                     _ => return Err(self.corrupt("session")),
@@ -1031,13 +1113,54 @@ fn millis(d: Duration) -> u64 {
 
 /// The format tag in every sealed record's associated data.
 const AAD_DOMAIN: &[u8] = b"keyfob-redis-v1";
+/// The format tag of session and flow records sealed with their prefix (and, for sessions,
+/// their version) in the associated data.
+const RECORD_DOMAIN: &[u8] = b"keyfob-redis-v2";
 
-fn session_aad(key: &SessionKey) -> Vec<u8> {
+/// A session record's associated data: the key prefix, the session key and the record's
+/// version, so that a record copied under another prefix or key, or put back over a newer one
+/// (whose version the counter has passed), does not open or is refused.
+fn session_aad(prefix: &str, key: &SessionKey, version: u64) -> Vec<u8> {
+    keyfob_core::crypto::aad(
+        RECORD_DOMAIN,
+        &[
+            b"session",
+            prefix.as_bytes(),
+            key.provider.as_bytes(),
+            key.thread.as_bytes(),
+            key.profile.as_bytes(),
+            &version.to_be_bytes(),
+        ],
+    )
+}
+
+/// What sessions were sealed with before the prefix and version were bound in (read only, to
+/// tell such a record from a forged one).
+fn legacy_session_aad(key: &SessionKey) -> Vec<u8> {
     keyfob_core::crypto::session_aad(AAD_DOMAIN, key)
 }
 
-fn pending_aad(state_hash: &str, key: &SessionKey, expires_at: i64) -> Vec<u8> {
-    keyfob_core::crypto::pending_aad(AAD_DOMAIN, state_hash, key, expires_at)
+/// A pending flow's associated data: the prefix, its state hash, key and expiry.
+fn pending_aad(prefix: &str, state_hash: &str, key: &SessionKey, expires_at: i64) -> Vec<u8> {
+    keyfob_core::crypto::aad(
+        RECORD_DOMAIN,
+        &[
+            b"pending",
+            prefix.as_bytes(),
+            state_hash.as_bytes(),
+            key.provider.as_bytes(),
+            key.thread.as_bytes(),
+            key.profile.as_bytes(),
+            &expires_at.to_be_bytes(),
+        ],
+    )
+}
+
+/// Microseconds since the epoch: a writer's first version proposal.
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 fn aad(parts: &[&[u8]]) -> Vec<u8> {
@@ -1278,10 +1401,26 @@ mod tests {
         assert_ne!(aad(&[b"a\0b", b"c"]), aad(&[b"a", b"b\0c"]));
         assert_ne!(aad(&[b"ab", b""]), aad(&[b"a", b"b"]));
         let k = |p: &str, t: &str| SessionKey::new(p, t, "default");
-        assert_ne!(session_aad(&k("a/b", "c")), session_aad(&k("a", "b/c")));
         assert_ne!(
-            pending_aad("h", &k("a", "b"), 1),
-            pending_aad("h", &k("a", "b"), 2)
+            session_aad("kf", &k("a/b", "c"), 1),
+            session_aad("kf", &k("a", "b/c"), 1)
+        );
+        // The prefix and the version are bound in.
+        assert_ne!(
+            session_aad("kf", &k("a", "b"), 1),
+            session_aad("kf2", &k("a", "b"), 1)
+        );
+        assert_ne!(
+            session_aad("kf", &k("a", "b"), 1),
+            session_aad("kf", &k("a", "b"), 2)
+        );
+        assert_ne!(
+            pending_aad("kf", "h", &k("a", "b"), 1),
+            pending_aad("kf", "h", &k("a", "b"), 2)
+        );
+        assert_ne!(
+            pending_aad("kf", "h", &k("a", "b"), 1),
+            pending_aad("kf2", "h", &k("a", "b"), 1)
         );
     }
 }

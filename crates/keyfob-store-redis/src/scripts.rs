@@ -14,12 +14,15 @@ use redis::Script;
 ///
 /// `KEYS`: session hash, version counter.
 /// `ARGV`: mode (`any`, `absent`, `version`), expected version, sealed record, TTL in ms (0 for
-/// none), how long the counter outlives the session in ms.
-/// Returns the new version as a string, or nil when the expectation does not hold.
+/// none), how long the counter outlives the session in ms, the proposed version.
+/// Returns the new version as a string; nil when the expectation does not hold; `low:<last>`
+/// when the proposal is not above the key's counter (the writer seals again above it).
 ///
-/// The version is `max(last + 1, TIME in µs)`: rising per key while the counter lives, and above
-/// any earlier version after the counter has expired (unless the server's clock went back by
-/// more than the counter's grace period).
+/// The version is sealed into the record, so the writer proposes it: its clock in µs, or one
+/// above the counter. It rises per key while the counter lives, and stays above earlier versions
+/// after the counter has expired (unless a writer's clock is behind by more than the counter's
+/// grace period). The counter lives as long as the session (and the grace period after), which
+/// is what a read compares a record's version with.
 pub(crate) static PUT_SESSION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -30,33 +33,49 @@ if ARGV[1] == 'absent' then
 elseif ARGV[1] == 'version' then
   if cur[1] ~= ARGV[2] then return false end
 end
-local last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-local t = redis.call('TIME')
-local v = math.max(last + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
-v = string.format('%.0f', v)
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
-redis.call('SET', KEYS[2], v)
+local last = redis.call('GET', KEYS[2]) or '0'
+if tonumber(ARGV[6]) <= tonumber(last) then return 'low:' .. last end
+redis.call('HSET', KEYS[1], 'v', ARGV[6], 'd', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[6])
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl + tonumber(ARGV[5]))
 else
   redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
 end
-return v
+return ARGV[6]
 ",
     )
 });
 
-/// Deletes a session and lets its version counter expire after the grace period.
+/// Deletes a session, raises its version counter past the deleted record's version (so that a
+/// copy of that record put back later is older than the counter and refused), and lets the
+/// counter expire after the grace period.
 ///
 /// `KEYS`: session hash, version counter. `ARGV`: grace in ms. Returns 1 when a session existed.
 pub(crate) static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local n = redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
 return n
+",
+    )
+});
+
+/// A session record and its key's version counter, read together.
+///
+/// `KEYS`: session hash, version counter. Returns `[v, d, counter]`, each nil when missing.
+pub(crate) static READ_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local row = redis.call('HMGET', KEYS[1], 'v', 'd')
+return {row[1], row[2], redis.call('GET', KEYS[2])}
 ",
     )
 });

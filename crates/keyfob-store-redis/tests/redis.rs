@@ -321,6 +321,94 @@ async fn a_record_moved_to_another_key_does_not_open() {
     assert_eq!(status, "waiting");
 }
 
+/// With write access to Redis but not the store key, another party can put back an old copy of
+/// a session record (a logged-out session, a refresh token already spent) or copy a record under
+/// another prefix. Neither is served: a record's version is sealed into it and compared with
+/// the key's version counter, and the prefix is sealed in too.
+/// MUTATION: dropping the `version < last` comparison in `open_session` fails the first two
+/// cases (verified); leaving the prefix out of `session_aad` fails the last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_or_moved_record_is_not_served() {
+    let server = server!();
+    let store = server.store(None, "kf").await;
+    let key = SessionKey::new("acme", "t", "old");
+    let name = "kf:{acme/t/old}:session";
+    store
+        .put(&session(key.clone(), "token-before-logout"), Expect::Absent)
+        .await
+        .unwrap();
+    let mut raw = server.raw(None).await;
+    let copy = |raw: &mut redis::aio::MultiplexedConnection| {
+        let mut raw = raw.clone();
+        async move {
+            let v: (String, Vec<u8>) = redis::cmd("HMGET")
+                .arg(name)
+                .arg(&["v", "d"])
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let restore = |raw: &mut redis::aio::MultiplexedConnection, (v, d): (String, Vec<u8>)| {
+        let mut raw = raw.clone();
+        async move {
+            let _: () = redis::cmd("HSET")
+                .arg(name)
+                .arg("v")
+                .arg(v)
+                .arg("d")
+                .arg(d)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+        }
+    };
+    let old = copy(&mut raw).await;
+
+    // Logged out, then the old copy put back: not revived.
+    assert!(store.delete(&key).await.unwrap());
+    restore(&mut raw, old.clone()).await;
+    assert!(
+        store.get(&key).await.unwrap().is_none(),
+        "a logged-out session must not come back"
+    );
+    assert!(store.list(None).await.unwrap().is_empty());
+
+    // Overwritten by a newer session (a rotated refresh token), then the old copy put back.
+    store
+        .put(&session(key.clone(), "token-after-rotation"), Expect::Any)
+        .await
+        .unwrap();
+    let newer = copy(&mut raw).await;
+    restore(&mut raw, old).await;
+    assert!(store.get(&key).await.unwrap().is_none());
+    // The current record is served again once it is back, and a new login replaces a stale one.
+    restore(&mut raw, newer.clone()).await;
+    let served = store.get(&key).await.unwrap().expect("the latest record");
+    assert_eq!(
+        served.grant.access_token.expose_secret(),
+        "token-after-rotation"
+    );
+
+    // Copied under another prefix (another deployment sharing the server and the key).
+    let other = server.store(None, "kf2").await;
+    let _: () = redis::cmd("HSET")
+        .arg("kf2:{acme/t/old}:session")
+        .arg("v")
+        .arg(&newer.0)
+        .arg("d")
+        .arg(&newer.1)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let moved = other.get(&key).await;
+    assert!(
+        !matches!(moved, Ok(Some(_))),
+        "a record from another prefix must not be served: {moved:?}"
+    );
+}
+
 /// The hash tag of a key name: what Redis Cluster hashes to choose the slot.
 fn hash_tag(name: &str) -> Option<&str> {
     let open = name.find('{')?;
@@ -774,6 +862,8 @@ async fn a_cached_ensure_is_one_redis_round_trip() {
     let store = server.store(None, "kf").await;
     seed(&store, 3600, 0).await;
     let engine = engine(store, &stub);
+    // The first call loads the read script into the server.
+    engine.ensure(&AuthRequest::new("x")).await.unwrap();
     let mut raw = server.raw(None).await;
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
@@ -788,10 +878,17 @@ async fn a_cached_ensure_is_one_redis_round_trip() {
         }
     }
     eprintln!("timing: 100 cached ensure calls: {:?}", started.elapsed());
+    // One script per call (a round trip), which reads the record and its version counter.
+    let mut calls = command_calls(&mut raw).await;
+    calls.sort();
     assert_eq!(
-        command_calls(&mut raw).await,
-        vec![("hmget".to_owned(), 100)],
-        "one HMGET per cached call, nothing else"
+        calls,
+        vec![
+            ("evalsha".to_owned(), 100),
+            ("get".to_owned(), 100),
+            ("hmget".to_owned(), 100)
+        ],
+        "one EVALSHA (HMGET + GET inside) per cached call, nothing else"
     );
     assert!(stub.requests().is_empty());
 }
