@@ -15,7 +15,8 @@ use std::time::Instant;
 use keyfob::store::Expect;
 use keyfob::tools::{FnTool, Value};
 use keyfob::{
-    AuthRequest, Config, Engine, Ensured, Invocation, Keyfob, Session, SessionKey, ToolAuth,
+    AuthRequest, Config, Engine, Ensured, ExposeSecret, Invocation, Keyfob, Session, SessionKey,
+    ToolAuth,
 };
 use keyfob_testkit::{StubResponse, StubServer};
 use serde_json::json;
@@ -745,17 +746,42 @@ async fn wrk(opts: &Opts, scenario: &str, secs: u32) {
     let server = keyfob_callback::start(engine.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let url = if scenario == "wrk_health" {
-        format!("http://{}/health", server.local_addr())
+    // The token page of one waiting flow, opened as the user's browser did (its cookie sent by
+    // wrk: bench data, not a user's).
+    let (url, cookie) = if scenario == "wrk_health" {
+        (format!("http://{}/health", server.local_addr()), None)
     } else {
         let p = engine
             .login(&AuthRequest::new("notion").handler("notion-token"))
             .await
             .expect("login");
-        p.url
+        let state = state_of(&p.url);
+        let opened = engine
+            .open_link("notion", Some(&state), &keyfob::LinkCookies::none())
+            .await
+            .expect("open the login link");
+        let cookie = opened.cookie.expect("a first opening sets a cookie");
+        (
+            opened.next_url.expose_secret().to_owned(),
+            Some(format!(
+                "Cookie: {}={}",
+                cookie.name,
+                cookie.value.expose_secret()
+            )),
+        )
     };
+    let mut args = vec![
+        "-t2".to_owned(),
+        "-c64".to_owned(),
+        format!("-d{secs}s"),
+        "--latency".to_owned(),
+    ];
+    if let Some(cookie) = cookie {
+        args.extend(["-H".to_owned(), cookie]);
+    }
+    args.push(url);
     let out = tokio::process::Command::new("wrk")
-        .args(["-t2", "-c64", &format!("-d{secs}s"), "--latency", &url])
+        .args(&args)
         .output()
         .await
         .expect("run wrk");

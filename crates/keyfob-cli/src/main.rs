@@ -820,10 +820,8 @@ async fn exec(
     cmd.args(&command[1..]);
     // The child gets the user's environment without keyfob's own settings (the store key,
     // client secrets), plus the credentials it was started for.
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| k.starts_with("KEYFOB_")) {
-            cmd.env_remove(k);
-        }
+    for k in keyfob::config::own_env_vars() {
+        cmd.env_remove(k);
     }
     for (k, v) in creds.env() {
         cmd.env(k, v.expose_secret());

@@ -428,6 +428,16 @@ impl Config {
     }
 }
 
+/// The names of keyfob's own variables in this process's environment (`KEYFOB_…`: the store
+/// key, client secrets, settings). A process started for a tool (`keyfob exec`, a manifest's
+/// command) gets the credentials it asked for, never these.
+pub fn own_env_vars() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| k.to_str().is_some_and(|k| k.starts_with("KEYFOB_")))
+        .collect()
+}
+
 /// `KEYFOB_…` variables as config. Values stay strings (a Slack client id such as
 /// `123456789012.1234567890` must not become a float, and a secret must never be echoed by a
 /// type error), except the keys that are numbers, booleans or lists. Variables that name no

@@ -396,6 +396,10 @@ impl Tool for CommandTool {
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .kill_on_drop(true);
+            // The user's environment without keyfob's own settings, plus the credentials.
+            for k in keyfob_core::config::own_env_vars() {
+                cmd.env_remove(k);
+            }
             if let Some(c) = &creds {
                 for (k, v) in c.env() {
                     cmd.env(k, v.expose_secret());
