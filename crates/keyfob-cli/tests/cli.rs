@@ -1263,3 +1263,70 @@ async fn config_errors_quote_no_value_and_a_closed_pipe_is_quiet() {
         "{err}"
     );
 }
+
+/// The login as a person sees it, in a real browser: headless Chromium driven by
+/// `crates/keyfob-testkit/idp/browser.mjs` (playwright-core), started by `keyfob login` through
+/// `$BROWSER` like any browser. It opens keyfob's private page, follows it to the login link,
+/// gets the flow's cookie, and lands on the token form (one submit) or the IdP (one approval),
+/// whose redirect back carries the cookie (SameSite=Lax); keyfob says it is logged in. No test
+/// hook anywhere in keyfob.
+#[tokio::test]
+async fn a_real_browser_logs_in_with_one_click() {
+    let (idp, home) = testidp_home(3600, "").await;
+    let driver = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../keyfob-testkit/idp/browser.mjs"
+    );
+    for (args, token) in [
+        (
+            vec!["login", "notion", "--handler", "notion-token"],
+            Some("ntn_typed_in_chromium"),
+        ),
+        (vec!["login", "testidp"], None),
+    ] {
+        let provider = args[1];
+        let report = home.dir.path().join(format!("report-{provider}"));
+        let script = home.dir.path().join(format!("chromium-{provider}.sh"));
+        let typed = token.map(|t| format!(" --token '{t}'")).unwrap_or_default();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nnode '{driver}' \"$1\" '{}'{typed} >/dev/null 2>&1 &\n",
+                report.display()
+            ),
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let mut cmd = home.cmd(&args);
+        cmd.env("BROWSER", &script);
+        let (child, url) = start_login_in(cmd).await;
+        let (code, stderr) = finish(child).await;
+        // The browser reports once it has shown keyfob's answer, a moment after keyfob exits.
+        let steps = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let steps = std::fs::read_to_string(&report).unwrap_or_default();
+                if steps.contains("done") || steps.contains("failed") {
+                    return steps;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| std::fs::read_to_string(&report).unwrap_or_default());
+        assert_eq!(code, 0, "{provider}: {stderr}\nbrowser: {steps}");
+        assert!(stderr.contains("Logged in to"), "{stderr}");
+        assert_eq!(steps.lines().last(), Some("done"), "{provider}: {steps}");
+        assert!(
+            steps.contains(&format!("at /auth/{provider}/start")),
+            "the browser went through the login link: {steps} ({url})"
+        );
+    }
+    let (_, token, _) = home.run(&["token", "notion"]).await;
+    assert_eq!(token.trim(), "ntn_typed_in_chromium");
+    let (code, _, _) = home.run(&["token", "testidp"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(idp.stats().await.token("authorization_code"), 1);
+}
