@@ -707,19 +707,19 @@ async fn bad_token_endpoints_give_clear_errors() {
     assert!(e.to_string().contains("[auth.github]"), "{e}");
 }
 
+/// A refresh the server refuses for good (`invalid_grant`: the user revoked the grant) ends the
+/// session's use at once: the caller is told to log in again (exit 3 in the CLI), `ensure`
+/// returns a prompt, and the old access token, which such a server revoked with the grant, is
+/// not handed out, although it has not expired yet. The session is kept (for `status`).
+/// MUTATION: serving the still-valid access token after a `ReauthRequired` refresh (the old
+/// behaviour) fails the first assertion.
 #[tokio::test]
-async fn failed_refresh_keeps_a_valid_session_and_asks_to_log_in_when_expired() {
+async fn a_refused_refresh_asks_for_a_new_login_at_once() {
     let s = setup(60, "").await;
     let req = AuthRequest::new("testidp");
     let p = prompt(&s.engine, &req).await;
     approve(&s, &p).await;
-    let token = s
-        .engine
-        .wait(&p, Duration::from_secs(5))
-        .await
-        .unwrap()
-        .access_token()
-        .to_owned();
+    s.engine.wait(&p, Duration::from_secs(5)).await.unwrap();
     // Break the refresh token: the server now rejects it with invalid_grant.
     let mut session = s.engine.store().get(&req.key()).await.unwrap().unwrap();
     session.grant.refresh_token = Some("revoked-or-bogus".to_owned().into());
@@ -729,13 +729,12 @@ async fn failed_refresh_keeps_a_valid_session_and_asks_to_log_in_when_expired() 
         .await
         .unwrap();
     age(&s.engine, &req.key()).await;
-    // Still valid for a minute: the caller gets the current token, and the session survives.
-    let creds = s
+    let e = s
         .engine
         .credentials(&req.key())
         .await
-        .expect("still-valid token is served");
-    assert_eq!(creds.access_token(), token);
+        .expect_err("a refused refresh ends the session's use");
+    assert_eq!(e.kind(), ErrorKind::ReauthRequired, "{e}");
     let kept = s
         .engine
         .store()
@@ -744,20 +743,19 @@ async fn failed_refresh_keeps_a_valid_session_and_asks_to_log_in_when_expired() 
         .unwrap()
         .expect("session kept");
     assert!(
+        !kept.is_expired(keyfob_core::now()),
+        "the token had not expired"
+    );
+    assert!(
         kept.refresh_error
             .as_deref()
             .is_some_and(|e| e.contains("log in again"))
     );
-    // Once expired, the caller is told to log in again, and `ensure` returns a prompt.
-    let mut expired = kept.clone();
-    expired.grant.expires_at = Some(keyfob_core::now() - 1);
-    s.engine
-        .store()
-        .put(&expired, keyfob_core::store::Expect::Any)
-        .await
-        .unwrap();
+    // Later callers get the same answer without another request, and a prompt from `ensure`.
+    let before = s.idp.stats().await.token("refresh_token");
     let e = s.engine.credentials(&req.key()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ReauthRequired, "{e}");
+    assert_eq!(s.idp.stats().await.token("refresh_token"), before);
     assert!(matches!(
         s.engine.ensure(&req).await.unwrap(),
         Ensured::Prompt(_)

@@ -1219,12 +1219,18 @@ impl Engine {
         if let Some(failure) = self.recent_failure(key, session.version) {
             // The caller before us just failed on this very session: share its outcome rather
             // than send the same doomed request again.
-            return if usable { Ok(session) } else { Err(failure) };
+            return if usable && failure.kind() != ErrorKind::ReauthRequired {
+                Ok(session)
+            } else {
+                Err(failure)
+            };
         }
-        if session.refresh_error.is_some() && usable {
-            // The refresh token was already rejected; don't hammer the server while the access
-            // token still works.
-            return Ok(session);
+        if let Some(why) = &session.refresh_error {
+            // The refresh token was rejected for good. The provider has most likely revoked the
+            // access token with the grant, so it is not handed out: only a new login helps.
+            return Err(
+                Error::new(ErrorKind::ReauthRequired, why.clone()).with_provider(&key.provider)
+            );
         }
         let (provider, handler) = self.lookup_stored(&session)?;
         match self
@@ -1275,7 +1281,9 @@ impl Engine {
                     }
                 }
                 self.record_failure(key, version, &e);
-                if !session.is_expired(now) {
+                // A transient failure (network, 5xx, a timeout) leaves a still-valid access
+                // token usable; a terminal one (the grant was refused) does not.
+                if !session.is_expired(now) && e.kind() != ErrorKind::ReauthRequired {
                     tracing::warn!(
                         provider = provider.id,
                         kind = e.kind().as_str(),

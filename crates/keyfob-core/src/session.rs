@@ -166,7 +166,9 @@ impl SessionState {
 impl Session {
     /// The state of this session for a request of `wanted` scopes at `now`.
     pub fn state(&self, wanted: &Scopes, now: i64, margin_secs: i64) -> SessionState {
-        if self.refresh_error.is_some() && self.is_expired(now) {
+        // A refresh token rejected for good ends the session's use, however long its access
+        // token would still live: the provider revoked it with the grant, most likely.
+        if self.refresh_error.is_some() {
             return SessionState::NeedsAuth;
         }
         if !scope::covers(&self.grant.scopes, wanted) {

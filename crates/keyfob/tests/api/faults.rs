@@ -338,7 +338,8 @@ fn session_state_around_expiry_and_a_margin_longer_than_the_life() {
     let skewed = session(now - 1, now + 600);
     assert_eq!(skewed.effective_margin(300), 0);
     assert_eq!(skewed.state(&none, now, 300), SessionState::NeedsRefresh);
-    // A refresh that failed for good makes an expired session need a login.
+    // A refresh that failed for good makes the session need a login, expired or not (the
+    // provider revoked the access token with the grant, most likely).
     let marked = Session {
         refresh_error: Some("rejected".into()),
         ..session(now - 1, now - 3600)
@@ -348,7 +349,7 @@ fn session_state_around_expiry_and_a_margin_longer_than_the_life() {
         refresh_error: Some("rejected".into()),
         ..session(now + 3600, now)
     };
-    assert_eq!(marked_valid.state(&none, now, 300), SessionState::Valid);
+    assert_eq!(marked_valid.state(&none, now, 300), SessionState::NeedsAuth);
 }
 
 /// The engine around expiry: a token expired a second ago or expiring in a second is refreshed
