@@ -77,11 +77,19 @@ enum Cmd {
     Tidy,
     /// Install test dependencies, then run every test (extra args go to `cargo test`).
     Test {
+        /// Leave out the tests that need a redis-server (and count them in the summary),
+        /// instead of installing it or stopping without it.
+        #[arg(long)]
+        skip_redis: bool,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Only install test dependencies (node packages of the test IdP).
-    Setup,
+    /// Only install test dependencies (redis-server, node packages of the test IdP).
+    Setup {
+        /// Do not install redis-server.
+        #[arg(long)]
+        skip_redis: bool,
+    },
     /// Internal: one hermetic cargo-generate run (see scaffold.rs).
     #[command(name = "__render", hide = true)]
     Render {
@@ -195,8 +203,8 @@ fn run(cmd: Cmd, root: &std::path::Path) -> anyhow::Result<()> {
                 )
             }
         }
-        Cmd::Test { args } => xtask::test::test(root, args),
-        Cmd::Setup => xtask::test::setup(root),
+        Cmd::Test { skip_redis, args } => xtask::test::test(root, skip_redis, args),
+        Cmd::Setup { skip_redis } => xtask::test::setup(root, skip_redis),
         Cmd::Render {
             template,
             destination,

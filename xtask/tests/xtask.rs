@@ -166,6 +166,34 @@ fn xtask_is_formatted() {
 }
 
 #[test]
+fn test_without_redis_stops_before_building_unless_told_to_skip() {
+    // An empty PATH: no redis-server, no apt-get, no `id` (so not root), no node, no cargo.
+    let empty = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(XTASK)
+            .args(args)
+            .env_clear()
+            .env("PATH", empty.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["test"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(xtask::test::REDIS_MISSING)
+            && err.contains("`apt-get install redis-server`")
+            && err.contains("--skip-redis"),
+        "{err}"
+    );
+    // With the opt-out it goes on to the next requirement (and would then run the tests).
+    let out = run(&["test", "--skip-redis"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(!err.contains("redis") && err.contains("Node.js"), "{err}");
+}
+
+#[test]
 fn refusals_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("keyfob");

@@ -690,114 +690,118 @@ async fn serve(home: &Home, port: u16) -> Child {
     child
 }
 
-/// Two `keyfob serve` processes share one Redis: a flow started through one (the waiting
-/// `login` uses it) completes through the other, for a token page and for OAuth2 against the
-/// real authorization server; then 100 concurrent `token` processes refresh once.
-#[tokio::test]
-async fn serve_processes_sharing_redis_complete_each_others_flows() {
-    let Some(redis) = keyfob_testkit::RedisServer::start(&[]) else {
-        return;
-    };
-    let (pa, pb) = (free_port(), free_port());
-    let idp = Idp::start(IdpOptions {
-        clients: vec![IdpClient::basic(
-            "pool",
-            "pool-secret",
-            &[&format!(
-                "http://127.0.0.1:{pa}/auth/testidp/oauth2/callback"
+/// Tests that need a real `redis-server` (they fail without one); `cargo xtask test --skip-redis`
+/// leaves out every test whose name contains `redis_server::`.
+mod redis_server {
+    use super::*;
+
+    /// Two `keyfob serve` processes share one Redis: a flow started through one (the waiting
+    /// `login` uses it) completes through the other, for a token page and for OAuth2 against the
+    /// real authorization server; then 100 concurrent `token` processes refresh once.
+    #[tokio::test]
+    async fn serve_processes_sharing_redis_complete_each_others_flows() {
+        let redis = keyfob_testkit::RedisServer::start(&[]);
+        let (pa, pb) = (free_port(), free_port());
+        let idp = Idp::start(IdpOptions {
+            clients: vec![IdpClient::basic(
+                "pool",
+                "pool-secret",
+                &[&format!(
+                    "http://127.0.0.1:{pa}/auth/testidp/oauth2/callback"
+                )],
             )],
-        )],
-        access_token_ttl_secs: 60,
-        extra_scopes: vec![],
-    })
-    .await
-    .unwrap();
-    let mut home = Home::new(&format!(
-        "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"cli-pool\"\n\
-         [providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\nrefresh = \"rotating\"\n\
-         [auth.testidp]\nclient_id = \"pool\"\nclient_secret = \"pool-secret\"\n",
-        redis.url(None),
-        idp.issuer()
-    ));
-    home.env.push((
-        "KEYFOB_STORE__KEY".into(),
-        keyfob::crypto::Sealer::generate_key(),
-    ));
-    let mut a = serve(&home, pa).await;
-    let mut b = serve(&home, pb).await;
-    let via_a = format!("127.0.0.1:{pa}");
-
-    // Token flow: the login uses A (its port is taken); the user's POST reaches B.
-    let (child, url) = start_login(
-        &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-            "--bind",
-            &via_a,
-        ],
-    )
-    .await;
-    assert!(url.starts_with(&format!("http://{via_a}/")), "{url}");
-    let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{pb}/auth/notion/token"))
-        .form(&[("state", state_of(&url).as_str()), ("token", "ntn_pool")])
-        .send()
+            access_token_ttl_secs: 60,
+            extra_scopes: vec![],
+        })
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let (code, stderr) = finish(child).await;
-    assert_eq!(code, 0, "{stderr}");
-    let (code, out, _) = home.run(&["token", "notion"]).await;
-    assert_eq!((code, out.trim()), (0, "ntn_pool"));
+        let mut home = Home::new(&format!(
+            "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"cli-pool\"\n\
+             [providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\nrefresh = \"rotating\"\n\
+             [auth.testidp]\nclient_id = \"pool\"\nclient_secret = \"pool-secret\"\n",
+            redis.url(None),
+            idp.issuer()
+        ));
+        home.env.push((
+            "KEYFOB_STORE__KEY".into(),
+            keyfob::crypto::Sealer::generate_key(),
+        ));
+        let mut a = serve(&home, pa).await;
+        let mut b = serve(&home, pb).await;
+        let via_a = format!("127.0.0.1:{pa}");
 
-    // OAuth2: the IdP redirects to A's callback; the load balancer sends it to B.
-    let (child, url) = start_login(
-        &home,
-        &["login", "testidp", "--no-browser", "--bind", &via_a],
-    )
-    .await;
-    let callback = Browser::new().approve(&url).await.unwrap();
-    let to_b = callback.replace(&format!("127.0.0.1:{pa}"), &format!("127.0.0.1:{pb}"));
-    let r = reqwest::get(&to_b).await.unwrap();
-    assert_eq!(r.status(), 200);
-    let (code, stderr) = finish(child).await;
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(idp.stats().await.token("authorization_code"), 1);
+        // Token flow: the login uses A (its port is taken); the user's POST reaches B.
+        let (child, url) = start_login(
+            &home,
+            &[
+                "login",
+                "notion",
+                "--handler",
+                "notion-token",
+                "--no-browser",
+                "--bind",
+                &via_a,
+            ],
+        )
+        .await;
+        assert!(url.starts_with(&format!("http://{via_a}/")), "{url}");
+        let r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{pb}/auth/notion/token"))
+            .form(&[("state", state_of(&url).as_str()), ("token", "ntn_pool")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let (code, stderr) = finish(child).await;
+        assert_eq!(code, 0, "{stderr}");
+        let (code, out, _) = home.run(&["token", "notion"]).await;
+        assert_eq!((code, out.trim()), (0, "ntn_pool"));
 
-    // Make the 60 s token due, then many processes ask at once: one refresh.
-    let mut config =
-        keyfob::Config::from_toml(&std::fs::read_to_string(&home.config).unwrap()).unwrap();
-    config.store.key = Some(home.env[0].1.clone().into());
-    let store = keyfob::open_store(&config).await.unwrap();
-    let key = keyfob::SessionKey::default_for("testidp");
-    let mut session = store.get(&key).await.unwrap().unwrap();
-    session.updated_at -= 3600;
-    store
-        .put(&session, keyfob::store::Expect::Any)
-        .await
-        .unwrap();
-    idp.reset_stats().await;
-    let runs: Vec<_> = (0..100).map(|_| home.run(&["token", "testidp"])).collect();
-    let mut tokens = Vec::new();
-    for r in runs {
-        let (code, out, err) = r.await;
-        assert_eq!(code, 0, "{err}");
-        tokens.push(out.trim().to_owned());
+        // OAuth2: the IdP redirects to A's callback; the load balancer sends it to B.
+        let (child, url) = start_login(
+            &home,
+            &["login", "testidp", "--no-browser", "--bind", &via_a],
+        )
+        .await;
+        let callback = Browser::new().approve(&url).await.unwrap();
+        let to_b = callback.replace(&format!("127.0.0.1:{pa}"), &format!("127.0.0.1:{pb}"));
+        let r = reqwest::get(&to_b).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let (code, stderr) = finish(child).await;
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(idp.stats().await.token("authorization_code"), 1);
+
+        // Make the 60 s token due, then many processes ask at once: one refresh.
+        let mut config =
+            keyfob::Config::from_toml(&std::fs::read_to_string(&home.config).unwrap()).unwrap();
+        config.store.key = Some(home.env[0].1.clone().into());
+        let store = keyfob::open_store(&config).await.unwrap();
+        let key = keyfob::SessionKey::default_for("testidp");
+        let mut session = store.get(&key).await.unwrap().unwrap();
+        session.updated_at -= 3600;
+        store
+            .put(&session, keyfob::store::Expect::Any)
+            .await
+            .unwrap();
+        idp.reset_stats().await;
+        let runs: Vec<_> = (0..100).map(|_| home.run(&["token", "testidp"])).collect();
+        let mut tokens = Vec::new();
+        for r in runs {
+            let (code, out, err) = r.await;
+            assert_eq!(code, 0, "{err}");
+            tokens.push(out.trim().to_owned());
+        }
+        assert_eq!(
+            idp.stats().await.token("refresh_token"),
+            1,
+            "100 processes over Redis, one refresh"
+        );
+        let after = store.get(&key).await.unwrap().expect("session intact");
+        assert!(after.refresh_error.is_none() && after.grant.refresh_token.is_some());
+        assert!(tokens.iter().all(|t| t == &tokens[0]));
+        a.kill().await.unwrap();
+        b.kill().await.unwrap();
     }
-    assert_eq!(
-        idp.stats().await.token("refresh_token"),
-        1,
-        "100 processes over Redis, one refresh"
-    );
-    let after = store.get(&key).await.unwrap().expect("session intact");
-    assert!(after.refresh_error.is_none() && after.grant.refresh_token.is_some());
-    assert!(tokens.iter().all(|t| t == &tokens[0]));
-    a.kill().await.unwrap();
-    b.kill().await.unwrap();
 }
 
 /// `keyfob login --device` against a real device-flow server, the code typed "on another
