@@ -375,14 +375,14 @@ fn generated_providers_build_and_pass_conformance() {
     );
     let report = text(&out.stdout);
     for t in [
-        "acme_widgets::spec_is_valid",
-        "acme_widgets::is_registered",
-        "acme_widgets::token_handlers",
-        "acme_widgets::oauth2_handlers",
-        "zeta_cloud::oauth2_handlers",
-        "zeta_cloud::oauth2_server_quirks",
-        "zeta_cloud::token_handlers",
-        "zeta_cloud::oauth2_requests_pinned",
+        "acme_widgets::conformance::spec_is_valid",
+        "acme_widgets::conformance::is_registered",
+        "acme_widgets::conformance::token_handlers",
+        "acme_widgets::conformance::oauth2_handlers",
+        "zeta_cloud::conformance::oauth2_handlers",
+        "zeta_cloud::conformance::oauth2_server_quirks",
+        "zeta_cloud::conformance::token_handlers",
+        "zeta_cloud::conformance::oauth2_requests_pinned",
         "registry_equals_enabled_features",
     ] {
         assert!(
@@ -390,6 +390,19 @@ fn generated_providers_build_and_pass_conformance() {
             "{t} did not pass:\n{report}"
         );
     }
+    assert!(
+        !report.contains("acme_widgets::conformance::oauth2_server_quirks"),
+        "a token-only provider got an OAuth2-only check:\n{report}"
+    );
+
+    // The command a contributor types first runs the new crate's conformance on its own.
+    let out = cargo(&copy, &["test", "-p", "keyfob-provider-acme-widgets"]);
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("test conformance::token_handlers ... ok")
+            && report.contains("test result: ok. 4 passed"),
+        "`cargo test -p keyfob-provider-acme-widgets`:\n{report}"
+    );
 
     let out = cargo(
         &copy,
@@ -504,14 +517,20 @@ fn templates_work_outside_the_repository() {
 
     let out = cargo(ws, &["test", "--offline", "--workspace"]);
     let report = text(&out.stdout);
-    for t in [
-        "oauth2_handlers",
-        "oauth2_server_quirks",
-        "token_handlers",
-        "is_registered",
+    // Both crates run the checks every provider gets; only the OAuth2 one the OAuth2-only
+    // checks.
+    for (t, crates) in [
+        ("oauth2_handlers", 2),
+        ("token_handlers", 2),
+        ("is_registered", 2),
+        ("oauth2_server_quirks", 1),
+        ("oauth2_requests_pinned", 1),
     ] {
         assert!(
-            report.matches(&format!("test {t} ... ok")).count() == 2,
+            report
+                .matches(&format!("test conformance::{t} ... ok"))
+                .count()
+                == crates,
             "{t}:\n{report}"
         );
     }

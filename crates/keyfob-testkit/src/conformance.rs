@@ -1228,31 +1228,55 @@ fn render_token_request(
 /// which adds the OAuth2-only checks (server quirks, pinned requests). The form must match the
 /// provider's handlers, checked at compile time, so no check passes by looping over nothing.
 ///
-/// Naming the static links the provider crate, so its registration is present.
+/// The tests go in a module `conformance`. Naming the static links the provider crate, so its
+/// registration is present. In this repository a provider crate has a feature `_in_facade`,
+/// which the facade turns on when it links the crate: its `registry` test binary then runs these
+/// tests, and the crate's own test target compiles to nothing rather than link the whole stack
+/// again (`cargo test -p keyfob-provider-<id>`, where the facade is not built, runs them).
 #[macro_export]
 macro_rules! conformance {
     ($provider:path) => {
-        const _: () = assert!(
-            !$crate::conformance::has_oauth2(&$provider),
-            "this provider has an OAuth2 handler: pin its requests with \
-             `conformance!(<crate>::PROVIDER, snapshots = [(\"<handler>\", keyfob_testkit::expect![[\"\"]])])`"
-        );
-        $crate::__conformance_common!($provider);
+        $crate::__conformance_module! {
+            const _: () = assert!(
+                !$crate::conformance::has_oauth2(&$provider),
+                "this provider has an OAuth2 handler: pin its requests with \
+                 `conformance!(<crate>::PROVIDER, snapshots = [(\"<handler>\", keyfob_testkit::expect![[\"\"]])])`"
+            );
+            $crate::__conformance_common!($provider);
+        }
     };
     ($provider:path, snapshots = [$(($handler:literal, $expect:expr)),* $(,)?]) => {
-        const _: () = assert!(
-            $crate::conformance::has_oauth2(&$provider),
-            "this provider has no OAuth2 handler, so it has no requests to pin: write \
-             `conformance!(<crate>::PROVIDER)` without snapshots"
-        );
-        $crate::__conformance_common!($provider);
-        #[test]
-        fn oauth2_server_quirks() {
-            $crate::conformance::oauth2_server_quirks(&$provider);
+        $crate::__conformance_module! {
+            const _: () = assert!(
+                $crate::conformance::has_oauth2(&$provider),
+                "this provider has no OAuth2 handler, so it has no requests to pin: write \
+                 `conformance!(<crate>::PROVIDER)` without snapshots"
+            );
+            $crate::__conformance_common!($provider);
+            #[test]
+            fn oauth2_server_quirks() {
+                $crate::conformance::oauth2_server_quirks(&$provider);
+            }
+            #[test]
+            fn oauth2_requests_pinned() {
+                $crate::conformance::oauth2_snapshots(&$provider, &[$(($handler, $expect)),*]);
+            }
         }
-        #[test]
-        fn oauth2_requests_pinned() {
-            $crate::conformance::oauth2_snapshots(&$provider, &[$(($handler, $expect)),*]);
+    };
+}
+
+/// The module of [`conformance!`](crate::conformance!): every item left out when the crate
+/// expanding it has the feature `_in_facade` on.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_module {
+    ($($item:item)*) => {
+        #[allow(unexpected_cfgs)] // `_in_facade` is declared by this repository's provider crates only
+        mod conformance {
+            $(
+                #[cfg(not(feature = "_in_facade"))]
+                $item
+            )*
         }
     };
 }
