@@ -121,7 +121,7 @@ pub struct Counts {
     pub passed: u64,
     /// Tests that failed.
     pub failed: u64,
-    /// Tests marked `#[ignore]`.
+    /// Tests libtest reports as ignored.
     pub ignored: u64,
     /// Tests a filter left out (`--skip`, or a name given).
     pub filtered_out: u64,
