@@ -345,7 +345,16 @@ fn facade_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<Str
         .map(|p| {
             (
                 p.id.package(),
-                inline_dep(&[("workspace", true.into()), ("optional", true.into())]),
+                // `_in_facade`: the registry test binary runs this crate's conformance, so
+                // the crate's own test target compiles to nothing (see the provider template).
+                inline_dep(&[
+                    ("workspace", true.into()),
+                    ("optional", true.into()),
+                    (
+                        "features",
+                        Value::Array(["_in_facade"].into_iter().collect()),
+                    ),
+                ]),
             )
         })
         .collect();
@@ -735,9 +744,9 @@ store-sqlite = ["dep:keyfob-store-sqlite"]
 [dependencies]
 keyfob-core.workspace = true # the engine
 keyfob-store-sqlite = { workspace = true, optional = true }
-keyfob-provider-acme = { workspace = true, optional = true }
-keyfob-provider-github = { workspace = true, optional = true }
-keyfob-provider-zeta-cloud = { workspace = true, optional = true }
+keyfob-provider-acme = { workspace = true, optional = true, features = ["_in_facade"] }
+keyfob-provider-github = { workspace = true, optional = true, features = ["_in_facade"] }
+keyfob-provider-zeta-cloud = { workspace = true, optional = true, features = ["_in_facade"] }
 serde.workspace = true
 "#;
         assert_eq!(out, expected);

@@ -77,11 +77,26 @@ enum Cmd {
     Tidy,
     /// Install test dependencies, then run every test (extra args go to `cargo test`).
     Test {
+        /// Leave out the tests that need a redis-server (and count them in the summary),
+        /// instead of installing it or stopping without it.
+        #[arg(long)]
+        skip_redis: bool,
+        /// Leave out the end-to-end tests in a real headless Chromium (and count them), instead
+        /// of installing Chromium or stopping without it.
+        #[arg(long)]
+        skip_browser: bool,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Only install test dependencies (node packages of the test IdP).
-    Setup,
+    /// Only install test dependencies (redis-server, Chromium, node packages of the test IdP).
+    Setup {
+        /// Do not install redis-server.
+        #[arg(long)]
+        skip_redis: bool,
+        /// Do not install Chromium.
+        #[arg(long)]
+        skip_browser: bool,
+    },
     /// Internal: one hermetic cargo-generate run (see scaffold.rs).
     #[command(name = "__render", hide = true)]
     Render {
@@ -195,8 +210,28 @@ fn run(cmd: Cmd, root: &std::path::Path) -> anyhow::Result<()> {
                 )
             }
         }
-        Cmd::Test { args } => xtask::test::test(root, args),
-        Cmd::Setup => xtask::test::setup(root),
+        Cmd::Test {
+            skip_redis,
+            skip_browser,
+            args,
+        } => xtask::test::test(
+            root,
+            xtask::test::Skip {
+                redis: skip_redis,
+                browser: skip_browser,
+            },
+            args,
+        ),
+        Cmd::Setup {
+            skip_redis,
+            skip_browser,
+        } => xtask::test::setup(
+            root,
+            xtask::test::Skip {
+                redis: skip_redis,
+                browser: skip_browser,
+            },
+        ),
         Cmd::Render {
             template,
             destination,

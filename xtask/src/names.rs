@@ -20,6 +20,7 @@ const RESERVED: &[&str] = &[
     "core",
     "default",
     "facade",
+    "feature_subset",
     "keyfob",
     "macros",
     "provider",

@@ -480,7 +480,8 @@ pub fn summary(req: &Request, out: &Outcome) -> String {
         }
     }
     s += &format!(
-        "  - run its conformance: cargo test --workspace --all-features --test registry -- {id}::\n  - try it: cargo run -p keyfob-cli --features keyfob/{id} -- providers\n"
+        "  - run its conformance: cargo test -p {package} (or with every other provider's: cargo test --workspace --all-features --test registry -- {id}::)\n  - try it: cargo run -p keyfob-cli --features keyfob/{id} -- providers\n",
+        package = id.package()
     );
     s
 }

@@ -5,9 +5,10 @@
 //! - every provider crate has the shape both templates render: package
 //!   `keyfob-provider-<dashed id>`, dependencies only on `keyfob-core` (and `serde_json` for hook
 //!   code), dev-dependencies only on `keyfob-testkit`, no build script, a README, a `PROVIDER`
-//!   codegen can read, and the one-line `tests/conformance.rs` declared as a `[[test]]` with
-//!   `test = false` (the facade's registry binary runs it); no doctests, and no lib test binary
-//!   unless the crate has quirk code to unit-test;
+//!   codegen can read, the one-line `tests/conformance.rs` declared as a `[[test]]` that
+//!   `cargo test -p` runs, and the one feature `_in_facade` (the facade turns it on, its
+//!   registry binary runs the conformance, and the crate's own target compiles to nothing); no
+//!   doctests, and no lib test binary unless the crate has quirk code to unit-test;
 //! - internal `[workspace.dependencies]` carry a version unless the crate is `publish = false`.
 
 use std::path::{Path, PathBuf};
@@ -174,10 +175,20 @@ pub fn provider_crates(root: &Path) -> anyhow::Result<Vec<String>> {
             t.len() == 1
                 && t[0].get("name").and_then(toml::Value::as_str) == Some("conformance")
                 && t[0].get("path").and_then(toml::Value::as_str) == Some("tests/conformance.rs")
-                && t[0].get("test").and_then(toml::Value::as_bool) == Some(false)
+                && t[0].get("test").is_none()
         });
         if !ok_test {
-            p("declare exactly one [[test]]: name = \"conformance\", path = \"tests/conformance.rs\", test = false (the facade's registry binary runs it)".into());
+            p("declare exactly one [[test]]: name = \"conformance\", path = \"tests/conformance.rs\", without `test = false` (so `cargo test -p` runs it; `_in_facade` keeps it empty in the workspace run)".into());
+        }
+        let features = manifest.get("features").and_then(toml::Value::as_table);
+        let ok_features = features.is_some_and(|f| {
+            f.len() == 1
+                && f.get("_in_facade")
+                    .and_then(toml::Value::as_array)
+                    .is_some_and(Vec::is_empty)
+        });
+        if !ok_features {
+            p("declare exactly one feature, `[features] _in_facade = []`: the facade turns it on, so its registry binary runs this crate's conformance and the crate's own target compiles to nothing".into());
         }
         if manifest
             .get("lints")

@@ -166,6 +166,51 @@ fn xtask_is_formatted() {
 }
 
 #[test]
+fn test_without_redis_stops_before_building_unless_told_to_skip() {
+    // An empty PATH: no redis-server, no apt-get, no `id` (so not root), no node, no cargo.
+    let empty = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(XTASK)
+            .args(args)
+            .env_clear()
+            .env("PATH", empty.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["test"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(xtask::test::REDIS_MISSING)
+            && err.contains("`apt-get install redis-server`")
+            && err.contains("--skip-redis"),
+        "{err}"
+    );
+    // With the opt-outs it goes on to the next requirement (and would then run the tests).
+    let out = run(&["test", "--skip-redis", "--skip-browser"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(!err.contains("redis") && err.contains("Node.js"), "{err}");
+    // Without Chromium (where it cannot be installed) it stops, naming the command and the
+    // opt-out.
+    let out = Command::new(XTASK)
+        .args(["test", "--skip-redis"])
+        .env_clear()
+        .env("PATH", empty.path())
+        .env("KEYFOB_TEST_CHROMIUM", empty.path().join("no-chromium"))
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(xtask::test::CHROMIUM_MISSING)
+            && err.contains("`apt-get install chromium`")
+            && err.contains("--skip-browser"),
+        "{err}"
+    );
+}
+
+#[test]
 fn refusals_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("keyfob");
@@ -347,14 +392,14 @@ fn generated_providers_build_and_pass_conformance() {
     );
     let report = text(&out.stdout);
     for t in [
-        "acme_widgets::spec_is_valid",
-        "acme_widgets::is_registered",
-        "acme_widgets::token_handlers",
-        "acme_widgets::oauth2_handlers",
-        "zeta_cloud::oauth2_handlers",
-        "zeta_cloud::oauth2_server_quirks",
-        "zeta_cloud::token_handlers",
-        "zeta_cloud::oauth2_requests_pinned",
+        "acme_widgets::conformance::spec_is_valid",
+        "acme_widgets::conformance::is_registered",
+        "acme_widgets::conformance::token_handlers",
+        "acme_widgets::conformance::oauth2_handlers",
+        "zeta_cloud::conformance::oauth2_handlers",
+        "zeta_cloud::conformance::oauth2_server_quirks",
+        "zeta_cloud::conformance::token_handlers",
+        "zeta_cloud::conformance::oauth2_requests_pinned",
         "registry_equals_enabled_features",
     ] {
         assert!(
@@ -362,6 +407,19 @@ fn generated_providers_build_and_pass_conformance() {
             "{t} did not pass:\n{report}"
         );
     }
+    assert!(
+        !report.contains("acme_widgets::conformance::oauth2_server_quirks"),
+        "a token-only provider got an OAuth2-only check:\n{report}"
+    );
+
+    // The command a contributor types first runs the new crate's conformance on its own.
+    let out = cargo(&copy, &["test", "-p", "keyfob-provider-acme-widgets"]);
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("test conformance::token_handlers ... ok")
+            && report.contains("test result: ok. 4 passed"),
+        "`cargo test -p keyfob-provider-acme-widgets`:\n{report}"
+    );
 
     let out = cargo(
         &copy,
@@ -476,14 +534,20 @@ fn templates_work_outside_the_repository() {
 
     let out = cargo(ws, &["test", "--offline", "--workspace"]);
     let report = text(&out.stdout);
-    for t in [
-        "oauth2_handlers",
-        "oauth2_server_quirks",
-        "token_handlers",
-        "is_registered",
+    // Both crates run the checks every provider gets; only the OAuth2 one the OAuth2-only
+    // checks.
+    for (t, crates) in [
+        ("oauth2_handlers", 2),
+        ("token_handlers", 2),
+        ("is_registered", 2),
+        ("oauth2_server_quirks", 1),
+        ("oauth2_requests_pinned", 1),
     ] {
         assert!(
-            report.matches(&format!("test {t} ... ok")).count() == 2,
+            report
+                .matches(&format!("test conformance::{t} ... ok"))
+                .count()
+                == crates,
             "{t}:\n{report}"
         );
     }

@@ -715,119 +715,123 @@ async fn serve(home: &Home, port: u16) -> Child {
     child
 }
 
-/// Two `keyfob serve` processes share one Redis: a flow started through one (the waiting
-/// `login` uses it) completes through the other, for a token page and for OAuth2 against the
-/// real authorization server; then 100 concurrent `token` processes refresh once.
-#[tokio::test]
-async fn serve_processes_sharing_redis_complete_each_others_flows() {
-    let Some(redis) = keyfob_testkit::RedisServer::start(&[]) else {
-        return;
-    };
-    let (pa, pb) = (free_port(), free_port());
-    let idp = Idp::start(IdpOptions {
-        clients: vec![IdpClient::basic(
-            "pool",
-            "pool-secret",
-            &[&format!(
-                "http://127.0.0.1:{pa}/auth/testidp/oauth2/callback"
+/// Tests that need a real `redis-server` (they fail without one); `cargo xtask test --skip-redis`
+/// leaves out every test whose name contains `redis_server::`.
+mod redis_server {
+    use super::*;
+
+    /// Two `keyfob serve` processes share one Redis: a flow started through one (the waiting
+    /// `login` uses it) completes through the other, for a token page and for OAuth2 against the
+    /// real authorization server; then 100 concurrent `token` processes refresh once.
+    #[tokio::test]
+    async fn serve_processes_sharing_redis_complete_each_others_flows() {
+        let redis = keyfob_testkit::RedisServer::start(&[]);
+        let (pa, pb) = (free_port(), free_port());
+        let idp = Idp::start(IdpOptions {
+            clients: vec![IdpClient::basic(
+                "pool",
+                "pool-secret",
+                &[&format!(
+                    "http://127.0.0.1:{pa}/auth/testidp/oauth2/callback"
+                )],
             )],
-        )],
-        access_token_ttl_secs: 60,
-        extra_scopes: vec![],
-    })
-    .await
-    .unwrap();
-    let mut home = Home::new(&format!(
-        "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"cli-pool\"\n\
-         [providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\nrefresh = \"rotating\"\n\
-         [auth.testidp]\nclient_id = \"pool\"\nclient_secret = \"pool-secret\"\n",
-        redis.url(None),
-        idp.issuer()
-    ));
-    home.env.push((
-        "KEYFOB_STORE__KEY".into(),
-        keyfob::crypto::Sealer::generate_key(),
-    ));
-    let mut a = serve(&home, pa).await;
-    let mut b = serve(&home, pb).await;
-    let via_a = format!("127.0.0.1:{pa}");
+            access_token_ttl_secs: 60,
+            extra_scopes: vec![],
+        })
+        .await
+        .unwrap();
+        let mut home = Home::new(&format!(
+            "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"cli-pool\"\n\
+             [providers.testidp]\nissuer = \"{}\"\nscopes = [\"openid\"]\nrefresh = \"rotating\"\n\
+             [auth.testidp]\nclient_id = \"pool\"\nclient_secret = \"pool-secret\"\n",
+            redis.url(None),
+            idp.issuer()
+        ));
+        home.env.push((
+            "KEYFOB_STORE__KEY".into(),
+            keyfob::crypto::Sealer::generate_key(),
+        ));
+        let mut a = serve(&home, pa).await;
+        let mut b = serve(&home, pb).await;
+        let via_a = format!("127.0.0.1:{pa}");
 
-    // Token flow: the login uses A (its port is taken); the user's POST reaches B.
-    let (child, url) = start_login(
-        &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-            "--bind",
-            &via_a,
-        ],
-    )
-    .await;
-    assert!(url.starts_with(&format!("http://{via_a}/")), "{url}");
-    // The browser opens the link on A; its form post lands on B, which knows the flow's cookie
-    // from the shared store (cookies are per host, not per port).
-    let browser = Browser::new();
-    browser.open_link(&url).await.unwrap();
-    let (status, _) = browser
-        .post_form(
-            &format!("http://127.0.0.1:{pb}/auth/notion/token"),
-            &[("state", state_of(&url).as_str()), ("token", "ntn_pool")],
+        // Token flow: the login uses A (its port is taken); the user's POST reaches B.
+        let (child, url) = start_login(
+            &home,
+            &[
+                "login",
+                "notion",
+                "--handler",
+                "notion-token",
+                "--no-browser",
+                "--bind",
+                &via_a,
+            ],
         )
-        .await
-        .unwrap();
-    assert_eq!(status, 200);
-    let (code, stderr) = finish(child).await;
-    assert_eq!(code, 0, "{stderr}");
-    let (code, out, _) = home.run(&["token", "notion"]).await;
-    assert_eq!((code, out.trim()), (0, "ntn_pool"));
+        .await;
+        assert!(url.starts_with(&format!("http://{via_a}/")), "{url}");
+        // The browser opens the link on A; its form post lands on B, which knows the flow's
+        // cookie from the shared store (cookies are per host, not per port).
+        let browser = Browser::new();
+        browser.open_link(&url).await.unwrap();
+        let (status, _) = browser
+            .post_form(
+                &format!("http://127.0.0.1:{pb}/auth/notion/token"),
+                &[("state", state_of(&url).as_str()), ("token", "ntn_pool")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        let (code, stderr) = finish(child).await;
+        assert_eq!(code, 0, "{stderr}");
+        let (code, out, _) = home.run(&["token", "notion"]).await;
+        assert_eq!((code, out.trim()), (0, "ntn_pool"));
 
-    // OAuth2: the IdP redirects to A's callback; the load balancer sends it to B.
-    let (child, url) = start_login(
-        &home,
-        &["login", "testidp", "--no-browser", "--bind", &via_a],
-    )
-    .await;
-    let browser = Browser::new();
-    let callback = browser.approve(&url).await.unwrap();
-    let to_b = callback.replace(&format!("127.0.0.1:{pa}"), &format!("127.0.0.1:{pb}"));
-    assert_eq!(browser.get(&to_b).await.unwrap().0, 200);
-    let (code, stderr) = finish(child).await;
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(idp.stats().await.token("authorization_code"), 1);
+        // OAuth2: the IdP redirects to A's callback; the load balancer sends it to B.
+        let (child, url) = start_login(
+            &home,
+            &["login", "testidp", "--no-browser", "--bind", &via_a],
+        )
+        .await;
+        let browser = Browser::new();
+        let callback = browser.approve(&url).await.unwrap();
+        let to_b = callback.replace(&format!("127.0.0.1:{pa}"), &format!("127.0.0.1:{pb}"));
+        assert_eq!(browser.get(&to_b).await.unwrap().0, 200);
+        let (code, stderr) = finish(child).await;
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(idp.stats().await.token("authorization_code"), 1);
 
-    // Make the 60 s token due, then many processes ask at once: one refresh.
-    let mut config =
-        keyfob::Config::from_toml(&std::fs::read_to_string(&home.config).unwrap()).unwrap();
-    config.store.key = Some(home.env[0].1.clone().into());
-    let store = keyfob::open_store(&config).await.unwrap();
-    let key = keyfob::SessionKey::default_for("testidp");
-    let mut session = store.get(&key).await.unwrap().unwrap();
-    session.updated_at -= 3600;
-    store
-        .put(&session, keyfob::store::Expect::Any)
-        .await
-        .unwrap();
-    idp.reset_stats().await;
-    let runs: Vec<_> = (0..100).map(|_| home.run(&["token", "testidp"])).collect();
-    let mut tokens = Vec::new();
-    for r in runs {
-        let (code, out, err) = r.await;
-        assert_eq!(code, 0, "{err}");
-        tokens.push(out.trim().to_owned());
+        // Make the 60 s token due, then many processes ask at once: one refresh.
+        let mut config =
+            keyfob::Config::from_toml(&std::fs::read_to_string(&home.config).unwrap()).unwrap();
+        config.store.key = Some(home.env[0].1.clone().into());
+        let store = keyfob::open_store(&config).await.unwrap();
+        let key = keyfob::SessionKey::default_for("testidp");
+        let mut session = store.get(&key).await.unwrap().unwrap();
+        session.updated_at -= 3600;
+        store
+            .put(&session, keyfob::store::Expect::Any)
+            .await
+            .unwrap();
+        idp.reset_stats().await;
+        let runs: Vec<_> = (0..100).map(|_| home.run(&["token", "testidp"])).collect();
+        let mut tokens = Vec::new();
+        for r in runs {
+            let (code, out, err) = r.await;
+            assert_eq!(code, 0, "{err}");
+            tokens.push(out.trim().to_owned());
+        }
+        assert_eq!(
+            idp.stats().await.token("refresh_token"),
+            1,
+            "100 processes over Redis, one refresh"
+        );
+        let after = store.get(&key).await.unwrap().expect("session intact");
+        assert!(after.refresh_error.is_none() && after.grant.refresh_token.is_some());
+        assert!(tokens.iter().all(|t| t == &tokens[0]));
+        a.kill().await.unwrap();
+        b.kill().await.unwrap();
     }
-    assert_eq!(
-        idp.stats().await.token("refresh_token"),
-        1,
-        "100 processes over Redis, one refresh"
-    );
-    let after = store.get(&key).await.unwrap().expect("session intact");
-    assert!(after.refresh_error.is_none() && after.grant.refresh_token.is_some());
-    assert!(tokens.iter().all(|t| t == &tokens[0]));
-    a.kill().await.unwrap();
-    b.kill().await.unwrap();
 }
 
 /// `keyfob login --device` against a real device-flow server, the code typed "on another
@@ -1264,69 +1268,74 @@ async fn config_errors_quote_no_value_and_a_closed_pipe_is_quiet() {
     );
 }
 
-/// The login as a person sees it, in a real browser: headless Chromium driven by
-/// `crates/keyfob-testkit/idp/browser.mjs` (playwright-core), started by `keyfob login` through
-/// `$BROWSER` like any browser. It opens keyfob's private page, follows it to the login link,
-/// gets the flow's cookie, and lands on the token form (one submit) or the IdP (one approval),
-/// whose redirect back carries the cookie (SameSite=Lax); keyfob says it is logged in. No test
-/// hook anywhere in keyfob.
-#[tokio::test]
-async fn a_real_browser_logs_in_with_one_click() {
-    let (idp, home) = testidp_home(3600, "").await;
-    let driver = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../keyfob-testkit/idp/browser.mjs"
-    );
-    for (args, token) in [
-        (
-            vec!["login", "notion", "--handler", "notion-token"],
-            Some("ntn_typed_in_chromium"),
-        ),
-        (vec!["login", "testidp"], None),
-    ] {
-        let provider = args[1];
-        let report = home.dir.path().join(format!("report-{provider}"));
-        let script = home.dir.path().join(format!("chromium-{provider}.sh"));
-        let typed = token.map(|t| format!(" --token '{t}'")).unwrap_or_default();
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nnode '{driver}' \"$1\" '{}'{typed} >/dev/null 2>&1 &\n",
-                report.display()
-            ),
-        )
-        .unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let mut cmd = home.cmd(&args);
-        cmd.env("BROWSER", &script);
-        let (child, url) = start_login_in(cmd).await;
-        let (code, stderr) = finish(child).await;
-        // The browser reports once it has shown keyfob's answer, a moment after keyfob exits.
-        let steps = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                let steps = std::fs::read_to_string(&report).unwrap_or_default();
-                if steps.contains("done") || steps.contains("failed") {
-                    return steps;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| std::fs::read_to_string(&report).unwrap_or_default());
-        assert_eq!(code, 0, "{provider}: {stderr}\nbrowser: {steps}");
-        assert!(stderr.contains("Logged in to"), "{stderr}");
-        assert_eq!(steps.lines().last(), Some("done"), "{provider}: {steps}");
-        assert!(
-            steps.contains(&format!("at /auth/{provider}/start")),
-            "the browser went through the login link: {steps} ({url})"
+/// Tests that drive a real headless Chromium (`cargo xtask test --skip-browser` leaves them out).
+mod real_browser {
+    use super::*;
+
+    /// The login as a person sees it, in a real browser: headless Chromium driven by
+    /// `crates/keyfob-testkit/idp/browser.mjs` (playwright-core), started by `keyfob login` through
+    /// `$BROWSER` like any browser. It opens keyfob's private page, follows it to the login link,
+    /// gets the flow's cookie, and lands on the token form (one submit) or the IdP (one approval),
+    /// whose redirect back carries the cookie (SameSite=Lax); keyfob says it is logged in. No test
+    /// hook anywhere in keyfob.
+    #[tokio::test]
+    async fn a_real_browser_logs_in_with_one_click() {
+        let (idp, home) = testidp_home(3600, "").await;
+        let driver = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../keyfob-testkit/idp/browser.mjs"
         );
+        for (args, token) in [
+            (
+                vec!["login", "notion", "--handler", "notion-token"],
+                Some("ntn_typed_in_chromium"),
+            ),
+            (vec!["login", "testidp"], None),
+        ] {
+            let provider = args[1];
+            let report = home.dir.path().join(format!("report-{provider}"));
+            let script = home.dir.path().join(format!("chromium-{provider}.sh"));
+            let typed = token.map(|t| format!(" --token '{t}'")).unwrap_or_default();
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\nnode '{driver}' \"$1\" '{}'{typed} >/dev/null 2>&1 &\n",
+                    report.display()
+                ),
+            )
+            .unwrap();
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let mut cmd = home.cmd(&args);
+            cmd.env("BROWSER", &script);
+            let (child, url) = start_login_in(cmd).await;
+            let (code, stderr) = finish(child).await;
+            // The browser reports once it has shown keyfob's answer, a moment after keyfob exits.
+            let steps = tokio::time::timeout(Duration::from_secs(20), async {
+                loop {
+                    let steps = std::fs::read_to_string(&report).unwrap_or_default();
+                    if steps.contains("done") || steps.contains("failed") {
+                        return steps;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| std::fs::read_to_string(&report).unwrap_or_default());
+            assert_eq!(code, 0, "{provider}: {stderr}\nbrowser: {steps}");
+            assert!(stderr.contains("Logged in to"), "{stderr}");
+            assert_eq!(steps.lines().last(), Some("done"), "{provider}: {steps}");
+            assert!(
+                steps.contains(&format!("at /auth/{provider}/start")),
+                "the browser went through the login link: {steps} ({url})"
+            );
+        }
+        let (_, token, _) = home.run(&["token", "notion"]).await;
+        assert_eq!(token.trim(), "ntn_typed_in_chromium");
+        let (code, _, _) = home.run(&["token", "testidp"]).await;
+        assert_eq!(code, 0);
+        assert_eq!(idp.stats().await.token("authorization_code"), 1);
     }
-    let (_, token, _) = home.run(&["token", "notion"]).await;
-    assert_eq!(token.trim(), "ntn_typed_in_chromium");
-    let (code, _, _) = home.run(&["token", "testidp"]).await;
-    assert_eq!(code, 0);
-    assert_eq!(idp.stats().await.token("authorization_code"), 1);
 }

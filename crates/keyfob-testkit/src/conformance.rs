@@ -39,8 +39,43 @@ pub fn all(provider: &'static Provider) {
     spec_is_valid(provider);
     is_registered(provider);
     oauth2_handlers(provider);
-    oauth2_server_quirks(provider);
+    if has_oauth2(provider) {
+        oauth2_server_quirks(provider);
+    }
     token_handlers(provider);
+}
+
+/// Whether `provider` has an OAuth2 handler: [`conformance!`](crate::conformance!) then takes
+/// its pinned requests (`snapshots = [...]`) and runs the OAuth2-only checks.
+pub const fn has_oauth2(provider: &Provider) -> bool {
+    let mut i = 0;
+    while i < provider.handlers.len() {
+        if let Handler::OAuth2(_) = provider.handlers[i] {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The OAuth2 handlers of `provider`, refusing to return none: a check over them must not
+/// pass by looping over nothing.
+fn oauth2_specs(provider: &'static Provider, check: &str) -> Vec<&'static OAuth2Spec> {
+    let specs: Vec<_> = provider
+        .handlers
+        .iter()
+        .filter_map(|h| match h {
+            Handler::OAuth2(spec) => Some(*spec),
+            Handler::Token(_) => None,
+        })
+        .collect();
+    assert!(
+        !specs.is_empty(),
+        "{check}: provider `{}` has no OAuth2 handler, so this check has nothing to test; \
+         its tests/conformance.rs must be `conformance!(<crate>::PROVIDER)` without snapshots",
+        provider.id
+    );
+    specs
 }
 
 /// The spec passes [`keyfob_core::spec::validate`].
@@ -249,13 +284,14 @@ async fn login_with(
 
 /// Every OAuth2 handler against what real token endpoints answer: errors first (each fails
 /// with the right kind, echoes no secret and stores nothing), then successful answers in the
-/// shapes providers really use (each yields the token under the handler's env key). A provider
-/// without an OAuth2 handler has nothing to replay; [`oauth2_handlers`] asserts its refusal.
+/// shapes providers really use (each yields the token under the handler's env key).
+///
+/// # Panics
+/// When the provider has no OAuth2 handler: there is nothing to replay, and
+/// [`oauth2_handlers`] asserts its refusal instead.
 pub fn oauth2_server_quirks(provider: &'static Provider) {
-    for h in provider.handlers {
-        if let Handler::OAuth2(spec) = h {
-            leak_checked(spec.name, oauth2_quirks(provider, spec));
-        }
+    for spec in oauth2_specs(provider, "oauth2_server_quirks") {
+        leak_checked(spec.name, oauth2_quirks(provider, spec));
     }
 }
 
@@ -438,31 +474,20 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
             spec.name
         );
     }
-    match spec.scope_param {
-        Some(param) if !spec.recommended_scopes.is_empty() => {
-            let sent =
-                get(&q, param).unwrap_or_else(|| panic!("{}: no `{param}` parameter", spec.name));
-            let mut expected = scope::from_iter(spec.recommended_scopes.iter().copied());
-            if let Offline::Scope(s) = spec.offline {
-                expected.insert(s.to_owned());
-            }
-            assert_eq!(scope::parse(sent), expected, "{}: scopes", spec.name);
-            if spec.recommended_scopes.len() > 1 {
-                assert!(
-                    sent.contains(spec.scope_separator),
-                    "{}: scopes not joined by {:?}",
-                    spec.name,
-                    spec.scope_separator
-                );
-            }
-        }
-        None => assert!(
-            get(&q, "scope").is_none(),
-            "{}: scopes sent to a provider that takes none",
-            spec.name
-        ),
-        _ => {}
+    // Scopes: the default flow asks for the recommended ones (plus the offline scope), and a
+    // tool's own scopes are added to them, in the spec's parameter, joined by its separator.
+    let mut expected = scope::from_iter(spec.recommended_scopes.iter().copied());
+    if let Offline::Scope(s) = spec.offline {
+        expected.insert(s.to_owned());
     }
+    scopes_sent(spec, &q, &expected);
+    let asked = ["kf-scope-a", "kf-scope-b"];
+    let scoped = engine
+        .login(&req.clone().thread("kf-scoped").scopes(asked))
+        .await
+        .unwrap_or_else(|e| panic!("{}: starting a flow with scopes failed: {e}", spec.name));
+    expected.extend(asked.map(str::to_owned));
+    scopes_sent(spec, &query(&scoped.url), &expected);
 
     // The code exchange.
     let code = format!("{SENTINEL}-code");
@@ -736,6 +761,36 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
     );
 }
 
+/// The authorize URL's query `q` carries exactly `expected` in the spec's scope parameter, joined
+/// by its separator, and no scope parameter at all when `expected` is empty or the provider takes
+/// no scopes.
+fn scopes_sent(spec: &OAuth2Spec, q: &[(String, String)], expected: &scope::Scopes) {
+    let Some(param) = spec.scope_param else {
+        assert!(
+            get(q, "scope").is_none(),
+            "{}: scopes sent to a provider that takes none",
+            spec.name
+        );
+        return;
+    };
+    let sent = get(q, param);
+    if expected.is_empty() {
+        assert_eq!(sent, None, "{}: `{param}` sent with no scope", spec.name);
+        return;
+    }
+    let sent = sent.unwrap_or_else(|| panic!("{}: no `{param}` parameter", spec.name));
+    assert_eq!(&scope::parse(sent), expected, "{}: scopes", spec.name);
+    if expected.len() > 1 {
+        assert_eq!(
+            sent.matches(spec.scope_separator).count(),
+            expected.len() - 1,
+            "{}: scopes not joined by {:?}: {sent}",
+            spec.name,
+            spec.scope_separator
+        );
+    }
+}
+
 /// Every token handler: the entry page's fields complete the flow and fill the env keys.
 ///
 /// A provider without a token handler must refuse the token page.
@@ -989,7 +1044,11 @@ fn key_placed(handler: &str, verify: &Verify, r: &crate::RecordedRequest, key: &
 /// A handler with an empty snapshot (`expect![[""]]`, as a freshly generated crate has) is
 /// not pinned yet: its rendering is printed and the check passes, so a new crate is green at
 /// once; the facade's registry test refuses empty snapshots in the tree.
+///
+/// # Panics
+/// When the provider has no OAuth2 handler (there is nothing to pin), and on any difference.
 pub fn oauth2_snapshots(provider: &'static Provider, snapshots: &[(&str, expect_test::Expect)]) {
+    let specs = oauth2_specs(provider, "oauth2_requests_pinned");
     for (name, _) in snapshots {
         assert!(
             matches!(provider.handler(name), Some(Handler::OAuth2(_))),
@@ -997,8 +1056,7 @@ pub fn oauth2_snapshots(provider: &'static Provider, snapshots: &[(&str, expect_
             provider.id
         );
     }
-    for h in provider.handlers {
-        let Handler::OAuth2(spec) = h else { continue };
+    for spec in specs {
         let mut text = String::new();
         leak_checked(spec.name, async {
             text = render_requests(provider, spec).await;
@@ -1173,16 +1231,74 @@ fn render_token_request(
     }
 }
 
-/// One `#[test]` per conformance check for a provider `static`, e.g.
-/// `keyfob_testkit::conformance!(keyfob_provider_github::PROVIDER);` in `tests/conformance.rs`.
+/// One `#[test]` per conformance check that applies to a provider `static`, in its
+/// `tests/conformance.rs`.
 ///
-/// Naming the static links the provider crate, so its registration is present.
+/// A provider without an OAuth2 handler names only its static:
+/// `keyfob_testkit::conformance!(keyfob_provider_stripe::PROVIDER);`. One with an OAuth2 handler
+/// also pins each handler's requests:
+/// `conformance!(keyfob_provider_github::PROVIDER, snapshots = [("github-oauth2", expect![[…]])])`,
+/// which adds the OAuth2-only checks (server quirks, pinned requests). The form must match the
+/// provider's handlers, checked at compile time, so no check passes by looping over nothing.
+///
+/// The tests go in a module `conformance`. Naming the static links the provider crate, so its
+/// registration is present. In this repository a provider crate has a feature `_in_facade`,
+/// which the facade turns on when it links the crate: its `registry` test binary then runs these
+/// tests, and the crate's own test target compiles to nothing rather than link the whole stack
+/// again (`cargo test -p keyfob-provider-<id>`, where the facade is not built, runs them).
 #[macro_export]
 macro_rules! conformance {
     ($provider:path) => {
-        $crate::conformance!($provider, snapshots = []);
+        $crate::__conformance_module! {
+            const _: () = assert!(
+                !$crate::conformance::has_oauth2(&$provider),
+                "this provider has an OAuth2 handler: pin its requests with \
+                 `conformance!(<crate>::PROVIDER, snapshots = [(\"<handler>\", keyfob_testkit::expect![[\"\"]])])`"
+            );
+            $crate::__conformance_common!($provider);
+        }
     };
     ($provider:path, snapshots = [$(($handler:literal, $expect:expr)),* $(,)?]) => {
+        $crate::__conformance_module! {
+            const _: () = assert!(
+                $crate::conformance::has_oauth2(&$provider),
+                "this provider has no OAuth2 handler, so it has no requests to pin: write \
+                 `conformance!(<crate>::PROVIDER)` without snapshots"
+            );
+            $crate::__conformance_common!($provider);
+            #[test]
+            fn oauth2_server_quirks() {
+                $crate::conformance::oauth2_server_quirks(&$provider);
+            }
+            #[test]
+            fn oauth2_requests_pinned() {
+                $crate::conformance::oauth2_snapshots(&$provider, &[$(($handler, $expect)),*]);
+            }
+        }
+    };
+}
+
+/// The module of [`conformance!`](crate::conformance!): every item left out when the crate
+/// expanding it has the feature `_in_facade` on.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_module {
+    ($($item:item)*) => {
+        #[allow(unexpected_cfgs)] // `_in_facade` is declared by this repository's provider crates only
+        mod conformance {
+            $(
+                #[cfg(not(feature = "_in_facade"))]
+                $item
+            )*
+        }
+    };
+}
+
+/// The checks of [`conformance!`](crate::conformance!) that apply to every provider.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_common {
+    ($provider:path) => {
         #[test]
         fn spec_is_valid() {
             $crate::conformance::spec_is_valid(&$provider);
@@ -1194,14 +1310,6 @@ macro_rules! conformance {
         #[test]
         fn oauth2_handlers() {
             $crate::conformance::oauth2_handlers(&$provider);
-        }
-        #[test]
-        fn oauth2_server_quirks() {
-            $crate::conformance::oauth2_server_quirks(&$provider);
-        }
-        #[test]
-        fn oauth2_requests_pinned() {
-            $crate::conformance::oauth2_snapshots(&$provider, &[$(($handler, $expect)),*]);
         }
         #[test]
         fn token_handlers() {

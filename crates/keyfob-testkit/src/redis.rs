@@ -1,8 +1,9 @@
 //! A real `redis-server` for tests, on a free loopback port, killed on drop.
 //!
-//! Without `redis-server` on the `PATH`, [`RedisServer::start`] prints a loud `SKIPPED` once and
-//! returns `None`, except under `CI=true`, where it panics: CI must run the Redis tests
-//! (`cargo xtask test` installs the server).
+//! A test that needs one fails when `redis-server` is not installed, with the command that
+//! installs it: no test stands in another store for Redis. Such tests live in a module named
+//! `redis_server`, so `cargo xtask test --skip-redis` (libtest `--skip redis_server::`) leaves out
+//! exactly them, and says how many.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -22,28 +23,23 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts a server with `extra` arguments; `None` (after a loud message) when
-    /// `redis-server` is not installed and this is not CI.
-    ///
-    /// # Panics
-    /// Under `CI=true` when `redis-server` is missing, and when it does not start.
-    pub fn start(extra: &[&str]) -> Option<RedisServer> {
-        if Command::new("redis-server")
+    /// Whether `redis-server` is on the `PATH`.
+    pub fn installed() -> bool {
+        Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .is_err()
-        {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "redis-server is not installed, and CI must not skip the Redis store tests: \
-                 install it (Debian/Ubuntu: `apt-get install -y redis-server`; macOS: \
-                 `brew install redis`), or run `cargo xtask test`, which installs it"
-            );
-            skipped();
-            return None;
-        }
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Starts a server with `extra` arguments.
+    ///
+    /// # Panics
+    /// When `redis-server` is not installed (naming the command that installs it and the
+    /// opt-out), and when it does not start.
+    pub fn start(extra: &[&str]) -> RedisServer {
+        assert!(Self::installed(), "{NOT_INSTALLED}");
         let dir = tempfile::tempdir().expect("a temp dir for redis-server");
         let mut args: Vec<String> = [
             "--bind",
@@ -70,7 +66,7 @@ impl RedisServer {
         for _ in 0..5 {
             server.port = free_port();
             if server.spawn() {
-                return Some(server);
+                return server;
             }
         }
         panic!("redis-server did not start: see {}", server.log().display());
@@ -145,17 +141,10 @@ impl Drop for RedisServer {
     }
 }
 
-/// Says, once per run and past the test harness's output capture, that nothing was tested.
-pub fn skipped() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(
-            b"\n*** SKIPPED: redis-server is not installed, so the Redis store is NOT tested. \
-              Install it (`apt-get install -y redis-server` or `brew install redis`). ***\n\n",
-        );
-    });
-}
+/// Why a Redis test cannot run here, and what to do.
+pub const NOT_INSTALLED: &str = "redis-server is not installed, so this Redis test cannot run: \
+     install it with `apt-get install redis-server`, or leave the Redis tests out with \
+     `cargo xtask test --skip-redis`";
 
 /// Whether something on `port` answers a Redis `PING` (or asks for a password).
 fn answers(port: u16) -> bool {

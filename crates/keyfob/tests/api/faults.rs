@@ -579,23 +579,29 @@ async fn concurrent_flows_and_cached_calls_on_sqlite() {
     eprintln!("sqlite store: 100 concurrent flows in {flows:?}, 1,000 cached calls in {calls:?}");
 }
 
-/// The same on a real `redis-server`, smaller: 100 flows (10 over HTTP) and 1,000 cached calls.
-/// Skipped loudly without `redis-server`, except under `CI=true`, where that fails.
+/// Tests that need a real `redis-server` (they fail without one); `cargo xtask test --skip-redis`
+/// leaves out every test whose name contains `redis_server::`.
 #[cfg(feature = "store-redis")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_flows_and_cached_calls_on_redis() {
-    let Some(server) = keyfob_testkit::RedisServer::start(&[]) else {
-        return;
-    };
-    let store = keyfob::store_redis::RedisStore::connect(
-        &server.url(None),
-        "kf-load",
-        keyfob::crypto::Sealer::new(&[7; 32]),
-    )
-    .await
-    .unwrap();
-    let engine = keyfob::builder().store(Arc::new(store)).build().unwrap();
-    let flows = concurrent_flows(engine.clone(), 100, 10).await;
-    let calls = concurrent_cached_calls(&engine, 100, 1000).await;
-    eprintln!("redis store: 100 concurrent flows in {flows:?}, 1,000 cached calls in {calls:?}");
+mod redis_server {
+    use super::*;
+
+    /// The same on a real `redis-server`, smaller: 100 flows (10 over HTTP) and 1,000 cached
+    /// calls.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flows_and_cached_calls_on_redis() {
+        let server = keyfob_testkit::RedisServer::start(&[]);
+        let store = keyfob::store_redis::RedisStore::connect(
+            &server.url(None),
+            "kf-load",
+            keyfob::crypto::Sealer::new(&[7; 32]),
+        )
+        .await
+        .unwrap();
+        let engine = keyfob::builder().store(Arc::new(store)).build().unwrap();
+        let flows = concurrent_flows(engine.clone(), 100, 10).await;
+        let calls = concurrent_cached_calls(&engine, 100, 1000).await;
+        eprintln!(
+            "redis store: 100 concurrent flows in {flows:?}, 1,000 cached calls in {calls:?}"
+        );
+    }
 }

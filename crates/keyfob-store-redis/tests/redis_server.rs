@@ -1,0 +1,1187 @@
+//! Every test of the Redis store against a real `redis-server` (one per test on a free loopback
+//! port): the conformance suite, what Redis holds (no plaintext secret, one slot per session,
+//! TTLs), two stores as two instances on one server (races, leases, change notifications), two
+//! engines sharing one Redis (one refresh for a hundred callers, a flow completed on the other
+//! instance, a lock holder that dies), and Redis dying and coming back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use keyfob_core::crypto::Sealer;
+use keyfob_core::store::{Expect, FlowStatus, PendingFlow};
+use keyfob_core::{
+    AuthRequest, CallbackParams, Config, Engine, Ensured, ErrorKind, ExposeSecret, Grant,
+    SecretString, Session, SessionKey, SessionStore, store_suite,
+};
+use keyfob_store_redis::RedisStore;
+use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, free_port};
+
+/// Store helpers on the shared test server.
+#[allow(async_fn_in_trait)] // test-only helpers, never used through dyn or across threads
+trait ServerExt {
+    async fn store(&self, password: Option<&str>, prefix: &str) -> RedisStore;
+    async fn raw(&self, password: Option<&str>) -> redis::aio::MultiplexedConnection;
+}
+
+impl ServerExt for RedisServer {
+    async fn store(&self, password: Option<&str>, prefix: &str) -> RedisStore {
+        RedisStore::connect(&self.url(password), prefix, sealer(1))
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e:?}", self.addr()))
+    }
+
+    /// A plain client for looking at what the store wrote.
+    async fn raw(&self, password: Option<&str>) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url(password))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+fn sealer(n: u8) -> Sealer {
+    Sealer::new(&[n; 32])
+}
+
+keyfob_core::store_conformance!(async {
+    let server = RedisServer::start(&[]);
+    let store: Arc<dyn SessionStore> = Arc::new(server.store(None, "kf-suite").await);
+    (store, server)
+});
+
+const SENTINELS: [&str; 7] = [
+    "sentinel-access-7f3a",
+    "sentinel-refresh-7f3a",
+    "sentinel-extra-7f3a",
+    "sentinel-detail-7f3a",
+    "sentinel-verifier-7f3a",
+    "sentinel-prompt-7f3a",
+    "sentinel-redirect-7f3a",
+];
+
+fn session(key: SessionKey, token: &str) -> Session {
+    Session {
+        key,
+        handler: "acme-oauth2".into(),
+        grant: Grant::bearer(SecretString::from(token)),
+        created_at: 1,
+        updated_at: 2,
+        refresh_error: None,
+        version: 0,
+    }
+}
+
+fn flow(key: SessionKey, state_hash: &str, expires_in: i64) -> PendingFlow {
+    let now = keyfob_core::now();
+    PendingFlow {
+        id: format!("flow-{}", &state_hash[..8]),
+        state_hash: state_hash.into(),
+        key,
+        handler: "acme-oauth2".into(),
+        scopes: Default::default(),
+        redirect_uri: "http://127.0.0.1:1/callback".into(),
+        verifier: Some(SecretString::from("verifier")),
+        prompt_url: SecretString::from("https://id.acme.test/authorize?state=s"),
+        created_at: now,
+        expires_at: now + expires_in,
+        status: FlowStatus::Waiting,
+        user_code: None,
+        next_url: Some(SecretString::from("https://id.acme.test/authorize?state=s")),
+        browser: None,
+    }
+}
+
+fn hash(n: u64) -> String {
+    format!("{n:064x}")
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every key on the server with every byte Redis holds for it: the name, the value read with the
+/// command of its type, and its `DUMP`.
+async fn everything(conn: &mut redis::aio::MultiplexedConnection) -> Vec<(String, Vec<Vec<u8>>)> {
+    let names: Vec<String> = redis::cmd("KEYS").arg("*").query_async(conn).await.unwrap();
+    let mut out = Vec::new();
+    for name in names {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&name)
+            .query_async(conn)
+            .await
+            .unwrap();
+        let mut values: Vec<Vec<u8>> = match kind.as_str() {
+            "string" => vec![
+                redis::cmd("GET")
+                    .arg(&name)
+                    .query_async::<Vec<u8>>(conn)
+                    .await
+                    .unwrap(),
+            ],
+            "hash" => redis::cmd("HGETALL")
+                .arg(&name)
+                .query_async::<Vec<Vec<u8>>>(conn)
+                .await
+                .unwrap(),
+            "zset" => redis::cmd("ZRANGE")
+                .arg(&name)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async::<Vec<Vec<u8>>>(conn)
+                .await
+                .unwrap(),
+            other => panic!("the store wrote a {other} ({name}), which this test cannot read"),
+        };
+        values.push(
+            redis::cmd("DUMP")
+                .arg(&name)
+                .query_async::<Vec<u8>>(conn)
+                .await
+                .unwrap(),
+        );
+        out.push((name, values));
+    }
+    out
+}
+
+fn sentinels_in(keys: &[(String, Vec<Vec<u8>>)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, values) in keys {
+        for s in SENTINELS {
+            if name.contains(s) || values.iter().any(|v| contains(v, s)) {
+                found.push(format!("{s} in {name}"));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_redis_in_plaintext() {
+    // No compression, so that `DUMP` shows values as they are.
+    let server = RedisServer::start(&["--rdbcompression", "no"]);
+    let store = server.store(None, "kf").await;
+    let key = SessionKey::new("acme", "thread-1", "work");
+    let mut s = session(key.clone(), SENTINELS[0]);
+    s.grant.refresh_token = Some(SecretString::from(SENTINELS[1]));
+    s.grant
+        .extra_secrets
+        .push(("ACME_SECRET".into(), SecretString::from(SENTINELS[2])));
+    s.grant
+        .detail
+        .insert("instance".into(), SENTINELS[3].into());
+    let v = store.put(&s, Expect::Absent).await.unwrap();
+    store.put(&s, Expect::Version(v)).await.unwrap();
+    let mut f = flow(key.clone(), &hash(1), 600);
+    f.verifier = Some(SecretString::from(SENTINELS[4]));
+    f.prompt_url = SecretString::from(format!("https://id.acme.test/a?state={}", SENTINELS[5]));
+    store.put_pending(&f).await.unwrap();
+    let mut done = flow(SessionKey::new("acme", "thread-2", "work"), &hash(2), 600);
+    done.verifier = Some(SecretString::from(SENTINELS[4]));
+    done.redirect_uri = format!("http://127.0.0.1:1/{}", SENTINELS[6]);
+    store.put_pending(&done).await.unwrap();
+    let now = keyfob_core::now();
+    store.claim_pending(&hash(1), now).await.unwrap().unwrap();
+    store
+        .finish_pending(&hash(1), FlowStatus::Done)
+        .await
+        .unwrap();
+    store.claim_pending(&hash(2), now).await.unwrap().unwrap();
+    store
+        .finish_pending(&hash(2), FlowStatus::Failed(ErrorKind::Denied, "no".into()))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .try_lock("refresh\0acme\0thread-1\0work", "o", 60_000)
+            .await
+            .unwrap()
+    );
+    store.publish(&key).await.unwrap();
+
+    let mut raw = server.raw(None).await;
+    let keys = everything(&mut raw).await;
+    assert!(
+        keys.len() >= 8,
+        "the test must see what the store wrote: {keys:?}"
+    );
+    assert_eq!(
+        sentinels_in(&keys),
+        Vec::<String>::new(),
+        "plaintext secrets in redis"
+    );
+
+    // The search itself works: a plaintext sentinel is found.
+    let _: () = redis::cmd("SET")
+        .arg("canary")
+        .arg(SENTINELS[0])
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(sentinels_in(&everything(&mut raw).await).len(), 1);
+
+    // The secrets are there, sealed: reading them back works.
+    let got = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(got.grant.access_token.expose_secret(), SENTINELS[0]);
+    let got = store.pending(&hash(2)).await.unwrap().unwrap();
+    assert_eq!(got.verifier.unwrap().expose_secret(), SENTINELS[4]);
+    assert_eq!(
+        got.status,
+        FlowStatus::Failed(ErrorKind::Denied, "no".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_moved_to_another_key_does_not_open() {
+    let server = RedisServer::start(&[]);
+    let store = server.store(None, "kf").await;
+    let (a, b) = (
+        SessionKey::new("acme", "t", "a"),
+        SessionKey::new("acme", "t", "b"),
+    );
+    store
+        .put(&session(a.clone(), "token-a"), Expect::Absent)
+        .await
+        .unwrap();
+    store
+        .put(&session(b.clone(), "token-b"), Expect::Absent)
+        .await
+        .unwrap();
+    let mut raw = server.raw(None).await;
+    let sealed: Vec<u8> = redis::cmd("HGET")
+        .arg("kf:{acme/t/a}:session")
+        .arg("d")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("kf:{acme/t/b}:session")
+        .arg("d")
+        .arg(sealed)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let e = store
+        .get(&b)
+        .await
+        .expect_err("a record sealed for another key must not open");
+    assert_eq!(e.kind(), ErrorKind::Store);
+    assert!(e.to_string().contains("cannot read session"), "{e}");
+    assert!(store.get(&a).await.unwrap().is_some());
+
+    // An expiry pushed back in the plaintext field breaks the flow's seal, and the failed claim
+    // leaves the flow waiting.
+    store
+        .put_pending(&flow(a.clone(), &hash(7), 600))
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HINCRBY")
+        .arg("kf:{acme/t/a}:flow")
+        .arg("exp")
+        .arg(86_400)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let e = store
+        .claim_pending(&hash(7), keyfob_core::now())
+        .await
+        .expect_err("an edited expiry must not open");
+    assert_eq!(e.kind(), ErrorKind::Store);
+    let status: String = redis::cmd("HGET")
+        .arg("kf:{acme/t/a}:flow")
+        .arg("st")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(status, "waiting");
+}
+
+/// With write access to Redis but not the store key, another party can put back an old copy of
+/// a session record (a logged-out session, a refresh token already spent) or copy a record under
+/// another prefix. Neither is served: a record's version is sealed into it and compared with
+/// the key's version counter, and the prefix is sealed in too.
+/// MUTATION: dropping the `version < last` comparison in `open_session` fails the first two
+/// cases (verified); leaving the prefix out of `session_aad` fails the last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_or_moved_record_is_not_served() {
+    let server = RedisServer::start(&[]);
+    let store = server.store(None, "kf").await;
+    let key = SessionKey::new("acme", "t", "old");
+    let name = "kf:{acme/t/old}:session";
+    store
+        .put(&session(key.clone(), "token-before-logout"), Expect::Absent)
+        .await
+        .unwrap();
+    let mut raw = server.raw(None).await;
+    let copy = |raw: &mut redis::aio::MultiplexedConnection| {
+        let mut raw = raw.clone();
+        async move {
+            let v: (String, Vec<u8>) = redis::cmd("HMGET")
+                .arg(name)
+                .arg(&["v", "d"])
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let restore = |raw: &mut redis::aio::MultiplexedConnection, (v, d): (String, Vec<u8>)| {
+        let mut raw = raw.clone();
+        async move {
+            let _: () = redis::cmd("HSET")
+                .arg(name)
+                .arg("v")
+                .arg(v)
+                .arg("d")
+                .arg(d)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+        }
+    };
+    let old = copy(&mut raw).await;
+
+    // Logged out, then the old copy put back: not revived.
+    assert!(store.delete(&key).await.unwrap());
+    restore(&mut raw, old.clone()).await;
+    assert!(
+        store.get(&key).await.unwrap().is_none(),
+        "a logged-out session must not come back"
+    );
+    assert!(store.list(None).await.unwrap().is_empty());
+
+    // Overwritten by a newer session (a rotated refresh token), then the old copy put back.
+    store
+        .put(&session(key.clone(), "token-after-rotation"), Expect::Any)
+        .await
+        .unwrap();
+    let newer = copy(&mut raw).await;
+    restore(&mut raw, old).await;
+    assert!(store.get(&key).await.unwrap().is_none());
+    // The current record is served again once it is back, and a new login replaces a stale one.
+    restore(&mut raw, newer.clone()).await;
+    let served = store.get(&key).await.unwrap().expect("the latest record");
+    assert_eq!(
+        served.grant.access_token.expose_secret(),
+        "token-after-rotation"
+    );
+
+    // Copied under another prefix (another deployment sharing the server and the key).
+    let other = server.store(None, "kf2").await;
+    let _: () = redis::cmd("HSET")
+        .arg("kf2:{acme/t/old}:session")
+        .arg("v")
+        .arg(&newer.0)
+        .arg("d")
+        .arg(&newer.1)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let moved = other.get(&key).await;
+    assert!(
+        !matches!(moved, Ok(Some(_))),
+        "a record from another prefix must not be served: {moved:?}"
+    );
+}
+
+/// The hash tag of a key name: what Redis Cluster hashes to choose the slot.
+fn hash_tag(name: &str) -> Option<&str> {
+    let open = name.find('{')?;
+    let close = open + name[open..].find('}')?;
+    Some(&name[open + 1..close])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layout_one_slot_per_session_and_ttls() {
+    let server = RedisServer::start(&[]);
+    let store = server.store(None, "app:kf").await;
+    let key = SessionKey::new("acme", "thread/with:odd{chars}", "work");
+    let mut expiring = session(key.clone(), "t");
+    expiring.grant.expires_at = Some(keyfob_core::now() + 600);
+    store.put(&expiring, Expect::Absent).await.unwrap();
+    store
+        .put_pending(&flow(key.clone(), &hash(1), 300))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .try_lock("refresh\0acme\0thread/with:odd{chars}\0work", "me", 5_000)
+            .await
+            .unwrap()
+    );
+
+    let mut raw = server.raw(None).await;
+    let names: Vec<String> = redis::cmd("KEYS")
+        .arg("app:kf:{*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        names.len(),
+        4,
+        "session, version, flow and lease: {names:?}"
+    );
+    let tags: std::collections::BTreeSet<_> = names.iter().map(|n| hash_tag(n)).collect();
+    assert_eq!(
+        tags.len(),
+        1,
+        "one session's keys must share one hash tag: {names:?}"
+    );
+    assert_eq!(
+        tags.into_iter().next().flatten(),
+        Some("acme/thread%2Fwith%3Aodd%7Bchars%7D/work")
+    );
+
+    let pttl = |name: &str| {
+        let mut raw = raw.clone();
+        let name = name.to_owned();
+        async move {
+            redis::cmd("PTTL")
+                .arg(name)
+                .query_async::<i64>(&mut raw)
+                .await
+                .unwrap()
+        }
+    };
+    let tag = "{acme/thread%2Fwith%3Aodd%7Bchars%7D/work}";
+    let hour = 3_600_000;
+    // Not refreshable: the session follows its token, plus an hour.
+    let ttl = pttl(&format!("app:kf:{tag}:session")).await;
+    assert!(
+        (600_000 + hour - 5_000..=600_000 + hour).contains(&ttl),
+        "{ttl}"
+    );
+    // A flow lives until its expiry plus an hour, so purge_expired can still count it.
+    let ttl = pttl(&format!("app:kf:{tag}:flow")).await;
+    assert!(
+        (300_000 + hour - 5_000..=300_000 + hour).contains(&ttl),
+        "{ttl}"
+    );
+    let ttl = pttl(&format!("app:kf:state:{}", hash(1))).await;
+    assert!(
+        (300_000 + hour - 5_000..=300_000 + hour).contains(&ttl),
+        "{ttl}"
+    );
+    // Refreshable: no TTL.
+    let mut refreshable = store.get(&key).await.unwrap().unwrap();
+    refreshable.grant.refresh_token = Some(SecretString::from("r"));
+    let v = store
+        .put(&refreshable, Expect::Version(refreshable.version))
+        .await
+        .unwrap();
+    assert_eq!(pttl(&format!("app:kf:{tag}:session")).await, -1);
+    assert_eq!(pttl(&format!("app:kf:{tag}:version")).await, -1);
+    // After a delete the version counter stays a month, and versions keep rising.
+    assert!(store.delete(&key).await.unwrap());
+    let ttl = pttl(&format!("app:kf:{tag}:version")).await;
+    assert!(ttl > 29 * 24 * hour, "{ttl}");
+    let again = store
+        .put(&session(key.clone(), "again"), Expect::Absent)
+        .await
+        .unwrap();
+    assert!(again > v, "{again} > {v}");
+    // Even with the counter gone (its grace over), a new version is above the old ones.
+    let _: () = redis::cmd("DEL")
+        .arg(format!("app:kf:{tag}:version"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(store.delete(&key).await.unwrap());
+    let fresh = store
+        .put(&session(key.clone(), "fresh"), Expect::Absent)
+        .await
+        .unwrap();
+    assert!(fresh > again, "{fresh} > {again}");
+    for old in [v, again] {
+        let stale = store
+            .put(&session(key.clone(), "stale"), Expect::Version(old))
+            .await;
+        assert_eq!(stale.unwrap_err().kind(), ErrorKind::Conflict);
+    }
+}
+
+fn pair(a: RedisStore, b: RedisStore) -> [Arc<dyn SessionStore>; 2] {
+    [Arc::new(a), Arc::new(b)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_race_cas_puts_and_claims() {
+    let server = RedisServer::start(&[]);
+    let stores = pair(
+        server.store(None, "kf").await,
+        server.store(None, "kf").await,
+    );
+    store_suite::concurrent_cas_on(&stores).await;
+    let other = pair(
+        server.store(None, "kf2").await,
+        server.store(None, "kf2").await,
+    );
+    store_suite::concurrent_claim_on(&other).await;
+    store_suite::concurrent_increments(Arc::clone(&other[1])).await;
+    // Prefixes are separate worlds.
+    assert_eq!(stores[0].list(None).await.unwrap().len(), 1);
+    assert_eq!(other[0].list(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_are_exclusive_expire_and_only_owners_release_them() {
+    let server = RedisServer::start(&[]);
+    let (a, b) = (
+        server.store(None, "kf").await,
+        server.store(None, "kf").await,
+    );
+    let name = "refresh\0acme\0default\0default";
+    assert!(a.try_lock(name, "owner-a", 300).await.unwrap());
+    assert!(
+        !b.try_lock(name, "owner-b", 300).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        a.try_lock(name, "owner-a", 300).await.unwrap(),
+        "its owner extends it"
+    );
+    b.unlock(name, "owner-b").await.unwrap();
+    assert!(
+        !b.try_lock(name, "owner-b", 300).await.unwrap(),
+        "only the owner releases"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        b.try_lock(name, "owner-b", 300).await.unwrap(),
+        "an expired lease is free"
+    );
+    a.unlock(name, "owner-a").await.unwrap();
+    assert!(
+        !a.try_lock(name, "owner-a", 300).await.unwrap(),
+        "a's unlock was not b's"
+    );
+    b.unlock(name, "owner-b").await.unwrap();
+    assert!(a.try_lock(name, "owner-a", 300).await.unwrap(), "released");
+    // Other names are other leases.
+    assert!(b.try_lock("another lease", "owner-b", 300).await.unwrap());
+}
+
+/// Waits on `waiter` for `key` (up to 10 s), publishes on `publisher` once it waits, and returns
+/// how long the wake took after the publish.
+async fn wake_latency(publisher: &RedisStore, waiter: &RedisStore, key: &SessionKey) -> Duration {
+    let w = waiter.clone();
+    let k = key.clone();
+    let task = tokio::spawn(async move {
+        w.wait_published(&k, Duration::from_secs(10)).await;
+        Instant::now()
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let sent = Instant::now();
+    publisher.publish(key).await.unwrap();
+    let woke = task.await.unwrap();
+    woke.saturating_duration_since(sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_on_one_instance_wakes_the_other() {
+    let server = RedisServer::start(&[]);
+    let (a, b) = (
+        server.store(None, "kf").await,
+        server.store(None, "kf").await,
+    );
+    assert!(a.is_subscribed() && b.is_subscribed());
+    let key = SessionKey::new("acme", "t", "p");
+    let mut timings = Vec::new();
+    for _ in 0..5 {
+        timings.push(wake_latency(&a, &b, &key).await);
+    }
+    eprintln!("timing: publish -> wait_published on the other instance: {timings:?}");
+    assert!(
+        timings.iter().all(|t| *t < Duration::from_millis(100)),
+        "{timings:?}"
+    );
+    // Another key's change, or another prefix's, does not wake the waiter.
+    let other_prefix = server.store(None, "kf-other").await;
+    let started = Instant::now();
+    let waiting = b.wait_published(&key, Duration::from_millis(300));
+    let publishing = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        a.publish(&SessionKey::new("acme", "t", "q")).await.unwrap();
+        other_prefix.publish(&key).await.unwrap();
+    };
+    tokio::join!(waiting, publishing);
+    assert!(
+        started.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_errors_are_clear_and_never_show_the_password() {
+    let password = "pw-sentinel-7f3a";
+    let server = RedisServer::start(&["--requirepass", password]);
+    let ok = RedisStore::connect(&server.url(Some(password)), "kf", sealer(1)).await;
+    let store = ok.expect("the right password connects");
+    assert_eq!(store.server(), server.addr());
+    assert!(!format!("{store:?}").contains(password));
+
+    let wrong = format!("redis://:wrong-{password}@127.0.0.1:{}", server.port);
+    let none = server.url(None);
+    let closed = format!("redis://:{password}@127.0.0.1:{}", free_port());
+    for (url, want) in [
+        (wrong.as_str(), "authentication failed"),
+        (none.as_str(), "requires a password"),
+        (closed.as_str(), "connection refused"),
+    ] {
+        let e = RedisStore::connect(url, "kf", sealer(1)).await.unwrap_err();
+        let msg = e.to_string();
+        eprintln!("message: {msg}");
+        assert_eq!(e.kind(), ErrorKind::Store, "{msg}");
+        assert!(msg.contains(want) && msg.contains("127.0.0.1:"), "{msg}");
+        assert!(
+            !msg.contains(password) && !format!("{e:?}").contains(password),
+            "{e:?}"
+        );
+    }
+
+    let e = RedisStore::connect(&server.url(Some(password)), "kf", sealer(2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Store);
+    assert!(
+        e.to_string().contains("encryption key does not match"),
+        "{e}"
+    );
+    let e = RedisStore::connect(&server.url(Some(password)), "kf{x}", sealer(1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    let e = RedisStore::connect(&format!("rediss://:{password}@h:1"), "kf", sealer(1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(!e.to_string().contains(password), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_and_restarted_fails_clearly_then_works_uncorrupted() {
+    let password = "pw-sentinel-7f3a";
+    // Persistent this time: every write reaches the append-only file before it is answered.
+    let mut server = RedisServer::start(&[
+        "--requirepass",
+        password,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]);
+    let (a, b) = (
+        server.store(Some(password), "kf").await,
+        server.store(Some(password), "kf").await,
+    );
+    let key = SessionKey::new("acme", "t", "p");
+    let mut s = session(key.clone(), "before");
+    s.grant.refresh_token = Some(SecretString::from("refresh-before"));
+    let v1 = a.put(&s, Expect::Absent).await.unwrap();
+    b.put_pending(&flow(key.clone(), &hash(5), 600))
+        .await
+        .unwrap();
+
+    server.kill();
+    let started = Instant::now();
+    let e = a.get(&key).await.unwrap_err();
+    let took = started.elapsed();
+    let msg = e.to_string();
+    eprintln!("timing: get with redis down failed after {took:?}: {msg}");
+    assert_eq!(e.kind(), ErrorKind::Store);
+    assert!(
+        msg.contains(&server.addr()) && msg.starts_with("cannot read session"),
+        "{msg}"
+    );
+    assert!(!format!("{e:?}").contains(password), "{e:?}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    let e = a
+        .put(&session(key.clone(), "during"), Expect::Version(v1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    assert!(b.claim_pending(&hash(5), keyfob_core::now()).await.is_err());
+    // The subscription is noticed lost, and waiting degrades to sleeping.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.is_subscribed() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!b.is_subscribed());
+    let started = Instant::now();
+    b.wait_published(&key, Duration::from_millis(200)).await;
+    assert!(started.elapsed() >= Duration::from_millis(190));
+
+    server.restart();
+    let started = Instant::now();
+    let got = a.get(&key).await.expect("works again once redis is back");
+    eprintln!(
+        "timing: first get after the restart took {:?}",
+        started.elapsed()
+    );
+    let got = got.expect("the session survived");
+    assert_eq!(got.version, v1);
+    assert_eq!(got.grant.access_token.expose_secret(), "before");
+    assert_eq!(
+        got.grant
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned()),
+        Some("refresh-before".to_owned())
+    );
+    let v2 = a
+        .put(&session(key.clone(), "after"), Expect::Version(v1))
+        .await
+        .unwrap();
+    assert!(v2 > v1);
+    let claimed = b.claim_pending(&hash(5), keyfob_core::now()).await.unwrap();
+    assert!(claimed.is_some(), "the flow survived and is claimed once");
+    // The subscription comes back and announcements flow again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.is_subscribed() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let back = started.elapsed();
+    assert!(b.is_subscribed(), "resubscribed");
+    let latency = wake_latency(&a, &b, &key).await;
+    eprintln!("timing: resubscribed {back:?} after the restart; wake latency then {latency:?}");
+    assert!(latency < Duration::from_millis(100), "{latency:?}");
+}
+
+/// A config-defined OAuth2 provider `x` whose endpoints are the stub, with rotating refresh.
+fn engine(store: RedisStore, stub: &StubServer) -> Engine {
+    let toml = format!(
+        r#"
+        [session]
+        http_timeout_secs = 1
+        [providers.x]
+        display_name = "X"
+        authorize_url = "{base}/authorize"
+        token_url = "{base}/token"
+        refresh = "rotating"
+        [auth.x]
+        client_id = "kf-client"
+        client_secret = "kf-secret"
+        "#,
+        base = stub.url()
+    );
+    Engine::builder()
+        .config(Config::from_toml(&toml).expect("config"))
+        .store(Arc::new(store))
+        .build()
+        .expect("engine")
+}
+
+fn rotated(access: &str, refresh: &str) -> StubResponse {
+    StubResponse::json(
+        200,
+        &serde_json::json!({
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }),
+    )
+}
+
+/// Stores a session for `x` whose token is due for refresh: written an hour ago, expiring in
+/// 10 s.
+async fn near_expiry(store: &RedisStore) -> Session {
+    seed(store, 10, 3600).await
+}
+
+/// Stores a refreshable session for `x` written `age` seconds ago, expiring in `expires_in`.
+async fn seed(store: &RedisStore, expires_in: i64, age: i64) -> Session {
+    let now = keyfob_core::now();
+    let mut grant = Grant::bearer(SecretString::from("old-access"));
+    grant.refresh_token = Some(SecretString::from("old-refresh"));
+    grant.expires_at = Some(now + expires_in);
+    let mut s = Session {
+        key: SessionKey::default_for("x"),
+        handler: "x-oauth2".into(),
+        grant,
+        created_at: now - age,
+        updated_at: now - age,
+        refresh_error: None,
+        version: 0,
+    };
+    s.version = store.put(&s, Expect::Absent).await.unwrap();
+    s
+}
+
+/// Calls per command since the last `CONFIG RESETSTAT`, leaving out this test's own and the
+/// subscription's pings.
+async fn command_calls(conn: &mut redis::aio::MultiplexedConnection) -> Vec<(String, u64)> {
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    stats
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(":calls=")?;
+            let calls = rest.split(',').next()?.parse().ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .filter(|(name, _)| !matches!(name.as_str(), "info" | "config|resetstat" | "ping"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_ensure_is_one_redis_round_trip() {
+    let server = RedisServer::start(&[]);
+    let stub = StubServer::start(rotated("unused", "unused"))
+        .await
+        .unwrap();
+    let store = server.store(None, "kf").await;
+    seed(&store, 3600, 0).await;
+    let engine = engine(store, &stub);
+    // The first call loads the read script into the server.
+    engine.ensure(&AuthRequest::new("x")).await.unwrap();
+    let mut raw = server.raw(None).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..100 {
+        match engine.ensure(&AuthRequest::new("x")).await.unwrap() {
+            Ensured::Ready(creds) => assert_eq!(creds.access_token(), "old-access"),
+            other => panic!("the session is valid: {other:?}"),
+        }
+    }
+    eprintln!("timing: 100 cached ensure calls: {:?}", started.elapsed());
+    // One script per call (a round trip), which reads the record and its version counter.
+    let mut calls = command_calls(&mut raw).await;
+    calls.sort();
+    assert_eq!(
+        calls,
+        vec![
+            ("evalsha".to_owned(), 100),
+            ("get".to_owned(), 100),
+            ("hmget".to_owned(), 100)
+        ],
+        "one EVALSHA (HMGET + GET inside) per cached call, nothing else"
+    );
+    assert!(stub.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_callers_on_two_engines_cause_one_refresh() {
+    let server = RedisServer::start(&[]);
+    let stub = StubServer::start(
+        rotated("new-access", "new-refresh").with_delay(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let store = server.store(None, "kf").await;
+    let seeded = near_expiry(&store).await;
+    let engines = [
+        engine(store.clone(), &stub),
+        engine(server.store(None, "kf").await, &stub),
+    ];
+    let started = Instant::now();
+    let callers: Vec<_> = (0..100)
+        .map(|i| {
+            let engine = engines[i % 2].clone();
+            tokio::spawn(async move { engine.ensure(&AuthRequest::new("x")).await })
+        })
+        .collect();
+    for caller in callers {
+        match caller.await.unwrap() {
+            Ok(Ensured::Ready(creds)) => assert_eq!(creds.access_token(), "new-access"),
+            other => panic!("every caller gets the new token: {other:?}"),
+        }
+    }
+    eprintln!(
+        "timing: 100 callers over 2 engines, one refresh: {:?}",
+        started.elapsed()
+    );
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 1, "exactly one token request");
+    assert_eq!(
+        requests[0].form_value("grant_type").as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(
+        requests[0].form_value("refresh_token").as_deref(),
+        Some("old-refresh")
+    );
+    let s = store.get(&seeded.key).await.unwrap().unwrap();
+    assert!(s.version > seeded.version);
+    assert_eq!(s.grant.access_token.expose_secret(), "new-access");
+    assert_eq!(
+        s.grant
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned()),
+        Some("new-refresh".to_owned()),
+        "the rotated refresh token is stored"
+    );
+    assert_eq!(s.refresh_error, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_lease_holder_dies_another_instance_refreshes_after_it_expires() {
+    let server = RedisServer::start(&[]);
+    let stub =
+        StubServer::start(rotated("a-access", "a-refresh").with_delay(Duration::from_millis(900)))
+            .await
+            .unwrap();
+    let store = server.store(None, "kf").await;
+    let seeded = near_expiry(&store).await;
+    let (a, b) = (
+        engine(store.clone(), &stub),
+        engine(server.store(None, "kf").await, &stub),
+    );
+    // Instance A takes the lease and sends its request, then dies before the answer.
+    let holder = tokio::spawn(async move { a.ensure(&AuthRequest::new("x")).await });
+    while stub.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    holder.abort();
+    let _ = holder.await;
+    stub.set_response(rotated("b-access", "b-refresh"));
+    let started = Instant::now();
+    let Ensured::Ready(creds) = b.ensure(&AuthRequest::new("x")).await.unwrap() else {
+        panic!("B refreshes once the lease has expired")
+    };
+    let took = started.elapsed();
+    eprintln!("timing: B refreshed {took:?} after A died (lease: http timeout 1 s + 5 s)");
+    assert_eq!(creds.access_token(), "b-access");
+    assert!(
+        took >= Duration::from_secs(4),
+        "B waited for the lease: {took:?}"
+    );
+    assert_eq!(stub.requests().len(), 2);
+    let s = store.get(&seeded.key).await.unwrap().unwrap();
+    assert_eq!(s.grant.access_token.expose_secret(), "b-access");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_started_on_one_instance_completes_on_the_other_and_wakes_the_first() {
+    let server = RedisServer::start(&[]);
+    let stub = StubServer::start(rotated("flow-access", "flow-refresh"))
+        .await
+        .unwrap();
+    let (a, b) = (
+        engine(server.store(None, "kf").await, &stub),
+        engine(server.store(None, "kf").await, &stub),
+    );
+    let mut timings = Vec::new();
+    for round in 0..3 {
+        let req = AuthRequest::new("x").thread(format!("t{round}"));
+        let prompt = a.login(&req).await.unwrap();
+        let waiter = {
+            let (a, prompt) = (a.clone(), prompt.clone());
+            tokio::spawn(async move {
+                let creds = a.wait(&prompt, Duration::from_secs(10)).await;
+                (creds, Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The browser opened the link through A; B recognises it from the shared store.
+        let link = keyfob_testkit::open_prompt(&a, &prompt).await;
+        let params = CallbackParams {
+            state: Some(link.state.clone()),
+            code: Some(format!("code-{round}")),
+            ..CallbackParams::default()
+        };
+        let completed = b.complete_oauth2("x", params, &link.cookies).await.unwrap();
+        let done = Instant::now();
+        assert_eq!(completed.key, req.key());
+        let (creds, woke) = waiter.await.unwrap();
+        assert_eq!(creds.unwrap().access_token(), "flow-access");
+        timings.push(woke.saturating_duration_since(done));
+    }
+    eprintln!("timing: completion on B -> A.wait returned: {timings:?}");
+    // Polling alone would take up to 250 ms.
+    assert!(
+        timings.iter().all(|t| *t < Duration::from_millis(100)),
+        "{timings:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_reports_an_outage_and_the_flow_completes_after_it() {
+    let mut server = RedisServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let stub = StubServer::start(rotated("late-access", "late-refresh"))
+        .await
+        .unwrap();
+    let (a, b) = (
+        engine(server.store(None, "kf").await, &stub),
+        engine(server.store(None, "kf").await, &stub),
+    );
+    let prompt = a.login(&AuthRequest::new("x")).await.unwrap();
+    let link = keyfob_testkit::open_prompt(&a, &prompt).await;
+    let waiter = {
+        let (a, prompt) = (a.clone(), prompt.clone());
+        tokio::spawn(async move { a.wait(&prompt, Duration::from_secs(30)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.kill();
+    let killed = Instant::now();
+    let e = waiter
+        .await
+        .unwrap()
+        .expect_err("the waiter sees the outage");
+    eprintln!(
+        "timing: waiter reported the outage after {:?}: {e}",
+        killed.elapsed()
+    );
+    assert_eq!(e.kind(), ErrorKind::Store);
+    assert!(e.to_string().contains(&server.addr()), "{e}");
+
+    server.restart();
+    let params = CallbackParams {
+        state: Some(link.state.clone()),
+        code: Some("code".into()),
+        ..CallbackParams::default()
+    };
+    b.complete_oauth2("x", params, &link.cookies)
+        .await
+        .expect("the flow survived the outage");
+    let creds = a.wait(&prompt, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(creds.access_token(), "late-access");
+}
+
+// --- Faults: a writer killed mid-write, and Redis going away under a running engine. ---
+
+/// Env var with the Redis URL a crash-writer child process writes to.
+const CRASH_URL: &str = "KEYFOB_REDIS_TEST_CRASH_URL";
+
+/// `kill -9` of a process while it rewrites large sessions, many times, at random moments: every
+/// session is then exactly its old or its new version (it decrypts, decodes and matches one of
+/// them in every part) and the store still works. Each write is one Lua script, which Redis runs
+/// only once the whole command has arrived, and atomically.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_writing_leaves_every_session_old_or_new() {
+    let server = RedisServer::start(&[]);
+    let store = server.store(None, "kf").await;
+    for i in 0..crash::KEYS {
+        store
+            .put(&crash::session(i, 0), Expect::Absent)
+            .await
+            .unwrap();
+    }
+    let rounds = 20;
+    let mut seen = [0usize; 2];
+    for round in 0..rounds {
+        let writer = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "redis_server::crash_writer",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CRASH_URL, server.url(None))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        crash::kill_when_ready(writer, round, Duration::from_millis(20));
+        let fresh = server.store(None, "kf").await;
+        crash::check_survivors(&fresh, round, &mut seen).await;
+    }
+    eprintln!(
+        "after {rounds} kills: {} old and {} new sessions found",
+        seen[0], seen[1]
+    );
+    crash::still_works(&store).await;
+}
+
+/// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]: rewrites every
+/// session, alternating versions, until killed. Does nothing in a normal run.
+#[test]
+fn crash_writer() {
+    let Ok(url) = std::env::var(CRASH_URL) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = RedisStore::connect(&url, "kf", sealer(1)).await.unwrap();
+        crash::rewrite_until_killed(&store).await;
+    });
+}
+
+/// Redis stops under a running engine: `ensure`, `credentials` and a new login each fail with
+/// one clear store error naming the server (never a hang, a panic or a prompt built on nothing),
+/// and once Redis is back the same engine serves the same session again, and refreshes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_reports_a_redis_outage_and_recovers_after_it() {
+    let mut server = RedisServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let stub = StubServer::start(rotated("new-access", "new-refresh"))
+        .await
+        .unwrap();
+    let store = server.store(None, "kf").await;
+    seed(&store, 3600, 0).await;
+    let engine = engine(store, &stub);
+    let req = AuthRequest::new("x");
+    let key = req.key();
+    assert!(matches!(
+        engine.ensure(&req).await.unwrap(),
+        Ensured::Ready(_)
+    ));
+
+    server.kill();
+    let started = Instant::now();
+    let e = engine.ensure(&req).await.expect_err("redis is down");
+    eprintln!(
+        "ensure with redis down failed after {:?}: {e}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    assert!(
+        e.to_string().contains(&server.addr()),
+        "names the server: {e}"
+    );
+    let e = engine.credentials(&key).await.expect_err("redis is down");
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    let e = engine.login(&req).await.expect_err("redis is down");
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let creds = loop {
+        match engine.ensure(&req).await {
+            Ok(Ensured::Ready(c)) => break c,
+            Ok(other) => panic!("the session survived, so no prompt: {other:?}"),
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery 10 s after the restart: {e}"),
+        }
+    };
+    assert_eq!(creds.access_token(), "old-access");
+    assert!(stub.requests().is_empty(), "no refresh was needed");
+    // Refreshing works again too: the session, made due, is refreshed through the stub.
+    let mut due = engine.store().get(&key).await.unwrap().unwrap();
+    due.grant.expires_at = Some(keyfob_core::now() + 5);
+    due.updated_at = keyfob_core::now() - 3600;
+    engine
+        .store()
+        .put(&due, Expect::Version(due.version))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.credentials(&key).await.unwrap().access_token(),
+        "new-access"
+    );
+    assert_eq!(stub.requests().len(), 1);
+}
