@@ -1233,6 +1233,13 @@ impl Engine {
             );
         }
         let (provider, handler) = self.lookup_stored(&session)?;
+        // A session that cannot be refreshed (no refresh token, or a provider without refresh)
+        // is used while its token is valid; only a server's refusal ends a session early.
+        let refreshable = session.grant.refresh_token.is_some()
+            && !matches!(handler, Handler::OAuth2(o) if o.refresh == Refresh::None);
+        if !refreshable && usable {
+            return Ok(session);
+        }
         match self
             .handler_object(provider, handler)
             .refresh(&session.grant)

@@ -487,7 +487,8 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         .await
         .unwrap_or_else(|e| panic!("{}: starting a flow with scopes failed: {e}", spec.name));
     expected.extend(asked.map(str::to_owned));
-    scopes_sent(spec, &query(&scoped.url), &expected);
+    let scoped = crate::open_prompt(&engine, &scoped).await;
+    scopes_sent(spec, &query(&scoped.next_url), &expected);
 
     // The code exchange.
     let code = format!("{SENTINEL}-code");
