@@ -364,6 +364,7 @@ async fn oauth2_callback(
         code: take(&mut q, "code"),
         error: take(&mut q, "error"),
         error_description: take(&mut q, "error_description"),
+        iss: take(&mut q, "iss"),
     };
     match engine
         .complete_oauth2(&provider, params, &cookies(&headers))

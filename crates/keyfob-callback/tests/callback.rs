@@ -25,6 +25,13 @@ impl Setup {
         format!("http://{}", self.server.local_addr())
     }
 
+    /// `iss=<the test IdP>` (RFC 9207), as the IdP adds it to every authorization response.
+    fn iss(&self) -> String {
+        let issuer: String =
+            url::form_urlencoded::byte_serialize(self.idp.issuer().as_bytes()).collect();
+        format!("iss={issuer}")
+    }
+
     /// The user's browser, sharing `http`'s cookie jar.
     fn browser(&self) -> Browser {
         Browser::with_http(self.http.clone())
@@ -520,8 +527,9 @@ async fn pages_escape_what_they_echo_and_unknown_paths_404() {
     let r = s
         .http
         .get(format!(
-            "{}/auth/testidp/oauth2/callback?state={state}&error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-            s.base()
+            "{}/auth/testidp/oauth2/callback?state={state}&error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&{}",
+            s.base(),
+            s.iss()
         ))
         .send()
         .await
@@ -887,8 +895,9 @@ async fn a_callback_without_code_or_error_fails_the_flow_clearly() {
     let r = s
         .http
         .get(format!(
-            "{}/auth/testidp/oauth2/callback?state={state}",
-            s.base()
+            "{}/auth/testidp/oauth2/callback?state={state}&{}",
+            s.base(),
+            s.iss()
         ))
         .send()
         .await
@@ -1087,4 +1096,89 @@ async fn a_failed_refresh_is_one_request_shared_by_every_caller() {
             "the session is kept"
         );
     }
+}
+
+/// RFC 9207 and RFC 8414 §3.3 against the real server, which names itself in every
+/// authorization response (`iss`) and says so in its metadata: a response naming another issuer
+/// (a mix-up) or none is refused before the flow is claimed, and nothing is exchanged; the
+/// genuine response then completes. Metadata naming another issuer than the configured one is
+/// refused with both values.
+/// MUTATION: `Engine::check_iss` returning `Ok(())` fails the first two refusals (verified).
+#[tokio::test]
+async fn the_issuer_is_checked_in_metadata_and_on_the_callback() {
+    let s = setup(3600, "").await;
+    let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
+    let callback = s.browser().approve(&p.url).await.unwrap();
+    assert!(
+        callback.contains("iss="),
+        "the IdP names itself: {callback}"
+    );
+    let url = url::Url::parse(&callback).unwrap();
+    let without_iss: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let with = |extra: Option<&str>| {
+        let mut u = url.clone();
+        {
+            let mut q = u.query_pairs_mut();
+            q.clear();
+            for (k, v) in &without_iss {
+                q.append_pair(k, v);
+            }
+            if let Some(iss) = extra {
+                q.append_pair("iss", iss);
+            }
+        }
+        u.to_string()
+    };
+    for (forged, says) in [
+        (with(Some("https://evil.example")), "expects"),
+        (with(None), "does not name its issuer"),
+    ] {
+        let r = s.http.get(&forged).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{forged}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(says), "{page}");
+    }
+    assert_eq!(
+        s.idp.stats().await.token("authorization_code"),
+        0,
+        "nothing exchanged"
+    );
+    let r = s.http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    s.engine.wait(&p, Duration::from_secs(5)).await.unwrap();
+
+    // Metadata that names another issuer than the one configured.
+    let stub = StubServer::start(StubResponse::json(
+        200,
+        &serde_json::json!({
+            "issuer": "https://other.example",
+            "authorization_endpoint": "https://other.example/authorize",
+            "token_endpoint": "https://other.example/token",
+        }),
+    ))
+    .await
+    .unwrap();
+    let engine = Engine::builder()
+        .config(
+            Config::from_toml(&format!(
+                "[providers.mixed]\nissuer = \"{}\"\n[auth.mixed]\nclient_id = \"c\"\n",
+                stub.url()
+            ))
+            .unwrap(),
+        )
+        .store(Arc::new(MemoryStore::new()))
+        .build()
+        .unwrap();
+    let e = engine
+        .login(&AuthRequest::new("mixed"))
+        .await
+        .expect_err("metadata of another issuer");
+    assert!(
+        e.to_string().contains("https://other.example") && e.to_string().contains(stub.url()),
+        "{e}"
+    );
 }

@@ -152,6 +152,8 @@ pub struct CallbackParams {
     pub error: Option<String>,
     /// `error_description`.
     pub error_description: Option<String>,
+    /// `iss` (RFC 9207): the authorization server that sent the response.
+    pub iss: Option<String>,
 }
 
 impl fmt::Debug for CallbackParams {
@@ -857,6 +859,9 @@ impl Engine {
                 "this login link is not for an OAuth2 sign-in",
             ));
         }
+        // RFC 9207: a response from another authorization server (a mix-up) is refused before
+        // the flow is claimed or anything is exchanged.
+        self.check_iss(provider, params.iss.as_deref()).await?;
         let input = match (params.error, params.code) {
             (Some(error), _) => {
                 let desc = params
@@ -879,6 +884,42 @@ impl Engine {
             .with_provider(provider)),
         };
         self.finish(&hash, input, None).await
+    }
+
+    /// Compares an authorization response's `iss` with the issuer the provider is configured
+    /// with (checked against its metadata): a different one is refused, and a missing one too
+    /// when the metadata says the server always sends it. Without a configured issuer there is
+    /// nothing to compare with, and `iss` is ignored.
+    async fn check_iss(&self, provider: &str, iss: Option<&str>) -> Result<()> {
+        let Some(issuer) = self.provider_config(provider).issuer else {
+            return Ok(());
+        };
+        let meta = self
+            .inner
+            .runtime
+            .discover(&issuer)
+            .await
+            .map_err(|e| e.with_provider(provider))?;
+        match iss {
+            Some(iss) if !crate::oauth::same_issuer(iss, &issuer) => Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the authorization response comes from the issuer {:?}, but this login \
+                     expects {issuer:?}; nothing was exchanged",
+                    printable(iss)
+                ),
+            )
+            .with_provider(provider)),
+            None if meta.authorization_response_iss_parameter_supported => Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the authorization response does not name its issuer, which {issuer} says \
+                     it always does (RFC 9207); nothing was exchanged"
+                ),
+            )
+            .with_provider(provider)),
+            _ => Ok(()),
+        }
     }
 
     /// What the token-entry page for `state` shows.

@@ -296,6 +296,71 @@ async fn a_provider_without_device_login_says_so() {
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
 }
 
+/// A config-defined provider with only `issuer`, at a server whose OpenID discovery document
+/// lists no revocation endpoint while its RFC 8414 metadata does (the red-team's second
+/// authorization server): keyfob reads both, so sign-out revokes there.
+/// MUTATION: reading OpenID discovery alone (no RFC 8414 request) leaves the session
+/// unrevoked ("no revocation endpoint") and fails this.
+#[tokio::test]
+async fn sign_out_revokes_at_the_endpoint_only_rfc8414_metadata_lists() {
+    let stub = StubServer::start(StubResponse::json(200, &json!({})))
+        .await
+        .unwrap();
+    let base = stub.url().to_owned();
+    let oidc = json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+    });
+    let rfc8414 = json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "revocation_endpoint": format!("{base}/revoke"),
+    });
+    stub.push_responses([
+        StubResponse::json(200, &oidc),
+        StubResponse::json(200, &rfc8414),
+        StubResponse::json(
+            200,
+            &json!({"access_token": "at-8414", "refresh_token": "rt-8414", "expires_in": 3600}),
+        ),
+    ]);
+    let engine = engine(&format!(
+        "[providers.acme]\nissuer = \"{base}\"\n\
+         [auth.acme]\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+    ));
+    let req = AuthRequest::new("acme");
+    stub_login(&engine, &req).await;
+    let paths: Vec<String> = stub.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+            "/token"
+        ],
+        "both metadata documents, then the exchange"
+    );
+    stub.clear_requests();
+    let out = engine
+        .sign_out(
+            &req.key(),
+            SignOut {
+                revoke: true,
+                keep_if_revocation_fails: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.revocation, Revocation::Revoked);
+    let revoked: Vec<String> = stub.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        revoked.iter().all(|p| p == "/revoke") && !revoked.is_empty(),
+        "{revoked:?}"
+    );
+}
+
 #[tokio::test]
 async fn sign_out_reports_unsupported_and_failed_revocation_and_still_deletes() {
     // A stub RFC 7009 revocation endpoint that fails; a second provider without one.
