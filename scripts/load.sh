@@ -16,9 +16,13 @@ fi
 cargo build --release -p keyfob-bench
 status=0
 for scenario in wrk_health wrk_token_page; do
-    line=$(./target/release/keyfob-bench --json "$@" --scenario "$scenario")
+    # The bench exits non-zero when wrk failed; its line then carries "error".
+    if ! line=$(./target/release/keyfob-bench --json "$@" --scenario "$scenario"); then
+        status=1
+    fi
     echo "$line"
     case "$line" in
+        *'"error":'*|*'"skipped":'*) echo "$scenario: wrk did not run: $line" >&2; status=1 ;;
         *'"errors":0,'*) ;;
         *) echo "$scenario: errors, or wrk did not run" >&2; status=1 ;;
     esac

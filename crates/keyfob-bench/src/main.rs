@@ -31,7 +31,7 @@ const SCENARIOS: &[&str] = &[
     "token_flow_http",
     "token_flow_http_c64",
     "refresh_c100",
-    "refresh_ahead_c1000",
+    "refresh_ahead_1000_calls",
     "memory_per_session",
     "memory_per_finished_flow",
     "wrk_health",
@@ -45,8 +45,13 @@ const SCENARIOS: &[&str] = &[
 #[global_allocator]
 static ALLOC: cap::Cap<mimalloc::MiMalloc> = cap::Cap::new(mimalloc::MiMalloc, usize::MAX);
 
-/// Calls per timed batch in the micro scenarios (one `Instant` pair per batch, not per call).
+/// Calls per batch in the micro scenarios (a batch is a unit of their iteration counts; every
+/// call is timed on its own).
 const BATCH: u32 = 64;
+
+/// Set when a scenario could not measure what it says (a failed wrk run): the process then exits
+/// non-zero, after printing every line.
+static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 struct Opts {
     json: bool,
@@ -64,12 +69,23 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 fn report(opts: &Opts, scenario: &str, mut samples: Vec<u64>, iterations: u64, extra: Value) {
     samples.sort_unstable();
+    let stats = json!({
+        "median_ns": percentile(&samples, 0.5),
+        "p99_ns": percentile(&samples, 0.99),
+        "p999_ns": percentile(&samples, 0.999),
+    });
+    report_stats(opts, scenario, stats, iterations, extra);
+}
+
+/// Prints one scenario's line: `stats` (its percentiles) and `extra` fields.
+fn report_stats(opts: &Opts, scenario: &str, stats: Value, iterations: u64, extra: Value) {
     let mut line = json!({
         "scenario": scenario,
         "iterations": iterations,
-        "median_ns": percentile(&samples, 0.5),
-        "p99_ns": percentile(&samples, 0.99),
     });
+    if let (Value::Object(l), Value::Object(s)) = (&mut line, stats) {
+        l.extend(s);
+    }
     if let (Value::Object(l), Value::Object(e)) = (&mut line, extra) {
         l.extend(e);
     }
@@ -98,7 +114,8 @@ fn report(opts: &Opts, scenario: &str, mut samples: Vec<u64>, iterations: u64, e
     }
 }
 
-/// Times `batches` batches of [`BATCH`] calls of `f`; returns per-call nanoseconds per batch.
+/// Times `batches` × [`BATCH`] calls of `f`, each on its own: per-call nanoseconds, the
+/// timer's own cost included (see [`per_call`]).
 async fn micro<F, Fut>(batches: u32, mut f: F) -> Vec<u64>
 where
     F: FnMut() -> Fut,
@@ -107,15 +124,32 @@ where
     for _ in 0..batches / 10 + 1 {
         f().await; // warm-up
     }
-    let mut samples = Vec::with_capacity(batches as usize);
-    for _ in 0..batches {
+    let calls = batches as usize * BATCH as usize;
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
         let t = Instant::now();
-        for _ in 0..BATCH {
-            f().await;
-        }
-        samples.push(t.elapsed().as_nanos() as u64 / u64::from(BATCH));
+        f().await;
+        samples.push(t.elapsed().as_nanos() as u64);
     }
     samples
+}
+
+/// What the micro scenarios measured, for their JSON line: each call timed alone, and the
+/// median cost of timing nothing (two `Instant` reads), which every sample includes.
+fn per_call() -> Value {
+    static OVERHEAD: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let overhead = *OVERHEAD.get_or_init(|| {
+        let mut v: Vec<u64> = (0..100_000)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(());
+                t.elapsed().as_nanos() as u64
+            })
+            .collect();
+        v.sort_unstable();
+        percentile(&v, 0.5)
+    });
+    json!({"measured": "each call timed alone", "timer_overhead_ns": overhead})
 }
 
 async fn memory_engine(extra_toml: &str) -> Engine {
@@ -185,7 +219,7 @@ async fn hashmap_baseline(opts: &Opts, batches: u32) {
         "hashmap_baseline",
         samples,
         u64::from(batches * BATCH),
-        json!({}),
+        per_call(),
     );
 }
 
@@ -214,7 +248,7 @@ async fn auth_check_cached(opts: &Opts, batches: u32, redis: Option<&str>) {
     } else {
         "auth_check_cached"
     };
-    report(opts, name, samples, u64::from(batches * BATCH), json!({}));
+    report(opts, name, samples, u64::from(batches * BATCH), per_call());
 }
 
 fn noop(auth: Option<ToolAuth>, name: &str) -> FnTool {
@@ -269,7 +303,7 @@ async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>)
         (true, false) => "invoke_cached",
         _ => "invoke_no_auth",
     };
-    report(opts, name, samples, u64::from(batches * BATCH), json!({}));
+    report(opts, name, samples, u64::from(batches * BATCH), per_call());
 }
 
 /// One keep-alive HTTP/1.1 connection, as a load generator such as wrk drives it: the request
@@ -421,7 +455,11 @@ async fn token_flow_http(opts: &Opts, flows: u32, concurrency: u32) {
         &name,
         samples,
         n,
-        json!({ "flows_per_sec": per_sec.round(), "concurrency": concurrency }),
+        json!({
+            "flows_per_sec": per_sec.round(),
+            "concurrency": concurrency,
+            "measured": "each flow: started in-process, then GET of its login link and POST of the token form over HTTP, key check off",
+        }),
     );
     server.shutdown().await;
 }
@@ -496,7 +534,7 @@ async fn refresh_c100(opts: &Opts, rounds: u32) {
 /// 1,000 calls, one every 4 ms, across the expiry of a 3-second access token, with
 /// refresh-ahead on: how much slower than a cached call the slowest one was, against the time
 /// of one request to the token endpoint, and how many callers had to refresh themselves.
-async fn refresh_ahead_c1000(opts: &Opts) {
+async fn refresh_ahead_1000_calls(opts: &Opts) {
     let stub = StubServer::start(StubResponse::json(
         200,
         &json!({"access_token": "fresh", "refresh_token": "rt-next", "expires_in": 3, "token_type": "bearer"}),
@@ -561,7 +599,7 @@ async fn refresh_ahead_c1000(opts: &Opts) {
     let max = samples.iter().copied().max().unwrap_or(0);
     report(
         opts,
-        "refresh_ahead_c1000",
+        "refresh_ahead_1000_calls",
         samples,
         1000,
         json!({
@@ -737,9 +775,10 @@ async fn wrk(opts: &Opts, scenario: &str, secs: u32) {
         .output()
         .is_err()
     {
-        eprintln!(
-            "{scenario} skipped: wrk is not installed (apt-get install -y wrk, or scripts/load.sh)"
-        );
+        let why = "wrk is not installed (apt-get install -y wrk, or scripts/load.sh)";
+        eprintln!("{scenario} skipped: {why}");
+        let line = json!({"scenario": scenario, "skipped": why});
+        println!("{line}");
         return;
     }
     let engine = memory_engine("").await;
@@ -828,17 +867,23 @@ async fn wrk(opts: &Opts, scenario: &str, secs: u32) {
                 .sum()
         })
         .unwrap_or(0);
-    if !out.status.success() || requests == 0 {
+    let failure = if !out.status.success() {
+        Some(format!("wrk exited with {}", out.status))
+    } else if requests == 0 || median == 0 {
+        Some("wrk's output has no requests or latencies".to_owned())
+    } else {
+        None
+    };
+    if let Some(why) = &failure {
         eprintln!(
-            "{scenario}: wrk failed:\n{text}\n{}",
+            "{scenario}: {why}:\n{text}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    // wrk reports percentiles, not samples: 51 copies of its median and 49 of its p99 make
-    // `report` print exactly those two.
-    let mut samples = vec![median; 51];
-    samples.extend([p99; 49]);
-    let line = json!({
+    // wrk reports percentiles, not samples: its own median and p99 are the line's.
+    let stats = json!({"median_ns": median, "p99_ns": p99});
+    let mut line = json!({
         "requests_per_sec": per_sec.round(),
         "errors": socket_errors + non_2xx,
         "non_2xx": non_2xx,
@@ -846,8 +891,12 @@ async fn wrk(opts: &Opts, scenario: &str, secs: u32) {
         "threads": 2,
         "connections": 64,
         "duration_secs": secs,
+        "measured": "wrk's own latency percentiles under full load",
     });
-    report(opts, scenario, samples, requests, line);
+    if let (Some(why), Value::Object(l)) = (failure, &mut line) {
+        l.insert("error".into(), Value::String(why));
+    }
+    report_stats(opts, scenario, stats, requests, line);
 }
 
 fn parse() -> Opts {
@@ -887,7 +936,7 @@ fn parse() -> Opts {
     opts
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let opts = parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -937,8 +986,8 @@ fn main() {
         if want("refresh_c100") {
             refresh_c100(&opts, rounds).await;
         }
-        if want("refresh_ahead_c1000") {
-            refresh_ahead_c1000(&opts).await;
+        if want("refresh_ahead_1000_calls") {
+            refresh_ahead_1000_calls(&opts).await;
         }
         let memory_n = if opts.quick { 2_000 } else { 10_000 };
         if want("memory_per_session") {
@@ -970,5 +1019,10 @@ fn main() {
             .build()
             .expect("runtime")
             .block_on(token_flow_http(&opts, flows / 2, 1));
+    }
+    if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
     }
 }

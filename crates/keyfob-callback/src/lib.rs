@@ -293,6 +293,21 @@ fn cookies(headers: &HeaderMap) -> LinkCookies {
     )
 }
 
+/// The provider of a known route and the request's `state`, or the page that refuses it (an
+/// unknown provider, a parameter given twice).
+fn provider_and_state(
+    engine: &Engine,
+    path: Result<Path<String>, PathRejection>,
+    query: Option<String>,
+) -> Result<(String, Option<String>), Box<Response>> {
+    let provider = provider_of(path)?;
+    if let Some(r) = unknown_provider(engine, &provider) {
+        return Err(Box::new(r));
+    }
+    let mut q = pairs(query.unwrap_or_default().as_bytes())?;
+    Ok((provider, take(&mut q, "state")))
+}
+
 /// The login link: binds the flow to this browser (a cookie) and sends it on with a 303 to the
 /// URL the engine recorded when the flow started. No request parameter chooses the target.
 async fn start_link(
@@ -301,15 +316,8 @@ async fn start_link(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let provider = match provider_of(path) {
+    let (provider, state) = match provider_and_state(&engine, path, query) {
         Ok(p) => p,
-        Err(r) => return *r,
-    };
-    if let Some(r) = unknown_provider(&engine, &provider) {
-        return r;
-    }
-    let state = match pairs(query.unwrap_or_default().as_bytes()) {
-        Ok(mut q) => take(&mut q, "state"),
         Err(r) => return *r,
     };
     let opened = match engine
@@ -386,15 +394,8 @@ async fn token_form(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let provider = match provider_of(path) {
+    let (provider, state) = match provider_and_state(&engine, path, query) {
         Ok(p) => p,
-        Err(r) => return *r,
-    };
-    if let Some(r) = unknown_provider(&engine, &provider) {
-        return r;
-    }
-    let state = match pairs(query.unwrap_or_default().as_bytes()) {
-        Ok(mut q) => take(&mut q, "state"),
         Err(r) => return *r,
     };
     match engine

@@ -73,6 +73,15 @@ impl Home {
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// An executable `sh` script in the test's folder running `body`: a stand-in `$BROWSER`.
+    fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
 }
 
 /// A real OAuth2 server with the client `cli`, and a home whose `testidp` provider discovers it
@@ -910,19 +919,10 @@ async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one(
     // The "browser" records the command line it was started with, which every local user can
     // read in /proc: it must hold no state, only the path of a private file that leads to the link.
     let args_file = home.dir.path().join("browser-args");
-    let script = home.dir.path().join("browser.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
-            args_file.display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let script = home.script(
+        "browser.sh",
+        &format!("printf '%s\\n' \"$@\" >> '{}'", args_file.display()),
+    );
     let mut with_browser = headless(home.cmd(&["login", "testidp", "--profile", "desk"]));
     with_browser.env("BROWSER", &script);
     // Every log line at TRACE, the browser opener's included: no state in them either.
@@ -1294,20 +1294,14 @@ mod real_browser {
         ] {
             let provider = args[1];
             let report = home.dir.path().join(format!("report-{provider}"));
-            let script = home.dir.path().join(format!("chromium-{provider}.sh"));
             let typed = token.map(|t| format!(" --token '{t}'")).unwrap_or_default();
-            std::fs::write(
-                &script,
-                format!(
-                    "#!/bin/sh\nnode '{driver}' \"$1\" '{}'{typed} >/dev/null 2>&1 &\n",
+            let script = home.script(
+                &format!("chromium-{provider}.sh"),
+                &format!(
+                    "node '{driver}' \"$1\" '{}'{typed} >/dev/null 2>&1 &",
                     report.display()
                 ),
-            )
-            .unwrap();
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-            }
+            );
             let mut cmd = home.cmd(&args);
             cmd.env("BROWSER", &script);
             let (child, url) = start_login_in(cmd).await;
