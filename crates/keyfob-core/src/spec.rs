@@ -184,18 +184,40 @@ pub struct Verify {
     pub key: KeyPlacement,
     /// Fixed headers the request needs (an API version, say).
     pub headers: &'static [(&'static str, &'static str)],
+    /// What an HTTP 403 answer means, as the provider documents it (401 always refuses).
+    pub forbidden: Forbidden,
 }
 
 impl Verify {
-    /// An authenticated `GET` of `url` with `key` placement and no extra headers.
+    /// An authenticated `GET` of `url` with `key` placement and no extra headers; a 403 refuses.
     pub const fn get(url: &'static str, key: KeyPlacement) -> Verify {
         Verify {
             method: Method::Get,
             url,
             key,
             headers: &[],
+            forbidden: Forbidden::Refused,
         }
     }
+
+    /// The same check, where the provider answers 403 to a valid key that lacks `permission`
+    /// (which the check endpoint needs): such a key is saved, with a warning naming it.
+    pub const fn forbidden_means_lacking(self, permission: &'static str) -> Verify {
+        Verify {
+            forbidden: Forbidden::LacksPermission(permission),
+            ..self
+        }
+    }
+}
+
+/// What a provider's HTTP 403 answer to a key check means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    /// The key is refused (Datadog answers 403 to an invalid key).
+    Refused,
+    /// The key is valid but lacks this permission (Stripe's restricted keys without
+    /// `Balance: Read`): it is saved, with a warning naming the permission.
+    LacksPermission(&'static str),
 }
 
 /// An HTTP method for [`Verify`].

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use keyfob_core::config::Config;
 use keyfob_core::scope;
 use keyfob_core::spec::{
-    BodyFormat, ClientAuth, Handler, KeyPlacement, OAuth2Spec, Offline, Pkce, Provider, Refresh,
-    TokenEntry, TokenSpec, Verify,
+    BodyFormat, ClientAuth, Forbidden, Handler, KeyPlacement, OAuth2Spec, Offline, Pkce, Provider,
+    Refresh, TokenEntry, TokenSpec, Verify,
 };
 use keyfob_core::{AuthRequest, CallbackParams, Engine, ErrorKind, ExposeSecret, SecretString};
 use serde_json::json;
@@ -792,6 +792,59 @@ fn scopes_sent(spec: &OAuth2Spec, q: &[(String, String)], expected: &scope::Scop
     }
 }
 
+/// A 403 answer to the key check means what the spec says the provider documents: the key is
+/// refused (nothing stored), or it is valid but lacks a permission (saved, with a warning
+/// naming the permission). Runs on a second flow of `engine`; leaves nothing behind.
+async fn forbidden_answer(
+    engine: &Engine,
+    stub: &StubServer,
+    provider: &'static Provider,
+    spec: &'static TokenSpec,
+    verify: &Verify,
+    fields: &[(String, SecretString)],
+) {
+    stub.set_response(StubResponse::json(
+        403,
+        &json!({"message": "this key may not read this resource", "error": "forbidden"}),
+    ));
+    let req = AuthRequest::new(provider.id)
+        .handler(spec.name)
+        .profile("forbidden");
+    let prompt = engine.login(&req).await.expect("token flow starts");
+    let link = crate::open_prompt(engine, &prompt).await;
+    let done = engine
+        .complete_token(
+            provider.id,
+            Some(&link.state),
+            fields.to_vec(),
+            &link.cookies,
+        )
+        .await;
+    match verify.forbidden {
+        Forbidden::Refused => {
+            let e = done.expect_err("a 403 refuses the key");
+            refused_and_nothing_stored(engine, &req, &e, spec.name).await;
+            engine.cancel(&prompt).await.expect("cancel");
+        }
+        Forbidden::LacksPermission(permission) => {
+            let done = done.unwrap_or_else(|e| {
+                panic!(
+                    "{}: a 403 means a valid key lacking {permission}: {e}",
+                    spec.name
+                )
+            });
+            assert!(
+                done.warnings.iter().any(|w| w.contains(permission)),
+                "{}: the warning names {permission}: {:?}",
+                spec.name,
+                done.warnings
+            );
+            assert!(engine.logout(&req.key()).await.expect("logout"));
+        }
+    }
+    stub.clear_requests();
+}
+
 /// Every token handler: the entry page's fields complete the flow and fill the env keys.
 ///
 /// A provider without a token handler must refuse the token page.
@@ -943,6 +996,7 @@ async fn token_handler(
                 spec.name
             );
         }
+        forbidden_answer(&engine, &stub, provider, spec, verify, &fields).await;
         stub.set_response(StubResponse::json(200, &json!({"login": "kit-user"})));
     }
     let done = engine

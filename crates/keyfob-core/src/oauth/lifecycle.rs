@@ -21,7 +21,7 @@ use super::{OAuth2Handler, Runtime, TokenResp, UNAVAILABLE, UNREADABLE};
 use crate::error::{ErrorKind, Result, printable};
 use crate::scope::{self, Scopes};
 use crate::session::Grant;
-use crate::spec::{ClientAuth, KeyPlacement, Method, RevokeStyle, Verify};
+use crate::spec::{ClientAuth, Forbidden, KeyPlacement, Method, RevokeStyle, Verify};
 
 /// A request body's fields.
 type Form = Vec<(&'static str, String)>;
@@ -73,7 +73,8 @@ pub enum KeyCheck {
     Accepted(Option<String>),
     /// The provider refused the key (401 or 403), with its message.
     Rejected(String),
-    /// The key could not be checked (network, 5xx, rate limit): saved with this warning.
+    /// The key could not be checked (network, 5xx, rate limit), or it is valid but lacks a
+    /// permission the check needs: saved with this warning.
     Unchecked(String),
 }
 
@@ -148,7 +149,8 @@ async fn status_and_body(resp: reqwest::Response) -> (u16, Vec<u8>) {
 
 impl Runtime {
     /// Checks `key` with the provider's verification request. A 2xx answer accepts it (and may
-    /// name the account), 401 and 403 reject it, anything else leaves it unchecked.
+    /// name the account), 401 rejects it, 403 rejects it or says it lacks a permission (as the
+    /// spec's [`Forbidden`] says), anything else leaves it unchecked.
     pub async fn check_key(
         &self,
         display_name: &str,
@@ -200,6 +202,12 @@ impl Runtime {
                     ));
                 }
                 KeyCheck::Accepted(identity_from(&v))
+            }
+            403 if let Forbidden::LacksPermission(permission) = verify.forbidden => {
+                KeyCheck::Unchecked(format!(
+                    "{display_name} accepted this key, but it lacks the {permission} permission \
+                     (HTTP 403); it was saved, and tools that need that permission will fail"
+                ))
             }
             401 | 403 => {
                 let said = provider_message(&body, secret);

@@ -16,10 +16,13 @@ static TOKEN: TokenSpec = TokenSpec {
     name: "lever-token",
     env_key: "LEVER_TOKEN",
     docs_url: "https://help.lever.co/hc/en-us/articles/20087297592477-Generating-and-using-API-credentials",
-    verify: Some(Verify::get(
-        "https://api.lever.co/v1/users?limit=1",
-        KeyPlacement::BasicUser,
-    )),
+    verify: Some(
+        Verify::get(
+            "https://api.lever.co/v1/users?limit=1",
+            KeyPlacement::BasicUser,
+        )
+        .forbidden_means_lacking("Users: read"),
+    ),
     ..TokenSpec::DEFAULTS
 };
 

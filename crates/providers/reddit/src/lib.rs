@@ -2,7 +2,8 @@
 //!
 //! Sources: <https://github.com/reddit-archive/reddit/wiki/OAuth2>.
 //!
-//! `duration=permanent` asks for a refresh token; refresh tokens now rotate.
+//! `duration=permanent` asks for a refresh token. Refresh tokens are reusable: Reddit announced
+//! single-use refresh tokens in 2021 and withdrew the change (PRAW's changelog records both).
 //!
 //! Reddit refuses requests without a descriptive User-Agent; API calls go to `oauth.reddit.com`.
 
@@ -18,7 +19,7 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
     recommended_scopes: &["identity", "read", "account"],
     client_auth: ClientAuth::Basic,
     pkce: Pkce::None,
-    refresh: Refresh::Rotating,
+    refresh: Refresh::Plain,
     offline: Offline::Params(&[("duration", "permanent")]),
     docs_url: "https://www.reddit.com/prefs/apps",
     ..OAuth2Spec::DEFAULTS

@@ -8,7 +8,9 @@
 //! does), so the token comes back nested under `authed_user` and [`quirks`] lifts it; errors come
 //! back as HTTP 200 `{"ok": false, "error": …}` (handled by the core); token rotation is opt-in
 //! per app, and a rotated refresh token is single-use. `oauth.v2.access` asks for HTTP Basic client
-//! authentication (the reference sent the secret in the body). Slack does not support PKCE, and requires
+//! authentication (the reference sent the secret in the body). PKCE stays off: Slack offers it
+//! (since March 2026) only as an opt-in that turns the app into a public client, irreversibly, with
+//! shorter-lived refresh tokens, which a confidential client with a secret does not need. Slack requires
 //! an https redirect URI (serve the callback with TLS or behind a proxy). Sign-out calls
 //! `auth.revoke` with the access token as its bearer credential, which answers 200
 //! `{"ok": true, "revoked": true}` or `{"ok": false, "error": "invalid_auth"}`

@@ -4,7 +4,8 @@
 //!
 //! Secret key sent as HTTP Basic username with empty password (curl -u sk_...:), Authorization:
 //! Bearer is also accepted. Test vs live mode is encoded in the key prefix. Restricted keys (rk_)
-//! may lack permission for /v1/balance (403 permission error still proves the key is valid).
+//! without the Balance: Read permission get 403 from /v1/balance (Stripe's errors page: 403 means
+//! the key lacks permission, 401 that it is invalid): such a key is saved, with a warning.
 //! Publishable keys (pk_) must be rejected - they cannot call the API. Optional Stripe-Version
 //! header.
 
@@ -14,10 +15,10 @@ static TOKEN: TokenSpec = TokenSpec {
     name: "stripe-token",
     env_key: "STRIPE_TOKEN",
     docs_url: "https://dashboard.stripe.com/apikeys",
-    verify: Some(Verify::get(
-        "https://api.stripe.com/v1/balance",
-        KeyPlacement::Bearer,
-    )),
+    verify: Some(
+        Verify::get("https://api.stripe.com/v1/balance", KeyPlacement::Bearer)
+            .forbidden_means_lacking("Balance: Read"),
+    ),
     key_prefixes: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
     ..TokenSpec::DEFAULTS
 };

@@ -14,10 +14,10 @@ static TOKEN: TokenSpec = TokenSpec {
     name: "supabase-token",
     env_key: "SUPABASE_TOKEN",
     docs_url: "https://supabase.com/dashboard/account/tokens",
-    verify: Some(Verify::get(
-        "https://api.supabase.com/v1/projects",
-        KeyPlacement::Bearer,
-    )),
+    verify: Some(
+        Verify::get("https://api.supabase.com/v1/projects", KeyPlacement::Bearer)
+            .forbidden_means_lacking("projects: read"),
+    ),
     key_prefixes: &["sbp_"],
     ..TokenSpec::DEFAULTS
 };
