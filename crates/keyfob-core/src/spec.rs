@@ -296,6 +296,12 @@ pub enum Offline {
 pub enum RevokeStyle {
     /// RFC 7009: a form POST per token (the refresh token first), with client authentication.
     Rfc7009,
+    /// RFC 7009's form POSTs, with the client credentials in the body whatever the token
+    /// endpoint's method (Calendly: `client_id`, `client_secret` and `token`).
+    Rfc7009CredentialsInBody,
+    /// `POST revoke_url` with HTTP Basic client credentials, the JSON body `{"token": …}` of the
+    /// access token, and these headers (Notion: `Notion-Version`).
+    JsonBasic(&'static [(&'static str, &'static str)]),
     /// `DELETE revoke_url` with HTTP Basic client credentials and the JSON body
     /// `{"access_token": …}`, answered 204 (GitHub's "delete an app token"). The URL may name
     /// `{client_id}`.

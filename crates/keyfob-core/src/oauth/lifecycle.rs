@@ -244,9 +244,14 @@ impl Runtime {
 }
 
 impl OAuth2Handler {
-    /// A form with the client's credentials placed as the spec says, and the Basic header when
-    /// that is the method.
-    fn authenticated_form(&self, mut form: Form) -> Result<(Form, Option<String>)> {
+    /// A form with the client's credentials placed as `auth` says (the spec's method, except
+    /// for revocation styles that name their own), and the Basic header when that is the
+    /// method.
+    fn authenticated_form(
+        &self,
+        mut form: Form,
+        auth: ClientAuth,
+    ) -> Result<(Form, Option<String>)> {
         let id = self
             .config
             .client_id
@@ -267,7 +272,7 @@ impl OAuth2Handler {
             .as_ref()
             .map(|s| s.expose_secret().to_owned());
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        match (self.spec.client_auth, secret) {
+        match (auth, secret) {
             (ClientAuth::Basic, Some(secret)) => {
                 let basic = STANDARD.encode(format!("{}:{}", enc(&id), enc(&secret)));
                 Ok((form, Some(format!("Basic {basic}"))))
@@ -283,7 +288,17 @@ impl OAuth2Handler {
     }
 
     fn form_request(&self, url: &Url, form: Form) -> Result<oauth2::HttpRequest> {
-        let (form, basic) = self.authenticated_form(form)?;
+        self.form_request_as(url, form, self.spec.client_auth)
+    }
+
+    /// [`Self::form_request`] with the client authentication method `auth`.
+    fn form_request_as(
+        &self,
+        url: &Url,
+        form: Form,
+        auth: ClientAuth,
+    ) -> Result<oauth2::HttpRequest> {
+        let (form, basic) = self.authenticated_form(form, auth)?;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish()
@@ -304,7 +319,19 @@ impl OAuth2Handler {
 
     /// POSTs an authenticated form as is (no token-response normalizing): status and body.
     async fn post_form(&self, url: &Url, form: Form, what: &str) -> Result<(u16, Vec<u8>)> {
-        let (parts, body) = self.form_request(url, form)?.into_parts();
+        self.post_form_as(url, form, what, self.spec.client_auth)
+            .await
+    }
+
+    /// [`Self::post_form`] with the client authentication method `auth`.
+    async fn post_form_as(
+        &self,
+        url: &Url,
+        form: Form,
+        what: &str,
+        auth: ClientAuth,
+    ) -> Result<(u16, Vec<u8>)> {
+        let (parts, body) = self.form_request_as(url, form, auth)?.into_parts();
         let resp = self
             .runtime
             .client
@@ -472,10 +499,14 @@ impl OAuth2Handler {
                 "this provider has no revocation endpoint; revoke the app's access in the provider's settings",
             ));
         };
-        if self.spec.revoke_style != RevokeStyle::Rfc7009 {
-            let (status, bytes) = self.revoke_access_token(&url, grant).await?;
-            return self.revoked(status, &bytes, &grant.access_token);
-        }
+        let auth = match self.spec.revoke_style {
+            RevokeStyle::Rfc7009 => self.spec.client_auth,
+            RevokeStyle::Rfc7009CredentialsInBody => ClientAuth::Body,
+            _ => {
+                let (status, bytes) = self.revoke_access_token(&url, grant).await?;
+                return self.revoked(status, &bytes, &grant.access_token);
+            }
+        };
         let mut tokens = Vec::new();
         if let Some(rt) = &grant.refresh_token {
             tokens.push((rt, "refresh_token"));
@@ -487,7 +518,7 @@ impl OAuth2Handler {
                 ("token_type_hint", hint.to_owned()),
             ];
             let (status, bytes) = self
-                .post_form(&url, form, "the revocation endpoint")
+                .post_form_as(&url, form, "the revocation endpoint", auth)
                 .await?;
             self.revoked(status, &bytes, token)?;
         }
@@ -495,23 +526,37 @@ impl OAuth2Handler {
     }
 
     /// The access token's revocation in the spec's non-RFC style: GitHub's `DELETE` with Basic
-    /// client credentials and `{"access_token": …}`, or Slack's bearer `POST`. Status and body.
+    /// client credentials and `{"access_token": …}`, Slack's bearer `POST`, or Notion's `POST`
+    /// of `{"token": …}` with Basic client credentials. Status and body.
     async fn revoke_access_token(&self, url: &Url, grant: &Grant) -> Result<(u16, Vec<u8>)> {
         let client = &self.runtime.client;
         let token = grant.access_token.expose_secret();
-        let req = if self.spec.revoke_style == RevokeStyle::BearerPost {
-            client.post(url.as_str()).bearer_auth(token)
-        } else {
-            let id = self.config.client_id.clone().unwrap_or_default();
-            let secret = self
-                .config
-                .client_secret
-                .as_ref()
-                .map(|s| s.expose_secret());
-            client
+        let id = self.config.client_id.clone().unwrap_or_default();
+        let secret = self
+            .config
+            .client_secret
+            .as_ref()
+            .map(|s| s.expose_secret());
+        let req = match self.spec.revoke_style {
+            RevokeStyle::BearerPost => client.post(url.as_str()).bearer_auth(token),
+            RevokeStyle::JsonBasic(headers) => {
+                // The Basic header as the token endpoint builds it (RFC 6749 §2.3.1 encoding).
+                let (_, basic) = self.authenticated_form(Vec::new(), ClientAuth::Basic)?;
+                let mut req = client
+                    .post(url.as_str())
+                    .json(&serde_json::json!({ "token": token }));
+                if let Some(basic) = basic {
+                    req = req.header(header::AUTHORIZATION, basic);
+                }
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                req
+            }
+            _ => client
                 .delete(url.as_str())
                 .basic_auth(id, secret)
-                .json(&serde_json::json!({ "access_token": token }))
+                .json(&serde_json::json!({ "access_token": token })),
         };
         let resp = req
             .header(header::ACCEPT, "application/json")

@@ -560,6 +560,93 @@ async fn slack_sign_out_calls_auth_revoke_and_reads_ok_false() {
     }
 }
 
+/// Notion revokes with a JSON body `{"token": …}`, HTTP Basic client credentials and a
+/// `Notion-Version` header (developers.notion.com, "Revoke a token"), not RFC 7009's form.
+/// MUTATION: sending RFC 7009's form for Notion fails the body and header assertions.
+#[tokio::test]
+async fn notion_sign_out_posts_json_with_basic_credentials() {
+    let login = || {
+        StubResponse::json(
+            200,
+            &json!({"access_token": "ntn_SENTINEL_revoke", "refresh_token": "nrt_SENTINEL", "bot_id": "b1"}),
+        )
+    };
+    let stub = StubServer::start(login()).await.unwrap();
+    let engine = engine(&format!(
+        "[auth.notion]\nclient_id = \"nid\"\nclient_secret = \"n+s/ec\"\n\
+         authorize_url = \"{0}/v1/oauth/authorize\"\ntoken_url = \"{0}/v1/oauth/token\"\n\
+         revoke_url = \"{0}/v1/oauth/revoke\"\n",
+        stub.url()
+    ));
+    let (outcome, r) = sign_out_against(
+        &stub,
+        &engine,
+        "notion",
+        "default",
+        login(),
+        StubResponse::json(200, &json!({})),
+    )
+    .await;
+    assert_eq!(outcome, Revocation::Revoked);
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/v1/oauth/revoke")
+    );
+    // base64("nid:n%2Bs%2Fec"): the credentials form-encoded first (RFC 6749 §2.3.1).
+    assert_eq!(authorization(&r), Some("Basic bmlkOm4lMkJzJTJGZWM="));
+    assert_eq!(r.header("notion-version"), Some("2025-09-03"));
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body, json!({"token": "ntn_SENTINEL_revoke"}));
+}
+
+/// Calendly's revocation endpoint takes `client_id`, `client_secret` and `token` in the form
+/// body, while its token endpoint wants HTTP Basic (developer.calendly.com, "Revoke access
+/// token"): no Authorization header goes to the revocation endpoint.
+/// MUTATION: using the token endpoint's Basic authentication fails the body assertions.
+#[tokio::test]
+async fn calendly_sign_out_sends_the_client_credentials_in_the_body() {
+    let stub = StubServer::start(StubResponse::json(
+        200,
+        &json!({"access_token": "cal_SENTINEL_access", "refresh_token": "cal_SENTINEL_refresh", "expires_in": 7200}),
+    ))
+    .await
+    .unwrap();
+    let engine = engine(&format!(
+        "[auth.calendly]\nclient_id = \"cid\"\nclient_secret = \"csec\"\n\
+         authorize_url = \"{0}/oauth/authorize\"\ntoken_url = \"{0}/oauth/token\"\n\
+         revoke_url = \"{0}/oauth/revoke\"\nuserinfo_url = \"{0}/users/me\"\n",
+        stub.url()
+    ));
+    let req = AuthRequest::new("calendly");
+    stub_login(&engine, &req).await;
+    stub.set_response(StubResponse::json(200, &json!({})));
+    stub.clear_requests();
+    let out = engine
+        .sign_out(&req.key(), SignOut::default())
+        .await
+        .unwrap();
+    assert_eq!(out.revocation, Revocation::Revoked);
+    let sent = stub.requests();
+    assert_eq!(
+        sent.len(),
+        2,
+        "the refresh token, then the access token: {sent:?}"
+    );
+    for (r, token) in sent
+        .iter()
+        .zip(["cal_SENTINEL_refresh", "cal_SENTINEL_access"])
+    {
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/oauth/revoke")
+        );
+        assert_eq!(authorization(r), None, "no Basic header");
+        assert_eq!(r.form_value("client_id").as_deref(), Some("cid"));
+        assert_eq!(r.form_value("client_secret").as_deref(), Some("csec"));
+        assert_eq!(r.form_value("token").as_deref(), Some(token));
+    }
+}
+
 /// An engine whose Notion key check goes to a stub answering `answer`.
 async fn engine_with_key_stub(answer: StubResponse) -> (StubServer, Engine) {
     let stub = StubServer::start(answer).await.unwrap();

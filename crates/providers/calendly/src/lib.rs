@@ -10,7 +10,7 @@
 //!
 //! Scopes are chosen on the app; none are sent by default.
 
-use keyfob_core::spec::{ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh};
+use keyfob_core::spec::{ClientAuth, Handler, OAuth2Spec, Pkce, Provider, Refresh, RevokeStyle};
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
     name: "calendly-oauth2",
@@ -18,6 +18,7 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
     authorize_url: "https://auth.calendly.com/oauth/authorize",
     token_url: "https://auth.calendly.com/oauth/token",
     revoke_url: Some("https://auth.calendly.com/oauth/revoke"),
+    revoke_style: RevokeStyle::Rfc7009CredentialsInBody,
     userinfo_url: Some("https://api.calendly.com/users/me"),
     client_auth: ClientAuth::Basic,
     pkce: Pkce::S256,

@@ -9,11 +9,12 @@
 //! PKCE. The token endpoint also takes `grant_type=refresh_token`, answering a new refresh token
 //! each time (the reference treated tokens as permanent); the response carries no `expires_in`,
 //! so a session is refreshed only when asked to. `/v1/users/me` names the bot, not the person:
-//! the person is `owner.user` in the token response.
+//! the person is `owner.user` in the token response. Sign-out posts `{"token": …}` as JSON to
+//! `/v1/oauth/revoke` with Basic client credentials and a `Notion-Version` header.
 
 use keyfob_core::spec::{
-    BodyFormat, ClientAuth, Handler, KeyPlacement, OAuth2Spec, Pkce, Provider, Refresh, TokenSpec,
-    Verify,
+    BodyFormat, ClientAuth, Handler, KeyPlacement, OAuth2Spec, Pkce, Provider, Refresh,
+    RevokeStyle, TokenSpec, Verify,
 };
 
 static OAUTH2: OAuth2Spec = OAuth2Spec {
@@ -22,6 +23,7 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
     authorize_url: "https://api.notion.com/v1/oauth/authorize",
     token_url: "https://api.notion.com/v1/oauth/token",
     revoke_url: Some("https://api.notion.com/v1/oauth/revoke"),
+    revoke_style: RevokeStyle::JsonBasic(&[("Notion-Version", "2025-09-03")]),
     scope_param: None,
     authorize_params: &[("owner", "user")],
     client_auth: ClientAuth::Basic,
