@@ -84,6 +84,8 @@ async fn callback(
             CallbackParams {
                 state: query_param(url, "state"),
                 code: Some(code),
+                // RFC 9207: the test IdP names itself in its redirects.
+                iss: query_param(url, "iss"),
                 ..Default::default()
             },
             cookies,
