@@ -574,8 +574,21 @@ pub fn notes(handler: &HandlerInfo) -> String {
             }
         }
         SpecInfo::Token(t) => {
+            let needed: Vec<String> = t
+                .config_fields
+                .iter()
+                .filter(|f| !t.config_defaults.iter().any(|(d, _)| d == *f))
+                .cloned()
+                .collect();
             if t.verify && t.config_fields.is_empty() {
                 n.push("key check".into());
+            } else if t.verify && needed.is_empty() {
+                let at: Vec<String> = t
+                    .config_defaults
+                    .iter()
+                    .map(|(f, d)| format!("`{f}` (default `{d}`)"))
+                    .collect();
+                n.push(format!("key check at the account's {}", at.join(", ")));
             } else if t.verify {
                 n.push(format!(
                     "key check once {} is set",

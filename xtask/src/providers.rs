@@ -73,6 +73,8 @@ pub struct TokenInfo {
     pub key_prefixes: Vec<String>,
     /// `config_fields`: per-account settings the key check's URL names.
     pub config_fields: Vec<String>,
+    /// `config_defaults`: the fields that have a default, with it.
+    pub config_defaults: Vec<(String, String)>,
 }
 
 /// `ClientAuth`.
@@ -404,6 +406,9 @@ fn token_info(f: &BTreeMap<String, &Expr>, what: &str) -> anyhow::Result<TokenIn
     if let Some(e) = f.get("config_fields") {
         t.config_fields = string_slice(e, what, "config_fields")?;
     }
+    if let Some(e) = f.get("config_defaults") {
+        t.config_defaults = pair_slice(e, what, "config_defaults")?;
+    }
     Ok(t)
 }
 
@@ -577,6 +582,25 @@ fn string_slice(e: &Expr, what: &str, name: &str) -> anyhow::Result<Vec<String>>
     a.elems
         .iter()
         .map(|el| str_lit(el).ok_or_else(wrong))
+        .collect()
+}
+
+fn pair_slice(e: &Expr, what: &str, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let wrong = || anyhow::anyhow!("`{what}.{name}` must be a literal `&[(\"…\", \"…\"), …]`");
+    let Expr::Reference(r) = e else {
+        return Err(wrong());
+    };
+    let Expr::Array(a) = &*r.expr else {
+        return Err(wrong());
+    };
+    a.elems
+        .iter()
+        .map(|el| match el {
+            Expr::Tuple(t) if t.elems.len() == 2 => str_lit(&t.elems[0])
+                .zip(str_lit(&t.elems[1]))
+                .ok_or_else(wrong),
+            _ => Err(wrong()),
+        })
         .collect()
 }
 

@@ -1177,8 +1177,18 @@ impl Engine {
     }
 
     fn credentials_of(&self, session: &Session) -> Result<Credentials> {
-        let (_, handler) = self.lookup_stored(session)?;
-        Ok(Credentials::for_session(session, handler))
+        let (provider, handler) = self.lookup_stored(session)?;
+        let mut creds = Credentials::for_session(session, handler);
+        if let Handler::Token(spec) = handler {
+            // Settings a key needs to be used (Datadog's site), as the tool's variables.
+            let config = self.provider_config(provider.id);
+            for (field, env) in spec.config_env {
+                if let Some(value) = spec.config_value(&config, field) {
+                    creds.set(env, SecretString::from(value.to_owned()));
+                }
+            }
+        }
+        Ok(creds)
     }
 
     fn flight(&self, key: &SessionKey) -> Arc<tokio::sync::Mutex<()>> {

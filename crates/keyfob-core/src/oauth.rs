@@ -520,6 +520,23 @@ pub(crate) fn fill_fields(
                 .get(*field)
                 .ok_or_else(|| err(format!("set `{field}` in [auth.{provider}] of keyfob.toml")))?;
             let what = format!("auth.{provider}.{field}");
+            if !out.starts_with(&needle) {
+                // Inside the host: a DNS name, nothing that could end the host or start a path.
+                let name_ok = !value.is_empty()
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                    && !value.starts_with(['.', '-'])
+                    && !value.ends_with(['.', '-']);
+                if !name_ok {
+                    return Err(err(format!(
+                        "{what} must be a DNS name such as `datadoghq.eu`, not {:?}",
+                        crate::error::printable(value)
+                    )));
+                }
+                out = out.replace(&needle, value);
+                continue;
+            }
             let base = endpoint_url(value, &what)?;
             if is_internal(&base) && !config.allow_internal_endpoints {
                 return Err(err(format!(
@@ -534,6 +551,13 @@ pub(crate) fn fill_fields(
         return Err(err(
             "an endpoint template has an undeclared placeholder".into()
         ));
+    }
+    let filled = endpoint_url(&out, &format!("{provider} endpoint"))?;
+    if is_internal(&filled) && !config.allow_internal_endpoints {
+        return Err(err(format!(
+            "{out} is a loopback, private or link-local address; set allow_internal_endpoints = \
+             true in [auth.{provider}] if that is intended"
+        )));
     }
     Ok(out)
 }
@@ -1083,5 +1107,50 @@ mod tests {
             !s.contains("sentinel") && !s.contains("id_token") && s.contains("U1"),
             "{s}"
         );
+    }
+}
+
+#[cfg(test)]
+mod fields {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> ProviderConfig {
+        let mut c = ProviderConfig::default();
+        for (k, v) in pairs {
+            c.extra.insert((*k).to_owned(), (*v).to_owned());
+        }
+        c
+    }
+
+    /// A field inside the host takes a DNS name (Datadog's site), a field at the start a whole
+    /// URL; anything that could end the host or reach an internal address is refused.
+    /// MUTATION: substituting a host field without the DNS-name check lets `evil.test/x` and
+    /// `a@b` through and fails this.
+    #[test]
+    fn host_fields_take_dns_names_and_base_fields_urls() {
+        let site = "https://api.{site}/api/v1/validate";
+        let fill = |v: &str| fill_fields(site, &["site"], &config(&[("site", v)]), "datadog");
+        assert_eq!(
+            fill("datadoghq.eu").unwrap(),
+            "https://api.datadoghq.eu/api/v1/validate"
+        );
+        assert_eq!(
+            fill("us5.datadoghq.com").unwrap(),
+            "https://api.us5.datadoghq.com/api/v1/validate"
+        );
+        for bad in ["evil.test/x", "a@b", "evil.test:99", "", ".eu", "x?y"] {
+            let e = fill(bad).expect_err(bad);
+            assert!(e.to_string().contains("must be a DNS name"), "{bad}: {e}");
+        }
+        let e = fill("localhost").expect_err("api.localhost is internal");
+        assert!(e.to_string().contains("loopback"), "{e}");
+        let base = fill_fields(
+            "{base_url}/api/v1/users/self",
+            &["base_url"],
+            &config(&[("base_url", "https://canvas.example.edu")]),
+            "canvas",
+        )
+        .unwrap();
+        assert_eq!(base, "https://canvas.example.edu/api/v1/users/self");
     }
 }

@@ -247,6 +247,23 @@ impl Credentials {
         self.env[0].1.expose_secret()
     }
 
+    /// Sets `key` (and, for another profile than `default`, its prefixed twin, as
+    /// [`Credentials::for_session`] names them) to `value`.
+    pub fn set(&mut self, key: &str, value: SecretString) {
+        let twins: Vec<String> = self
+            .env
+            .iter()
+            .filter_map(|(k, _)| k.strip_suffix(&format!("_{}", self.env[0].0)))
+            .map(|prefix| format!("{prefix}_{key}"))
+            .collect();
+        for name in std::iter::once(key.to_owned()).chain(twins) {
+            match self.env.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, v)) => *v = value.clone(),
+                None => self.env.push((name, value.clone())),
+            }
+        }
+    }
+
     /// Merges another provider's credentials into this set (for `exec github,slack`).
     pub fn extend(&mut self, other: Credentials) {
         self.env.extend(other.env);

@@ -133,8 +133,16 @@ pub struct TokenSpec {
     /// out.
     pub key_prefixes: &'static [&'static str],
     /// Per-account config fields (`base_url`) that `verify`'s URL names as `{field}`: the check
-    /// runs once they are set in `[auth.<provider>]`.
+    /// runs once they are set in `[auth.<provider>]`. A field at the start of the URL takes a
+    /// whole URL (`https://canvas.example.edu`); one inside the host a DNS name
+    /// (`https://api.{site}/…` with `site = "datadoghq.eu"`).
     pub config_fields: &'static [&'static str],
+    /// Values of `config_fields` when `[auth.<provider>]` does not set them (Datadog's site is
+    /// US1 unless the account lives on another).
+    pub config_defaults: &'static [(&'static str, &'static str)],
+    /// `config_fields` handed to tools as environment variables, default included
+    /// (`("site", "DD_SITE")`): a key is only usable with its site.
+    pub config_env: &'static [(&'static str, &'static str)],
 }
 
 impl TokenSpec {
@@ -147,7 +155,23 @@ impl TokenSpec {
         verify: None,
         key_prefixes: &[],
         config_fields: &[],
+        config_defaults: &[],
+        config_env: &[],
     };
+
+    /// The value of the config field `field` in `config`, else its default.
+    pub fn config_value<'a>(
+        &self,
+        config: &'a crate::config::ProviderConfig,
+        field: &str,
+    ) -> Option<&'a str> {
+        config.extra.get(field).map(String::as_str).or_else(|| {
+            self.config_defaults
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, d)| *d)
+        })
+    }
 
     /// A warning when `key` does not look like this provider's keys; never contains the key.
     pub fn format_warning(&self, key: &str) -> Option<String> {

@@ -919,11 +919,20 @@ async fn token_handler(
     .await
     .expect("stub starts");
     let config = match spec.verify {
-        // A per-account check URL: every field of it points at the stub.
-        Some(_) if !spec.config_fields.is_empty() => spec.config_fields.iter().fold(
-            format!("[auth.{}]\nallow_internal_endpoints = true\n", provider.id),
-            |toml, f| toml + &format!("{f} = \"{}\"\n", stub.url()),
-        ),
+        // A per-account check URL that starts with a field: every field of it points at the
+        // stub. (A field inside the host, such as Datadog's site, cannot name the stub: the
+        // check URL is overridden like any other.)
+        Some(v)
+            if spec
+                .config_fields
+                .iter()
+                .any(|f| v.url.starts_with(&format!("{{{f}}}"))) =>
+        {
+            spec.config_fields.iter().fold(
+                format!("[auth.{}]\nallow_internal_endpoints = true\n", provider.id),
+                |toml, f| toml + &format!("{f} = \"{}\"\n", stub.url()),
+            )
+        }
         Some(_) => format!(
             "[auth.{}]\nverify_url = \"{}/verify\"\n",
             provider.id,
@@ -983,7 +992,11 @@ async fn token_handler(
         let reqs = stub.requests();
         assert_eq!(reqs.len(), 1, "{}: one key check", spec.name);
         key_placed(spec.name, verify, &reqs[0], fields[0].1.expose_secret());
-        if !spec.config_fields.is_empty() {
+        if spec
+            .config_fields
+            .iter()
+            .any(|f| verify.url.starts_with(&format!("{{{f}}}")))
+        {
             let path = spec
                 .config_fields
                 .iter()

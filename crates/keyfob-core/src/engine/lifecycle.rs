@@ -287,9 +287,15 @@ impl Engine {
         let Some(verify) = &spec.verify else {
             return Ok((None, None));
         };
-        let config = self.provider_config(provider.id);
+        let mut config = self.provider_config(provider.id);
         if !config.verify_key {
             return Ok((None, None));
+        }
+        for (field, default) in spec.config_defaults {
+            config
+                .extra
+                .entry((*field).to_owned())
+                .or_insert_with(|| (*default).to_owned());
         }
         let raw = match &config.verify_url {
             Some(url) => url.clone(),

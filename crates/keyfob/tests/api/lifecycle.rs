@@ -721,6 +721,49 @@ async fn the_key_checked_is_the_key_stored() {
     assert_eq!(creds.access_token(), "ntn_checked_valid");
 }
 
+/// A Datadog key belongs to one site: tools get the site as `DD_SITE` (the configured one, else
+/// US1's `datadoghq.com`), for every profile.
+/// MUTATION: dropping `config_env` from `Engine::credentials_of` fails this.
+#[tokio::test]
+async fn datadog_keys_come_with_their_site() {
+    for (config, site) in [
+        ("[auth.datadog]\nverify_key = false\n", "datadoghq.com"),
+        (
+            "[auth.datadog]\nverify_key = false\nsite = \"datadoghq.eu\"\n",
+            "datadoghq.eu",
+        ),
+    ] {
+        let engine = engine(config);
+        for profile in ["default", "work"] {
+            let req = AuthRequest::new("datadog").profile(profile);
+            let prompt = engine.login(&req).await.unwrap();
+            let link = open_prompt(&engine, &prompt).await;
+            enter(
+                &engine,
+                "datadog",
+                &link,
+                "0123456789abcdef0123456789abcdef",
+            )
+            .await
+            .unwrap();
+            let creds = engine.credentials(&req.key()).await.unwrap();
+            assert_eq!(
+                creds.get("DD_SITE").map(|s| s.expose_secret().to_owned()),
+                Some(site.to_owned()),
+                "{config}"
+            );
+            if profile == "work" {
+                assert_eq!(
+                    creds
+                        .get("WORK_DD_SITE")
+                        .map(|s| s.expose_secret().to_owned()),
+                    Some(site.to_owned())
+                );
+            }
+        }
+    }
+}
+
 /// Canvas keys work only on the institution that issued them, so the check URL is per account:
 /// `{base_url}/api/v1/users/self`. Without `base_url` the key is saved unchecked, with a warning
 /// naming the setting; with it, Canvas's 401 (`{"errors": [{"message": …}]}`) refuses the key and
