@@ -722,10 +722,10 @@ async fn the_key_checked_is_the_key_stored() {
 }
 
 /// A Datadog key belongs to one site: tools get the site as `DD_SITE` (the configured one, else
-/// US1's `datadoghq.com`), for every profile.
+/// US1's `datadoghq.com`), for every profile; a SendGrid EU subuser's key, its API host.
 /// MUTATION: dropping `config_env` from `Engine::credentials_of` fails this.
 #[tokio::test]
-async fn datadog_keys_come_with_their_site() {
+async fn keys_come_with_their_site_or_region() {
     for (config, site) in [
         ("[auth.datadog]\nverify_key = false\n", "datadoghq.com"),
         (
@@ -762,6 +762,22 @@ async fn datadog_keys_come_with_their_site() {
             }
         }
     }
+    // SendGrid's EU subusers: their API host, the same way.
+    let engine =
+        engine("[auth.sendgrid]\nverify_key = false\napi_host = \"api.eu.sendgrid.com\"\n");
+    let req = AuthRequest::new("sendgrid");
+    let prompt = engine.login(&req).await.unwrap();
+    let link = open_prompt(&engine, &prompt).await;
+    enter(&engine, "sendgrid", &link, "SG.sentinel")
+        .await
+        .unwrap();
+    let creds = engine.credentials(&req.key()).await.unwrap();
+    assert_eq!(
+        creds
+            .get("SENDGRID_API_HOST")
+            .map(|s| s.expose_secret().to_owned()),
+        Some("api.eu.sendgrid.com".to_owned())
+    );
 }
 
 /// Canvas keys work only on the institution that issued them, so the check URL is per account:

@@ -7,8 +7,9 @@
 //! Billing access; max 100 keys. GET /v3/scopes returns the scopes of the calling key itself and
 //! works for any valid key, so it is the ideal check. First key must be made in the web app.
 //!
-//! Per account: EU regional subusers use https://api.eu.sendgrid.com instead of
-//! https://api.sendgrid.com
+//! Per account: EU regional subusers use the EU host: set `api_host = "api.eu.sendgrid.com"` in
+//! `[auth.sendgrid]` (default `api.sendgrid.com`); the check goes there, and tools get it as
+//! `SENDGRID_API_HOST`.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -17,10 +18,13 @@ static TOKEN: TokenSpec = TokenSpec {
     env_key: "SENDGRID_TOKEN",
     docs_url: "https://app.sendgrid.com/settings/api_keys",
     verify: Some(Verify::get(
-        "https://api.sendgrid.com/v3/scopes",
+        "https://{api_host}/v3/scopes",
         KeyPlacement::Bearer,
     )),
     key_prefixes: &["SG."],
+    config_fields: &["api_host"],
+    config_defaults: &[("api_host", "api.sendgrid.com")],
+    config_env: &[("api_host", "SENDGRID_API_HOST")],
     ..TokenSpec::DEFAULTS
 };
 
