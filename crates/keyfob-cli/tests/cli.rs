@@ -962,8 +962,14 @@ async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one(
     assert_eq!(status, 0, "{err}");
     assert!(!err.contains(&state), "the state reached the log: {err}");
     // Logs to a pipe carry no colour codes (issue 13).
-    assert!(err.contains("TRACE") || err.contains("DEBUG"), "the log ran: {err}");
-    assert!(!err.contains('\u{1b}'), "ANSI codes in a piped log: {err:?}");
+    assert!(
+        err.contains("TRACE") || err.contains("DEBUG"),
+        "the log ran: {err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI codes in a piped log: {err:?}"
+    );
     assert!(
         !std::path::Path::new(opened).exists(),
         "the file is removed once the login ends"

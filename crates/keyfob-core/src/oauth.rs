@@ -512,6 +512,7 @@ pub(crate) fn fill_fields(
 ) -> Result<String> {
     let err = |m: String| Error::new(ErrorKind::Config, m).with_provider(provider);
     let mut out = template.to_owned();
+    let mut host_filled = false;
     for field in fields {
         let needle = format!("{{{field}}}");
         if out.contains(&needle) {
@@ -535,6 +536,7 @@ pub(crate) fn fill_fields(
                     )));
                 }
                 out = out.replace(&needle, value);
+                host_filled = true;
                 continue;
             }
             let base = endpoint_url(value, &what)?;
@@ -551,6 +553,11 @@ pub(crate) fn fill_fields(
         return Err(err(
             "an endpoint template has an undeclared placeholder".into()
         ));
+    }
+    // A name put into a host can make it internal (`api.{site}` with `localhost`); spec and
+    // config URLs without such a field are judged where they are set.
+    if !host_filled {
+        return Ok(out);
     }
     let filled = endpoint_url(&out, &format!("{provider} endpoint"))?;
     if is_internal(&filled) && !config.allow_internal_endpoints {
