@@ -1147,7 +1147,22 @@ pub fn oauth2_snapshots(provider: &'static Provider, snapshots: &[(&str, expect_
     }
 }
 
-/// The authorize URL, the code exchange and a refresh of `spec`, as text.
+/// The part of an endpoint URL (or template) before its path: `https://github.com`,
+/// `{domain_url}`.
+fn origin_of(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    url[after..].find('/').map_or(url, |j| &url[..after + j])
+}
+
+/// The stub's URL with `url`'s path (and query): the stub receives each request at the path the
+/// provider documents, so the snapshot shows the path keyfob really requested.
+fn at_stub(stub: &StubServer, url: &str) -> String {
+    format!("{}{}", stub.url(), &url[origin_of(url).len()..])
+}
+
+/// The authorize URL, the code exchange, a refresh and the sign-out's revocation requests of
+/// `spec`, as text. Requests to the token and revocation endpoints are shown as the stub
+/// received them (method, path and query, headers, body) under the provider's origin.
 async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec) -> String {
     let first = json!({
         "access_token": format!("{SENTINEL}-access-1"),
@@ -1163,8 +1178,11 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
         "[auth.{id}]\nclient_id = \"client-1\"\nclient_secret = \"{SENTINEL}-client-secret\"\n\
          token_url = \"{token}\"\n",
         id = provider.id,
-        token = stub.token_url(),
+        token = at_stub(&stub, spec.token_url),
     );
+    if let Some(revoke) = spec.revoke_url {
+        toml.push_str(&format!("revoke_url = \"{}\"\n", at_stub(&stub, revoke)));
+    }
     for f in spec.config_fields {
         toml.push_str(&format!("{f} = \"https://tenant.example\"\n"));
     }
@@ -1183,6 +1201,8 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
             .replace(&format!("{SENTINEL}-client-secret"), "<client_secret>")
             .replace(&format!("{SENTINEL}-code"), "<code>")
             .replace(&format!("{SENTINEL}-refresh-1"), "<refresh_token>")
+            .replace(&format!("{SENTINEL}-access-1"), "<access_token>")
+            .replace(&format!("{SENTINEL}-access-2"), "<access_token>")
     };
     let req = AuthRequest::new(provider.id).handler(spec.name);
     let prompt = engine
@@ -1245,6 +1265,34 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
         engine.credentials(&key).await.expect("refresh");
         render_token_request(&mut out, "refresh", token_url, spec, &stub, &placeholders);
     }
+    match spec.revoke_url {
+        None => out.push_str("revoke: none\n"),
+        Some(revoke) => {
+            stub.clear_requests();
+            stub.set_response(StubResponse::json(200, &json!({})));
+            let signed_out = engine
+                .sign_out(
+                    &req.key(),
+                    keyfob_core::SignOut {
+                        revoke: true,
+                        keep_if_revocation_fails: false,
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{}: sign-out failed: {e}", spec.name));
+            assert_eq!(
+                signed_out.revocation,
+                keyfob_core::Revocation::Revoked,
+                "{}: revoked",
+                spec.name
+            );
+            let sent = stub.requests();
+            assert!(!sent.is_empty(), "{}: a revocation request", spec.name);
+            for r in &sent {
+                render_request(&mut out, "revoke", revoke, r, &placeholders);
+            }
+        }
+    }
     out
 }
 
@@ -1258,10 +1306,43 @@ fn render_token_request(
 ) {
     let reqs = stub.requests();
     assert_eq!(reqs.len(), 1, "{}: one {what} request", spec.name);
-    let r = &reqs[0];
-    out.push_str(&format!("{what}: {} {url}\n", r.method));
-    for name in ["accept", "content-type", "authorization"] {
-        let Some(v) = r.header(name) else { continue };
+    render_request(out, what, url, &reqs[0], placeholders);
+}
+
+/// One request as the stub received it, under the origin of the provider's `url`.
+fn render_request(
+    out: &mut String,
+    what: &str,
+    url: &str,
+    r: &crate::RecordedRequest,
+    placeholders: &dyn Fn(&str) -> String,
+) {
+    let query = r
+        .query
+        .as_deref()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "{what}: {} {}{}{}\n",
+        r.method,
+        origin_of(url),
+        placeholders(&r.path),
+        placeholders(&query)
+    ));
+    // Every header keyfob chose (transport ones, which the HTTP client sets, left out).
+    for (name, v) in &r.headers {
+        let name = name.as_str();
+        if [
+            "host",
+            "content-length",
+            "user-agent",
+            "connection",
+            "accept-encoding",
+        ]
+        .contains(&name)
+        {
+            continue;
+        }
         let shown = match v.strip_prefix("Basic ") {
             Some(b64) => {
                 use base64::Engine as _;

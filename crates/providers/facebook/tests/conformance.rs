@@ -5,21 +5,22 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "facebook-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://www.facebook.com/v25.0/dialog/oauth
-            response_type=code
-            client_id=client-1
-            state=<state>
-            redirect_uri=<callback>/auth/facebook/oauth2/callback
-            scope=email,public_profile
-        exchange: POST https://graph.facebook.com/v25.0/oauth/access_token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            grant_type=authorization_code
-            code=<code>
-            client_id=client-1
-            client_secret=<client_secret>
-            redirect_uri=<callback>/auth/facebook/oauth2/callback
-        refresh: none
-    "#]]
+            authorize: GET https://www.facebook.com/v25.0/dialog/oauth
+                response_type=code
+                client_id=client-1
+                state=<state>
+                redirect_uri=<callback>/auth/facebook/oauth2/callback
+                scope=email,public_profile
+            exchange: POST https://graph.facebook.com/v25.0/oauth/access_token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                grant_type=authorization_code
+                code=<code>
+                client_id=client-1
+                client_secret=<client_secret>
+                redirect_uri=<callback>/auth/facebook/oauth2/callback
+            refresh: none
+            revoke: none
+        "#]]
     )]
 );

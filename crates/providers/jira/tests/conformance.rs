@@ -5,29 +5,30 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "jira-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://auth.atlassian.com/authorize
-            response_type=code
-            client_id=client-1
-            state=<state>
-            redirect_uri=<callback>/auth/jira/oauth2/callback
-            scope=offline_access read:jira-user read:jira-work read:me
-            audience=api.atlassian.com
-            prompt=consent
-        exchange: POST https://auth.atlassian.com/oauth/token
-            accept: application/json
-            content-type: application/json
-            client_id=client-1
-            client_secret=<client_secret>
-            code=<code>
-            grant_type=authorization_code
-            redirect_uri=<callback>/auth/jira/oauth2/callback
-        refresh: POST https://auth.atlassian.com/oauth/token
-            accept: application/json
-            content-type: application/json
-            client_id=client-1
-            client_secret=<client_secret>
-            grant_type=refresh_token
-            refresh_token=<refresh_token>
-    "#]]
+            authorize: GET https://auth.atlassian.com/authorize
+                response_type=code
+                client_id=client-1
+                state=<state>
+                redirect_uri=<callback>/auth/jira/oauth2/callback
+                scope=offline_access read:jira-user read:jira-work read:me
+                audience=api.atlassian.com
+                prompt=consent
+            exchange: POST https://auth.atlassian.com/oauth/token
+                accept: application/json
+                content-type: application/json
+                client_id=client-1
+                client_secret=<client_secret>
+                code=<code>
+                grant_type=authorization_code
+                redirect_uri=<callback>/auth/jira/oauth2/callback
+            refresh: POST https://auth.atlassian.com/oauth/token
+                accept: application/json
+                content-type: application/json
+                client_id=client-1
+                client_secret=<client_secret>
+                grant_type=refresh_token
+                refresh_token=<refresh_token>
+            revoke: none
+        "#]]
     )]
 );

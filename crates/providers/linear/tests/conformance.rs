@@ -5,31 +5,45 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "linear-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://linear.app/oauth/authorize
-            response_type=code
-            client_id=client-1
-            state=<state>
-            code_challenge=<challenge>
-            code_challenge_method=S256
-            redirect_uri=<callback>/auth/linear/oauth2/callback
-            scope=read,write
-            actor=user
-        exchange: POST https://api.linear.app/oauth/token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            grant_type=authorization_code
-            code=<code>
-            code_verifier=<verifier>
-            client_id=client-1
-            client_secret=<client_secret>
-            redirect_uri=<callback>/auth/linear/oauth2/callback
-        refresh: POST https://api.linear.app/oauth/token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            grant_type=refresh_token
-            refresh_token=<refresh_token>
-            client_id=client-1
-            client_secret=<client_secret>
-    "#]]
+            authorize: GET https://linear.app/oauth/authorize
+                response_type=code
+                client_id=client-1
+                state=<state>
+                code_challenge=<challenge>
+                code_challenge_method=S256
+                redirect_uri=<callback>/auth/linear/oauth2/callback
+                scope=read,write
+                actor=user
+            exchange: POST https://api.linear.app/oauth/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                grant_type=authorization_code
+                code=<code>
+                code_verifier=<verifier>
+                client_id=client-1
+                client_secret=<client_secret>
+                redirect_uri=<callback>/auth/linear/oauth2/callback
+            refresh: POST https://api.linear.app/oauth/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                grant_type=refresh_token
+                refresh_token=<refresh_token>
+                client_id=client-1
+                client_secret=<client_secret>
+            revoke: POST https://api.linear.app/oauth/revoke
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                token=<refresh_token>
+                token_type_hint=refresh_token
+                client_id=client-1
+                client_secret=<client_secret>
+            revoke: POST https://api.linear.app/oauth/revoke
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                token=<access_token>
+                token_type_hint=access_token
+                client_id=client-1
+                client_secret=<client_secret>
+        "#]]
     )]
 );

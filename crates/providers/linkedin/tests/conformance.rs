@@ -5,27 +5,28 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "linkedin-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://www.linkedin.com/oauth/v2/authorization
-            response_type=code
-            client_id=client-1
-            state=<state>
-            redirect_uri=<callback>/auth/linkedin/oauth2/callback
-            scope=email openid profile
-        exchange: POST https://www.linkedin.com/oauth/v2/accessToken
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            grant_type=authorization_code
-            code=<code>
-            client_id=client-1
-            client_secret=<client_secret>
-            redirect_uri=<callback>/auth/linkedin/oauth2/callback
-        refresh: POST https://www.linkedin.com/oauth/v2/accessToken
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            grant_type=refresh_token
-            refresh_token=<refresh_token>
-            client_id=client-1
-            client_secret=<client_secret>
-    "#]]
+            authorize: GET https://www.linkedin.com/oauth/v2/authorization
+                response_type=code
+                client_id=client-1
+                state=<state>
+                redirect_uri=<callback>/auth/linkedin/oauth2/callback
+                scope=email openid profile
+            exchange: POST https://www.linkedin.com/oauth/v2/accessToken
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                grant_type=authorization_code
+                code=<code>
+                client_id=client-1
+                client_secret=<client_secret>
+                redirect_uri=<callback>/auth/linkedin/oauth2/callback
+            refresh: POST https://www.linkedin.com/oauth/v2/accessToken
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                grant_type=refresh_token
+                refresh_token=<refresh_token>
+                client_id=client-1
+                client_secret=<client_secret>
+            revoke: none
+        "#]]
     )]
 );

@@ -5,20 +5,21 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "mailchimp-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://login.mailchimp.com/oauth2/authorize
-            response_type=code
-            client_id=client-1
-            state=<state>
-            redirect_uri=<callback>/auth/mailchimp/oauth2/callback
-        exchange: POST https://login.mailchimp.com/oauth2/token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            grant_type=authorization_code
-            code=<code>
-            client_id=client-1
-            client_secret=<client_secret>
-            redirect_uri=<callback>/auth/mailchimp/oauth2/callback
-        refresh: none
-    "#]]
+            authorize: GET https://login.mailchimp.com/oauth2/authorize
+                response_type=code
+                client_id=client-1
+                state=<state>
+                redirect_uri=<callback>/auth/mailchimp/oauth2/callback
+            exchange: POST https://login.mailchimp.com/oauth2/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                grant_type=authorization_code
+                code=<code>
+                client_id=client-1
+                client_secret=<client_secret>
+                redirect_uri=<callback>/auth/mailchimp/oauth2/callback
+            refresh: none
+            revoke: none
+        "#]]
     )]
 );

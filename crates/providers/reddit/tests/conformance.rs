@@ -5,26 +5,38 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "reddit-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://www.reddit.com/api/v1/authorize
-            response_type=code
-            client_id=client-1
-            state=<state>
-            redirect_uri=<callback>/auth/reddit/oauth2/callback
-            scope=account identity read
-            duration=permanent
-        exchange: POST https://www.reddit.com/api/v1/access_token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            authorization: Basic base64(client-1:<client_secret>)
-            grant_type=authorization_code
-            code=<code>
-            redirect_uri=<callback>/auth/reddit/oauth2/callback
-        refresh: POST https://www.reddit.com/api/v1/access_token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            authorization: Basic base64(client-1:<client_secret>)
-            grant_type=refresh_token
-            refresh_token=<refresh_token>
-    "#]]
+            authorize: GET https://www.reddit.com/api/v1/authorize
+                response_type=code
+                client_id=client-1
+                state=<state>
+                redirect_uri=<callback>/auth/reddit/oauth2/callback
+                scope=account identity read
+                duration=permanent
+            exchange: POST https://www.reddit.com/api/v1/access_token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                grant_type=authorization_code
+                code=<code>
+                redirect_uri=<callback>/auth/reddit/oauth2/callback
+            refresh: POST https://www.reddit.com/api/v1/access_token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                grant_type=refresh_token
+                refresh_token=<refresh_token>
+            revoke: POST https://www.reddit.com/api/v1/revoke_token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                token=<refresh_token>
+                token_type_hint=refresh_token
+            revoke: POST https://www.reddit.com/api/v1/revoke_token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                token=<access_token>
+                token_type_hint=access_token
+        "#]]
     )]
 );

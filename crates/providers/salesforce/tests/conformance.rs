@@ -29,6 +29,20 @@ keyfob_testkit::conformance!(
                 refresh_token=<refresh_token>
                 client_id=client-1
                 client_secret=<client_secret>
+            revoke: POST {domain_url}/services/oauth2/revoke
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                token=<refresh_token>
+                token_type_hint=refresh_token
+                client_id=client-1
+                client_secret=<client_secret>
+            revoke: POST {domain_url}/services/oauth2/revoke
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                token=<access_token>
+                token_type_hint=access_token
+                client_id=client-1
+                client_secret=<client_secret>
         "#]]
     )]
 );

@@ -5,28 +5,29 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "spotify-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://accounts.spotify.com/authorize
-            response_type=code
-            client_id=client-1
-            state=<state>
-            code_challenge=<challenge>
-            code_challenge_method=S256
-            redirect_uri=<callback>/auth/spotify/oauth2/callback
-            scope=user-read-email user-read-private
-        exchange: POST https://accounts.spotify.com/api/token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            authorization: Basic base64(client-1:<client_secret>)
-            grant_type=authorization_code
-            code=<code>
-            code_verifier=<verifier>
-            redirect_uri=<callback>/auth/spotify/oauth2/callback
-        refresh: POST https://accounts.spotify.com/api/token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            authorization: Basic base64(client-1:<client_secret>)
-            grant_type=refresh_token
-            refresh_token=<refresh_token>
-    "#]]
+            authorize: GET https://accounts.spotify.com/authorize
+                response_type=code
+                client_id=client-1
+                state=<state>
+                code_challenge=<challenge>
+                code_challenge_method=S256
+                redirect_uri=<callback>/auth/spotify/oauth2/callback
+                scope=user-read-email user-read-private
+            exchange: POST https://accounts.spotify.com/api/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                grant_type=authorization_code
+                code=<code>
+                code_verifier=<verifier>
+                redirect_uri=<callback>/auth/spotify/oauth2/callback
+            refresh: POST https://accounts.spotify.com/api/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                grant_type=refresh_token
+                refresh_token=<refresh_token>
+            revoke: none
+        "#]]
     )]
 );

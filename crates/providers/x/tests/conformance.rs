@@ -5,28 +5,40 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "x-oauth2",
         keyfob_testkit::expect![[r#"
-        authorize: GET https://x.com/i/oauth2/authorize
-            response_type=code
-            client_id=client-1
-            state=<state>
-            code_challenge=<challenge>
-            code_challenge_method=S256
-            redirect_uri=<callback>/auth/x/oauth2/callback
-            scope=offline.access tweet.read users.read
-        exchange: POST https://api.x.com/2/oauth2/token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            authorization: Basic base64(client-1:<client_secret>)
-            grant_type=authorization_code
-            code=<code>
-            code_verifier=<verifier>
-            redirect_uri=<callback>/auth/x/oauth2/callback
-        refresh: POST https://api.x.com/2/oauth2/token
-            accept: application/json
-            content-type: application/x-www-form-urlencoded
-            authorization: Basic base64(client-1:<client_secret>)
-            grant_type=refresh_token
-            refresh_token=<refresh_token>
-    "#]]
+            authorize: GET https://x.com/i/oauth2/authorize
+                response_type=code
+                client_id=client-1
+                state=<state>
+                code_challenge=<challenge>
+                code_challenge_method=S256
+                redirect_uri=<callback>/auth/x/oauth2/callback
+                scope=offline.access tweet.read users.read
+            exchange: POST https://api.x.com/2/oauth2/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                grant_type=authorization_code
+                code=<code>
+                code_verifier=<verifier>
+                redirect_uri=<callback>/auth/x/oauth2/callback
+            refresh: POST https://api.x.com/2/oauth2/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                grant_type=refresh_token
+                refresh_token=<refresh_token>
+            revoke: POST https://api.x.com/2/oauth2/revoke
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                token=<refresh_token>
+                token_type_hint=refresh_token
+            revoke: POST https://api.x.com/2/oauth2/revoke
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                authorization: Basic base64(client-1:<client_secret>)
+                token=<access_token>
+                token_type_hint=access_token
+        "#]]
     )]
 );
