@@ -171,27 +171,16 @@ async fn store_engine(store_toml: &str) -> Engine {
 /// Logs `req` in through the token page, without HTTP.
 async fn token_login(engine: &Engine, req: &AuthRequest, token: &str) {
     let p = engine.login(req).await.expect("login");
-    let (state, cookies) = open_link(engine, &p).await;
+    let link = keyfob_testkit::open_prompt(engine, &p).await;
     engine
         .complete_token(
             &req.provider,
-            Some(&state),
+            Some(&link.state),
             vec![("token".into(), token.to_owned().into())],
-            &cookies,
+            &link.cookies,
         )
         .await
         .expect("complete");
-}
-
-/// Opens a prompt's login link as the user's browser would: its state and the cookie it got.
-async fn open_link(engine: &Engine, p: &keyfob::Prompt) -> (String, keyfob::LinkCookies) {
-    let state = state_of(&p.url);
-    let opened = engine
-        .open_link(&p.key.provider, Some(&state), &keyfob::LinkCookies::none())
-        .await
-        .expect("open the login link");
-    let cookie = opened.cookie.expect("a first opening sets a cookie");
-    (state, keyfob::LinkCookies::with(&cookie))
 }
 
 fn state_of(url: &str) -> String {
@@ -626,13 +615,13 @@ async fn finish_flow(engine: &Engine, round: usize, i: usize) -> keyfob::Prompt 
         .thread(format!("thread-{round}-{}", i % 100))
         .profile(format!("p{i}"));
     let p = engine.login(&req).await.expect("login");
-    let (state, cookies) = open_link(engine, &p).await;
+    let link = keyfob_testkit::open_prompt(engine, &p).await;
     engine
         .complete_token(
             "notion",
-            Some(&state),
+            Some(&link.state),
             vec![("token".into(), format!("ntn_{i:040}").into())],
-            &cookies,
+            &link.cookies,
         )
         .await
         .expect("complete");

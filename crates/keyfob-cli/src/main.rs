@@ -7,7 +7,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -521,7 +521,6 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
 /// browser is given the file's path. The caller removes the file when the login ends.
 fn open_browser(config: &keyfob::Config, prompt: &keyfob::Prompt) -> anyhow::Result<PathBuf> {
     let dir = config.home().join("run");
-    create_private_dir(&dir)?;
     // Left behind by logins that were killed: an hour is longer than any link lives.
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for entry in entries.flatten() {
@@ -536,55 +535,25 @@ fn open_browser(config: &keyfob::Config, prompt: &keyfob::Prompt) -> anyhow::Res
         }
     }
     let file = dir.join(format!("login-{}.html", prompt.flow_id));
-    let url = html_escape(&prompt.url);
+    let url = html_escape::encode_double_quoted_attribute(&prompt.url);
     let page = format!(
         "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
          <meta http-equiv=\"refresh\" content=\"0;url={url}\"><title>keyfob login</title>\
          <p><a href=\"{url}\">Continue to the keyfob login</a></p>\n"
     );
-    write_private(&file, page.as_bytes())?;
+    // A directory another user planted (or can write to) would let them read or swap the page;
+    // a missing one is created owner-only.
+    if dir.exists() {
+        keyfob::crypto::check_private(&dir)?;
+    }
+    keyfob::crypto::write_private(&file, page.as_bytes())
+        .with_context(|| format!("cannot write {}", file.display()))?;
     webbrowser::open(&format!("file://{}", file.display()))
         .with_context(|| "cannot start a browser".to_owned())
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&file);
         })?;
     Ok(file)
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Creates `dir` (and its parents) owner-only, or checks that an existing one is this user's
-/// and closed to others.
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    keyfob::crypto::check_private(dir)?;
-    Ok(())
-}
-
-/// Writes a new file readable by this user only.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let _ = std::fs::remove_file(path);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Waits for the user, then reports; cancels the flow when nobody waits any more.

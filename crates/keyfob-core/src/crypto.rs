@@ -260,7 +260,10 @@ fn bad_key() -> Error {
 /// private temporary file that is then hard-linked into place, so a concurrent reader never sees
 /// a half-written key. Fails with `AlreadyExists` when another process won the race. Missing
 /// directories are created owner-only (0700).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+///
+/// # Errors
+/// The directory or file cannot be created or written.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);

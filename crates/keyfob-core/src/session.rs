@@ -201,6 +201,8 @@ impl Session {
 #[derive(Clone)]
 pub struct Credentials {
     env: Vec<(String, SecretString)>,
+    /// `WORK` for profile `work`: every variable also goes out under `WORK_<name>`.
+    prefix: Option<String>,
     /// Unix seconds when the access token expires.
     pub expires_at: Option<i64>,
 }
@@ -215,13 +217,14 @@ impl Credentials {
         for (k, v) in &session.grant.extra_secrets {
             base.push((k.clone(), v.clone()));
         }
+        let prefix = (session.key.profile != DEFAULT).then(|| profile_prefix(&session.key.profile));
         let mut env = base.clone();
-        if session.key.profile != DEFAULT {
-            let prefix = profile_prefix(&session.key.profile);
+        if let Some(prefix) = &prefix {
             env.extend(base.into_iter().map(|(k, v)| (format!("{prefix}_{k}"), v)));
         }
         Credentials {
             env,
+            prefix,
             expires_at: session.grant.expires_at,
         }
     }
@@ -250,13 +253,8 @@ impl Credentials {
     /// Sets `key` (and, for another profile than `default`, its prefixed twin, as
     /// [`Credentials::for_session`] names them) to `value`.
     pub fn set(&mut self, key: &str, value: SecretString) {
-        let twins: Vec<String> = self
-            .env
-            .iter()
-            .filter_map(|(k, _)| k.strip_suffix(&format!("_{}", self.env[0].0)))
-            .map(|prefix| format!("{prefix}_{key}"))
-            .collect();
-        for name in std::iter::once(key.to_owned()).chain(twins) {
+        let twin = self.prefix.as_ref().map(|p| format!("{p}_{key}"));
+        for name in std::iter::once(key.to_owned()).chain(twin) {
             match self.env.iter_mut().find(|(k, _)| *k == name) {
                 Some((_, v)) => *v = value.clone(),
                 None => self.env.push((name, value.clone())),

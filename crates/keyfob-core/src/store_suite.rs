@@ -681,25 +681,8 @@ pub async fn claim_refuses(store: Arc<dyn SessionStore>) {
         store.claim_pending(&hash(99), now).await.unwrap().is_none(),
         "[{name}] claim of an unknown flow must be None"
     );
-    let expired = flow(key("acme", "t", "expired"), hash(1), now - 1);
-    let boundary = flow(key("acme", "t", "boundary"), hash(2), now);
-    let mut others = vec![expired, boundary];
-    for (i, status) in [
-        FlowStatus::Claimed,
-        FlowStatus::Done,
-        FlowStatus::Failed(ErrorKind::Denied, "no".into()),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let mut f = flow(
-            key("acme", "t", &format!("status-{i}")),
-            hash(10 + i as u64),
-            now + 600,
-        );
-        f.status = status;
-        others.push(f);
-    }
+    let mut others = not_waiting(now);
+    others.push(flow(key("acme", "t", "expired"), hash(1), now - 1));
     for f in &others {
         store.put_pending(f).await.unwrap();
         let claimed = store.claim_pending(&f.state_hash, now).await.unwrap();
@@ -820,23 +803,7 @@ pub async fn bind_refuses(store: Arc<dyn SessionStore>) {
             .is_none(),
         "[{name}] bind of an unknown flow must be None"
     );
-    let mut others = vec![flow(key("acme", "t", "expired"), hash(1), now)];
-    for (i, status) in [
-        FlowStatus::Claimed,
-        FlowStatus::Done,
-        FlowStatus::Failed(ErrorKind::Denied, "no".into()),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let mut f = flow(
-            key("acme", "t", &format!("status-{i}")),
-            hash(10 + i as u64),
-            now + 600,
-        );
-        f.status = status;
-        others.push(f);
-    }
+    let others = not_waiting(now);
     for f in &others {
         store.put_pending(f).await.unwrap();
         let bound = store
@@ -1055,6 +1022,29 @@ fn key(provider: &str, thread: &str, profile: &str) -> SessionKey {
 }
 
 /// A 64-digit hex string, shaped like the SHA-256 of a `state`.
+/// Flows no claim or bind may take: expiring exactly `now` (`expires_at <= now` is expired),
+/// and unexpired ones that are claimed, done or failed.
+fn not_waiting(now: i64) -> Vec<PendingFlow> {
+    let mut flows = vec![flow(key("acme", "t", "boundary"), hash(2), now)];
+    for (i, status) in [
+        FlowStatus::Claimed,
+        FlowStatus::Done,
+        FlowStatus::Failed(ErrorKind::Denied, "no".into()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut f = flow(
+            key("acme", "t", &format!("status-{i}")),
+            hash(10 + i as u64),
+            now + 600,
+        );
+        f.status = status;
+        flows.push(f);
+    }
+    flows
+}
+
 fn hash(n: u64) -> String {
     format!("{n:064x}")
 }

@@ -232,6 +232,47 @@ impl SqliteStore {
             )),
         }
     }
+
+    /// Reads the flow of `state_hash`, lets `change` edit it, and writes it sealed again when
+    /// `change` says so, all in one immediate transaction. The flow as it stands afterwards;
+    /// `None` when there is none.
+    async fn update_pending<F>(
+        &self,
+        state_hash: &str,
+        what: &'static str,
+        change: F,
+    ) -> Result<Option<PendingFlow>>
+    where
+        F: FnOnce(&mut PendingFlow) -> bool + Send + 'static,
+    {
+        let state_hash = state_hash.to_owned();
+        self.run(move |db, conn| {
+            let err = db.err(what);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(&err)?;
+            let row = tx
+                .query_row(PENDING_BY_HASH, params![state_hash], PendingRow::read)
+                .optional()
+                .map_err(&err)?;
+            let Some(row) = row else { return Ok(None) };
+            let mut flow = db.open_pending(row)?;
+            if change(&mut flow) {
+                tx.execute(
+                    FINISH_PENDING,
+                    params![
+                        state_hash,
+                        status_name(&flow.status),
+                        db.seal_pending(&flow)
+                    ],
+                )
+                .map_err(&err)?;
+                tx.commit().map_err(&err)?;
+            }
+            Ok(Some(flow))
+        })
+        .await
+    }
 }
 
 impl Inner {
@@ -518,69 +559,29 @@ impl SessionStore for SqliteStore {
         browser: &str,
         now: i64,
     ) -> Result<Option<PendingFlow>> {
-        let state_hash = state_hash.to_owned();
+        let open = move |f: &PendingFlow| f.status == FlowStatus::Waiting && f.expires_at > now;
         let browser = browser.to_owned();
-        self.run(move |db, conn| {
-            let err = db.err("bind pending flow in");
-            // One immediate transaction: of two browsers opening the link, one reads the other's
-            // binding.
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(&err)?;
-            let row = tx
-                .query_row(PENDING_BY_HASH, params![state_hash], PendingRow::read)
-                .optional()
-                .map_err(&err)?;
-            let Some(row) = row else { return Ok(None) };
-            let mut flow = db.open_pending(row)?;
-            if flow.status != FlowStatus::Waiting || flow.expires_at <= now {
-                return Ok(None);
-            }
-            if flow.browser.is_none() {
-                flow.browser = Some(browser);
-                tx.execute(
-                    FINISH_PENDING,
-                    params![
-                        state_hash,
-                        status_name(&flow.status),
-                        db.seal_pending(&flow)
-                    ],
-                )
-                .map_err(&err)?;
-                tx.commit().map_err(&err)?;
-            }
-            Ok(Some(flow))
-        })
-        .await
+        // Of two browsers opening the link at once, one reads the other's binding.
+        let flow = self
+            .update_pending(state_hash, "bind pending flow in", move |f| {
+                let bind = open(f) && f.browser.is_none();
+                if bind {
+                    f.browser = Some(browser);
+                }
+                bind
+            })
+            .await?;
+        Ok(flow.filter(open))
     }
 
     async fn finish_pending(&self, state_hash: &str, status: FlowStatus) -> Result<()> {
-        let state_hash = state_hash.to_owned();
-        self.run(move |db, conn| {
-            let err = db.err("finish pending flow in");
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(&err)?;
-            let row = tx
-                .query_row(PENDING_BY_HASH, params![state_hash], PendingRow::read)
-                .optional()
-                .map_err(&err)?;
-            // The flow may have been replaced by a newer login meanwhile: nothing to record.
-            let Some(row) = row else { return Ok(()) };
-            let mut flow = db.open_pending(row)?;
-            flow.status = status;
-            tx.execute(
-                FINISH_PENDING,
-                params![
-                    state_hash,
-                    status_name(&flow.status),
-                    db.seal_pending(&flow)
-                ],
-            )
-            .map_err(&err)?;
-            tx.commit().map_err(&err)
+        // The flow may have been replaced by a newer login meanwhile: nothing to record.
+        self.update_pending(state_hash, "finish pending flow in", move |f| {
+            f.status = status;
+            true
         })
         .await
+        .map(|_| ())
     }
 
     async fn delete_pending(&self, state_hash: &str) -> Result<()> {
