@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Key, Table, Value};
 
+use crate::names::ProviderId;
 use crate::providers::{
     self, ClientAuth, HandlerInfo, HandlerKind, Offline, ProviderInfo, Refresh, SpecInfo,
 };
@@ -68,12 +69,30 @@ pub struct Output {
 /// Runs codegen over the provider crates of `root`; returns the files it changed (write mode)
 /// or found stale (check mode, which then fails).
 ///
+/// Two steps: the wiring (manifests, link lines, the registry test), which needs only the folder
+/// list, is brought up to date first; then the catalog is built with that wiring and the
+/// documents are generated from it. Check mode stops after the first step when the wiring is
+/// stale, since the catalog would be built from stale wiring.
+///
 /// # Errors
-/// Unreadable providers or files, a missing marker, rustfmt failing, or (check mode) stale
-/// files.
+/// Unreadable providers or files, a missing marker, rustfmt failing, a catalog that does not
+/// build, or (check mode) stale files.
 pub fn run(root: &Path, mode: Mode) -> anyhow::Result<Vec<PathBuf>> {
-    let providers = providers::all(root)?;
-    let outputs = generate(root, &providers)?;
+    let ids = providers::ids(root)?;
+    let mut changed = apply(root, mode, wiring(root, &ids)?)?;
+    if mode == Mode::Check {
+        stale(&changed)?;
+    }
+    let catalog = providers::catalog(root)?;
+    changed.extend(apply(root, mode, documents(root, &catalog)?)?);
+    if mode == Mode::Check {
+        stale(&changed)?;
+    }
+    Ok(changed)
+}
+
+/// Writes (or, checking, compares) each output; returns those that differ.
+fn apply(root: &Path, mode: Mode, outputs: Vec<Output>) -> anyhow::Result<Vec<PathBuf>> {
     let mut changed = Vec::new();
     for out in outputs {
         let path = root.join(&out.path);
@@ -90,48 +109,67 @@ pub fn run(root: &Path, mode: Mode) -> anyhow::Result<Vec<PathBuf>> {
             changed.push(PathBuf::from(&out.path));
         }
     }
-    if mode == Mode::Check && !changed.is_empty() {
-        let list: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
-        bail!(
-            "generated code is stale in: {}; run `cargo xtask codegen`",
-            list.join(", ")
-        );
-    }
     Ok(changed)
 }
 
-/// The generated content of every file, for these providers (sorted by id).
+fn stale(changed: &[PathBuf]) -> anyhow::Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+    bail!(
+        "generated code is stale in: {}; run `cargo xtask codegen`",
+        list.join(", ")
+    )
+}
+
+/// The wiring for these provider ids (sorted): what must exist before anything compiles.
 ///
 /// # Errors
 /// As [`run`].
-pub fn generate(root: &Path, providers: &[ProviderInfo]) -> anyhow::Result<Vec<Output>> {
+pub fn wiring(root: &Path, ids: &[ProviderId]) -> anyhow::Result<Vec<Output>> {
     let read = |rel: &str| {
         std::fs::read_to_string(root.join(rel))
             .with_context(|| format!("reading {}", root.join(rel).display()))
     };
     let fmt = |text: String| rustfmt(root, &text);
-    // The README and the table read `default` from the manifest as this run leaves it.
-    let facade = facade_manifest(&read("crates/keyfob/Cargo.toml")?, providers)?;
-    let default = default_features(&facade)?;
-    let fixed = vec![
+    Ok(vec![
         Output {
             path: "Cargo.toml".into(),
-            content: root_manifest(&read("Cargo.toml")?, providers)?,
+            content: root_manifest(&read("Cargo.toml")?, ids)?,
         },
         Output {
             path: "crates/keyfob/Cargo.toml".into(),
-            content: facade,
+            content: facade_manifest(&read("crates/keyfob/Cargo.toml")?, ids, None)?,
         },
         Output {
             path: "crates/keyfob/src/providers.rs".into(),
-            content: fmt(providers_rs(providers))?,
+            content: fmt(providers_rs(ids))?,
         },
         Output {
             path: "crates/keyfob/tests/registry.rs".into(),
-            content: fmt(registry_rs(
-                &read("crates/keyfob/tests/registry.rs")?,
-                providers,
-            )?)?,
+            content: fmt(registry_rs(&read("crates/keyfob/tests/registry.rs")?, ids)?)?,
+        },
+    ])
+}
+
+/// The documents, and the facade's kind groups, for these providers (sorted by id).
+///
+/// # Errors
+/// As [`run`].
+pub fn documents(root: &Path, providers: &[ProviderInfo]) -> anyhow::Result<Vec<Output>> {
+    let read = |rel: &str| {
+        std::fs::read_to_string(root.join(rel))
+            .with_context(|| format!("reading {}", root.join(rel).display()))
+    };
+    let ids: Vec<ProviderId> = providers.iter().map(|p| p.id.clone()).collect();
+    // The README and the table read `default` from the manifest as this run leaves it.
+    let facade = facade_manifest(&read("crates/keyfob/Cargo.toml")?, &ids, Some(providers))?;
+    let default = default_features(&facade)?;
+    let fixed = vec![
+        Output {
+            path: "crates/keyfob/Cargo.toml".into(),
+            content: facade,
         },
         Output {
             path: PROVIDERS_MD.into(),
@@ -153,8 +191,9 @@ pub fn generate(root: &Path, providers: &[ProviderInfo]) -> anyhow::Result<Vec<O
         .collect()
 }
 
-/// A provider crate's README with its handler table regenerated from the data: each handler,
-/// its kind and its env keys. A README without the markers gets them around its first table.
+/// A provider crate's README with its generated part regenerated from the catalog: each
+/// handler, its kind and its env keys, then every spec field each handler sets to something
+/// other than the spec's default. A README without the markers gets them around its first table.
 ///
 /// # Errors
 /// A README with neither the markers nor a table.
@@ -180,6 +219,18 @@ pub fn provider_readme(text: &str, p: &ProviderInfo, what: &str) -> anyhow::Resu
             envs.join(", ")
         ));
     }
+    table.push_str(
+        "\nWhat each handler's spec sets, besides the defaults of `keyfob_core::spec`:\n",
+    );
+    for h in &p.handlers {
+        table.push_str(&format!("\n`{}`:\n", h.name));
+        if h.set.is_empty() {
+            table.push_str("- nothing else\n");
+        }
+        for (field, value) in &h.set {
+            table.push_str(&format!("- `{field}`: {}\n", spec_value(value)));
+        }
+    }
     if text.contains(HANDLERS_START) {
         return replace_between(text, HANDLERS_START, HANDLERS_END, &table, what);
     }
@@ -197,6 +248,23 @@ pub fn provider_readme(text: &str, p: &ProviderInfo, what: &str) -> anyhow::Resu
     out.push(HANDLERS_END.to_owned());
     out.extend(lines[last..].iter().map(|l| (*l).to_owned()));
     Ok(out.join("\n") + "\n")
+}
+
+/// A spec value as a README shows it: strings and lists of strings in backticks, `none` for an
+/// unset option, anything else as compact JSON.
+fn spec_value(value: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match value {
+        J::Null => "none".to_owned(),
+        J::String(s) => format!("`{s}`"),
+        J::Array(items) if items.is_empty() => "none".to_owned(),
+        J::Array(items) if items.iter().all(J::is_string) => items
+            .iter()
+            .map(|i| format!("`{}`", i.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => format!("`{other}`"),
+    }
 }
 
 fn is_provider_dep(key: &str) -> bool {
@@ -283,7 +351,7 @@ fn string_array(items: &[String]) -> Item {
 }
 
 /// The root manifest with one `[workspace.dependencies]` line per provider crate.
-fn root_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<String> {
+fn root_manifest(text: &str, ids: &[ProviderId]) -> anyhow::Result<String> {
     let mut doc: DocumentMut = text.parse().context("parsing Cargo.toml")?;
     let version = doc
         .get("workspace")
@@ -297,16 +365,13 @@ fn root_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<Strin
         .and_then(|w| w.get_mut("dependencies"))
         .and_then(Item::as_table_mut)
         .context("Cargo.toml has no [workspace.dependencies] table")?;
-    let entries = providers
+    let entries = ids
         .iter()
-        .map(|p| {
+        .map(|id| {
             (
-                p.id.package(),
+                id.package(),
                 inline_dep(&[
-                    (
-                        "path",
-                        format!("{}/{}", providers::PROVIDERS_DIR, p.id).into(),
-                    ),
+                    ("path", format!("{}/{id}", providers::PROVIDERS_DIR).into()),
                     ("version", version.as_str().into()),
                 ]),
             )
@@ -322,10 +387,16 @@ fn root_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<Strin
     Ok(doc.to_string())
 }
 
-/// The facade manifest: provider features, groups, and optional provider dependencies.
-fn facade_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<String> {
+/// The facade manifest: provider features, groups, and optional provider dependencies. The
+/// kind groups (`oauth2-providers`, `token-providers`) come from `kinds`, the catalog; without
+/// it (the wiring step) they keep their members that still exist.
+fn facade_manifest(
+    text: &str,
+    ids: &[ProviderId],
+    kinds: Option<&[ProviderInfo]>,
+) -> anyhow::Result<String> {
     let mut doc: DocumentMut = text.parse().context("parsing crates/keyfob/Cargo.toml")?;
-    let ids: Vec<String> = providers.iter().map(|p| p.id.to_string()).collect();
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let is_provider = |k: &str| ids.iter().any(|id| id == k);
     let features = doc
         .get_mut("features")
@@ -355,22 +426,31 @@ fn facade_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<Str
         }
     }
     let ours = |k: &str| is_provider(k) || stale.iter().any(|s| s == k);
-    let select = |f: &dyn Fn(&ProviderInfo) -> bool| -> Vec<String> {
-        providers
-            .iter()
-            .filter(|p| f(p))
-            .map(|p| p.id.to_string())
-            .collect()
+    let group = |name: &str, has: fn(&ProviderInfo) -> bool| -> Vec<String> {
+        match kinds {
+            Some(providers) => providers
+                .iter()
+                .filter(|p| has(p))
+                .map(|p| p.id.to_string())
+                .collect(),
+            None => features
+                .get(name)
+                .and_then(Item::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().filter(|s| is_provider(s)).map(str::to_owned))
+                .collect(),
+        }
     };
     let groups = vec![
         ("all-providers".to_owned(), string_array(&ids)),
         (
             "oauth2-providers".to_owned(),
-            string_array(&select(&ProviderInfo::has_oauth2)),
+            string_array(&group("oauth2-providers", ProviderInfo::has_oauth2)),
         ),
         (
             "token-providers".to_owned(),
-            string_array(&select(&ProviderInfo::has_token)),
+            string_array(&group("token-providers", ProviderInfo::has_token)),
         ),
     ];
     rewrite_block(
@@ -382,13 +462,13 @@ fn facade_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<Str
         ),
         Some("default"),
     );
-    let per_provider = providers
+    let per_provider = ids
         .iter()
-        .map(|p| {
-            (
-                p.id.to_string(),
-                string_array(&[format!("dep:{}", p.id.package())]),
-            )
+        .map(|id| {
+            let package = ProviderId::parse(id)
+                .map(|id| id.package())
+                .unwrap_or_default();
+            (id.clone(), string_array(&[format!("dep:{package}")]))
         })
         .collect();
     rewrite_block(
@@ -402,11 +482,13 @@ fn facade_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<Str
         .get_mut("dependencies")
         .and_then(Item::as_table_mut)
         .context("crates/keyfob/Cargo.toml has no [dependencies] table")?;
-    let entries = providers
+    let entries = ids
         .iter()
-        .map(|p| {
+        .map(|id| {
             (
-                p.id.package(),
+                ProviderId::parse(id)
+                    .map(|id| id.package())
+                    .unwrap_or_default(),
                 // `_in_facade`: the registry test binary runs this crate's conformance, so
                 // the crate's own test target compiles to nothing (see the provider template).
                 inline_dep(&[
@@ -425,28 +507,26 @@ fn facade_manifest(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<Str
 }
 
 /// `crates/keyfob/src/providers.rs`.
-fn providers_rs(providers: &[ProviderInfo]) -> String {
+fn providers_rs(ids: &[ProviderId]) -> String {
     let mut s = format!(
         "{HEADER}\n//!\n//! The provider crates this build links, one line per feature. Naming a crate is what links it:\n//! rustc drops a crate that no path names, and its registration with it.\n\nuse keyfob_core::Provider;\n\n"
     );
-    for p in providers {
+    for id in ids {
         s += &format!(
             "#[cfg(feature = \"{id}\")]\npub use {lib} as {ident};\n",
-            id = p.id,
-            lib = p.id.lib(),
-            ident = p.id.ident()
+            lib = id.lib(),
+            ident = id.ident()
         );
     }
     s += "\n/// Every provider id that exists as a crate, enabled in this build or not.\npub const KNOWN: &[&str] = &[\n";
-    for p in providers {
-        s += &format!("    \"{}\",\n", p.id);
+    for id in ids {
+        s += &format!("    \"{id}\",\n");
     }
     s += "];\n\n/// The providers enabled in this build, sorted by id.\npub const ENABLED: &[&Provider] = &[\n";
-    for p in providers {
+    for id in ids {
         s += &format!(
             "    #[cfg(feature = \"{id}\")]\n    &{ident}::PROVIDER,\n",
-            id = p.id,
-            ident = p.id.ident()
+            ident = id.ident()
         );
     }
     s += "];\n";
@@ -454,19 +534,18 @@ fn providers_rs(providers: &[ProviderInfo]) -> String {
 }
 
 /// The facade's registry test with its generated part replaced.
-fn registry_rs(text: &str, providers: &[ProviderInfo]) -> anyhow::Result<String> {
+fn registry_rs(text: &str, ids: &[ProviderId]) -> anyhow::Result<String> {
     let mut g = String::new();
     g += "\n/// Whether the Cargo feature of provider `id` is on in this build.\nfn feature_enabled(id: &str) -> bool {\n    match id {\n";
-    for p in providers {
-        g += &format!("        \"{id}\" => cfg!(feature = \"{id}\"),\n", id = p.id);
+    for id in ids {
+        g += &format!("        \"{id}\" => cfg!(feature = \"{id}\"),\n");
     }
     g += "        other => panic!(\"provider {other} has no feature check here; run `cargo xtask codegen`\"),\n    }\n}\n";
     g += "\n// Each provider's one-line `tests/conformance.rs`, compiled here: one test binary for every\n// provider instead of one per provider crate.\n";
-    for p in providers {
+    for id in ids {
         g += &format!(
             "#[cfg(feature = \"{id}\")]\n#[path = \"../../providers/{id}/tests/conformance.rs\"]\nmod {ident};\n",
-            id = p.id,
-            ident = p.id.ident()
+            ident = id.ident()
         );
     }
     replace_between(
@@ -624,9 +703,10 @@ Each is a crate under `crates/providers/<id>` and a feature of the `keyfob` crat
 - **notes** are derived from each handler's spec, prefixed by the handler's name when there are several.
   For OAuth2: PKCE, client authentication at the token endpoint, expiry and refresh, how a refresh token is asked for, the authorize parameter for scopes when it is not `scope` (or none), device flow, revocation, identity (a userinfo endpoint), JSON token bodies, per-tenant config fields used in the URLs, and quirk hooks (code beside the data).
   For token entry: key check (a cheap request tells whether a key works) and the documented key prefixes (a key without one is saved with a warning).
+- **not verified**: facts in the spec that the provider's public documentation does not confirm (the spec's `unverified` lines); empty when every fact was checked against the provider's docs.
 
-| id | provider | default | handlers | kind | env keys | recommended scopes | notes |
-|---|---|---|---|---|---|---|---|
+| id | provider | default | handlers | kind | env keys | recommended scopes | notes | not verified |
+|---|---|---|---|---|---|---|---|---|
 ",
         summary = counts(providers)
     );
@@ -654,13 +734,22 @@ Each is a crate under `crates/providers/<id>` and a feature of the `keyfob` crat
                 })
                 .collect()
         };
+        let unverified: Vec<&str> = p
+            .handlers
+            .iter()
+            .flat_map(|h| match &h.spec {
+                SpecInfo::OAuth2(o) => &o.unverified,
+                SpecInfo::Token(t) => &t.unverified,
+            })
+            .map(String::as_str)
+            .collect();
         let on = if default.iter().any(|d| d == p.id.as_str()) {
             "yes"
         } else {
             ""
         };
         s += &format!(
-            "| {} | {} | {on} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {on} | {} | {} | {} | {} | {} | {} |\n",
             p.id,
             cell(&p.display_name),
             cell(&ticked(&handlers)),
@@ -668,6 +757,7 @@ Each is a crate under `crates/providers/<id>` and a feature of the `keyfob` crat
             cell(&ticked(&p.env_keys())),
             cell(&ticked(&scopes)),
             cell(&notes.join("<br>")),
+            cell(&unverified.join("<br>")),
         );
     }
     s
@@ -764,6 +854,7 @@ mod tests {
                         HandlerKind::OAuth2 => SpecInfo::OAuth2(OAuth2Info::default()),
                         _ => SpecInfo::Token(TokenInfo::default()),
                     },
+                    set: Vec::new(),
                 })
                 .collect(),
             id,
@@ -797,7 +888,11 @@ serde.workspace = true
             provider("github", &[HandlerKind::OAuth2, HandlerKind::Token]),
             provider("zeta_cloud", &[HandlerKind::OAuth2]),
         ];
-        let out = facade_manifest(FACADE_TOML, &ps).unwrap();
+        let ids: Vec<ProviderId> = ps.iter().map(|p| p.id.clone()).collect();
+        // The wiring step keeps the kind groups as they are (here: none yet).
+        let wired = facade_manifest(FACADE_TOML, &ids, None).unwrap();
+        assert!(wired.contains("oauth2-providers = []"), "{wired}");
+        let out = facade_manifest(&wired, &ids, Some(&ps)).unwrap();
         let expected = r#"[package]
 name = "keyfob"
 
@@ -825,14 +920,16 @@ keyfob-provider-zeta-cloud = { workspace = true, optional = true, features = ["_
 serde.workspace = true
 "#;
         assert_eq!(out, expected);
-        // Idempotent.
-        assert_eq!(facade_manifest(&out, &ps).unwrap(), out);
+        // Idempotent, and the wiring step keeps the groups the catalog made.
+        assert_eq!(facade_manifest(&out, &ids, Some(&ps)).unwrap(), out);
+        assert_eq!(facade_manifest(&out, &ids, None).unwrap(), out);
     }
 
     #[test]
     fn a_removed_provider_is_dropped() {
         let ps = [provider("acme", &[HandlerKind::Token])];
-        let out = facade_manifest(FACADE_TOML, &ps).unwrap();
+        let ids = [ps[0].id.clone()];
+        let out = facade_manifest(FACADE_TOML, &ids, None).unwrap();
         assert!(out.contains("default = [\"store-sqlite\"]"), "{out}");
         assert!(!out.contains("github"), "{out}");
         assert!(
@@ -860,6 +957,7 @@ serde.workspace = true
             kind: HandlerKind::OAuth2,
             env_keys: vec!["ACME_TOKEN".into()],
             spec: SpecInfo::OAuth2(o),
+            set: Vec::new(),
         }
     }
 
@@ -869,6 +967,7 @@ serde.workspace = true
             kind: HandlerKind::Token,
             env_keys: vec!["ACME_TOKEN".into()],
             spec: SpecInfo::Token(t),
+            set: Vec::new(),
         }
     }
 
@@ -894,6 +993,7 @@ serde.workspace = true
             json_body: true,
             config_fields: vec!["domain_url".into()],
             hooks: false,
+            unverified: Vec::new(),
         };
         assert_eq!(
             notes(&oauth2(all)),
@@ -978,6 +1078,7 @@ serde.workspace = true
         github.handlers[1].spec = SpecInfo::Token(TokenInfo {
             verify: true,
             key_prefixes: vec!["ghp_".into()],
+            unverified: vec!["key prefix `ghp_`".into()],
             ..TokenInfo::default()
         });
         let ps = [provider("acme", &[HandlerKind::KeyPair]), github];
@@ -994,9 +1095,9 @@ serde.workspace = true
         assert_eq!(
             rows,
             [
-                "| id | provider | default | handlers | kind | env keys | recommended scopes | notes |",
-                "| acme | Acme |  | `acme-keypair` | keypair | `ACME_TOKEN` |  |  |",
-                "| github | Git\\|Hub | yes | `github-oauth2`, `github-token` | oauth2, token | `GITHUB_TOKEN` | `repo` | `github-oauth2`: PKCE S256; client auth in body; refresh tokens<br>`github-token`: key check; key prefix `ghp_` |",
+                "| id | provider | default | handlers | kind | env keys | recommended scopes | notes | not verified |",
+                "| acme | Acme |  | `acme-keypair` | keypair | `ACME_TOKEN` |  |  |  |",
+                "| github | Git\\|Hub | yes | `github-oauth2`, `github-token` | oauth2, token | `GITHUB_TOKEN` | `repo` | `github-oauth2`: PKCE S256; client auth in body; refresh tokens<br>`github-token`: key check; key prefix `ghp_` | key prefix `ghp_` |",
             ]
         );
     }
@@ -1025,13 +1126,19 @@ serde.workspace = true
     /// and the second run changes nothing.
     #[test]
     fn provider_readmes_state_the_handlers_of_the_data() {
-        let p = provider("kraken", &[HandlerKind::KeyPair, HandlerKind::OAuth2]);
+        let mut p = provider("kraken", &[HandlerKind::KeyPair, HandlerKind::OAuth2]);
+        p.handlers[1].set = vec![
+            ("token_url".into(), "https://k.test/token".into()),
+            ("scope_param".into(), serde_json::Value::Null),
+            ("recommended_scopes".into(), serde_json::json!(["a", "b"])),
+            ("offline".into(), serde_json::json!({"scope": "offline"})),
+        ];
         let drifted = "# keyfob-provider-kraken\n\nintro\n\n| handler | kind | env key |\n|---|---|---|\n| `kraken-token` | token entry | `KRAKEN_TOKEN` |\n\n## Getting credentials\n";
         let once = provider_readme(drifted, &p, "README.md").unwrap();
         assert_eq!(
             once,
             format!(
-                "# keyfob-provider-kraken\n\nintro\n\n{HANDLERS_START}\n| handler | kind | env key |\n|---|---|---|\n| `kraken-keypair` | key and secret (default) | `KRAKEN_TOKEN` |\n| `kraken-oauth2` | OAuth2 authorization code with PKCE | `KRAKEN_TOKEN` |\n{HANDLERS_END}\n\n## Getting credentials\n"
+                "# keyfob-provider-kraken\n\nintro\n\n{HANDLERS_START}\n| handler | kind | env key |\n|---|---|---|\n| `kraken-keypair` | key and secret (default) | `KRAKEN_TOKEN` |\n| `kraken-oauth2` | OAuth2 authorization code with PKCE | `KRAKEN_TOKEN` |\n\nWhat each handler's spec sets, besides the defaults of `keyfob_core::spec`:\n\n`kraken-keypair`:\n- nothing else\n\n`kraken-oauth2`:\n- `token_url`: `https://k.test/token`\n- `scope_param`: none\n- `recommended_scopes`: `a`, `b`\n- `offline`: `{{\"scope\":\"offline\"}}`\n{HANDLERS_END}\n\n## Getting credentials\n"
             )
         );
         assert_eq!(provider_readme(&once, &p, "README.md").unwrap(), once);

@@ -1,24 +1,25 @@
-//! Reads the provider crates under `crates/providers`: each folder's id and the data of its
-//! `PROVIDER` (display name, handlers, env keys, and the spec fields listings show), parsed from
-//! `src/lib.rs` with `syn`.
+//! The provider crates under `crates/providers`: their ids from the folder list, and their data
+//! from the catalog, which an all-providers build prints through the real spec types.
 //!
-//! Codegen needs that data for `docs/providers.md`, the README summary and the
-//! `oauth2-providers`/`token-providers` groups. A spec field absent from a literal takes the
-//! default of `OAuth2Spec::DEFAULTS`/`TokenSpec::DEFAULTS` in `keyfob-core/src/spec.rs`, mirrored
-//! by the `Default` impls here (a test compares the two). Reading the source keeps codegen independent of a build; the price is that the
-//! `PROVIDER` and handler statics must be written as literals in `src/lib.rs`, which is the shape
-//! both templates and every hand-written provider have (tidy checks it through this module).
+//! The wiring that must exist before anything compiles (workspace members, the facade's
+//! features, link lines) needs only the ids. The documents need each handler's spec: codegen runs
+//! `cargo run -p keyfob-catalog` (which links every provider crate and serializes
+//! `keyfob_core::spec`) and reads its JSON here. Nothing in xtask parses provider source or knows
+//! the spec's defaults: a provider may build its statics with any const expression, and a new
+//! spec field reaches the catalog, and each provider README's generated spec list, by itself.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
-use syn::{Expr, Item, Lit};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::names::ProviderId;
 
 /// A handler's kind, as listings show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HandlerKind {
     /// OAuth2 authorization code.
     OAuth2,
@@ -53,6 +54,9 @@ pub struct HandlerInfo {
     pub env_keys: Vec<String>,
     /// The spec fields listings show.
     pub spec: SpecInfo,
+    /// Every spec field whose value differs from the spec's defaults, in declaration order,
+    /// as the catalog serialized it (`name`, `env_key` and the like left out).
+    pub set: Vec<(String, Value)>,
 }
 
 /// The listed fields of a handler's spec.
@@ -75,10 +79,13 @@ pub struct TokenInfo {
     pub config_fields: Vec<String>,
     /// `config_defaults`: the fields that have a default, with it.
     pub config_defaults: Vec<(String, String)>,
+    /// `unverified`: facts the provider's public documentation does not confirm.
+    pub unverified: Vec<String>,
 }
 
 /// `ClientAuth`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// HTTP Basic.
     Basic,
@@ -87,7 +94,8 @@ pub enum ClientAuth {
 }
 
 /// `Refresh`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Refresh {
     /// No refresh.
     None,
@@ -98,7 +106,8 @@ pub enum Refresh {
 }
 
 /// `Offline`: how a refresh token is asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Offline {
     /// Nothing to ask.
     Implicit,
@@ -137,10 +146,13 @@ pub struct OAuth2Info {
     pub config_fields: Vec<String>,
     /// `hooks` is set: the crate has quirk code.
     pub hooks: bool,
+    /// `unverified`: facts the provider's public documentation does not confirm.
+    pub unverified: Vec<String>,
 }
 
+#[cfg(test)]
 impl Default for OAuth2Info {
-    /// `OAuth2Spec::DEFAULTS`.
+    /// A plain OAuth2 handler, for tests (the real defaults live in keyfob-core).
     fn default() -> Self {
         OAuth2Info {
             revoke: false,
@@ -156,6 +168,7 @@ impl Default for OAuth2Info {
             json_body: false,
             config_fields: Vec::new(),
             hooks: false,
+            unverified: Vec::new(),
         }
     }
 }
@@ -227,462 +240,235 @@ pub fn folders(root: &Path) -> anyhow::Result<Vec<(ProviderId, PathBuf)>> {
     Ok(out)
 }
 
-/// Every provider crate with its data, sorted by id.
+/// The package that prints the catalog.
+pub const CATALOG: &str = "keyfob-catalog";
+
+/// Every provider id, from the folder list.
 ///
 /// # Errors
-/// As [`folders`] and [`read`].
-pub fn all(root: &Path) -> anyhow::Result<Vec<ProviderInfo>> {
-    folders(root)?
-        .into_iter()
-        .map(|(id, dir)| read(&id, &dir))
-        .collect()
+/// As [`folders`].
+pub fn ids(root: &Path) -> anyhow::Result<Vec<ProviderId>> {
+    Ok(folders(root)?.into_iter().map(|(id, _)| id).collect())
 }
 
-/// Reads the provider in `dir` (whose folder name is `id`).
+/// Every provider crate with its data, sorted by id: builds and runs `keyfob-catalog` in `root`
+/// (cargo's output goes to stderr) and reads what it prints.
 ///
 /// # Errors
-/// When `src/lib.rs` does not parse or does not hold the data as literals.
-pub fn read(id: &ProviderId, dir: &Path) -> anyhow::Result<ProviderInfo> {
-    let path = dir.join("src/lib.rs");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    parse(id, &text).with_context(|| {
-        format!(
-            "{}: codegen reads `pub static PROVIDER: Provider` and its handler statics from this file as literals",
-            path.display()
-        )
-    })
-}
-
-/// Parses a provider's `src/lib.rs`.
-///
-/// # Errors
-/// A message naming what is missing or not a literal.
-pub fn parse(id: &ProviderId, text: &str) -> anyhow::Result<ProviderInfo> {
-    let file = syn::parse_file(text).context("the file does not parse")?;
-    let mut statics: BTreeMap<String, (String, &Expr)> = BTreeMap::new();
-    for item in &file.items {
-        if let Item::Static(s) = item {
-            let ty = match &*s.ty {
-                syn::Type::Path(p) => p
-                    .path
-                    .segments
-                    .last()
-                    .map(|s| s.ident.to_string())
-                    .unwrap_or_default(),
-                _ => String::new(),
-            };
-            statics.insert(s.ident.to_string(), (ty, &s.expr));
-        }
-    }
-    let Some((ty, expr)) = statics.get("PROVIDER") else {
-        bail!("no `static PROVIDER`");
-    };
-    if ty != "Provider" {
-        bail!("`PROVIDER` has type `{ty}`, not `Provider`");
-    }
-    let fields = struct_fields(expr, "PROVIDER")?;
-    let source_id = string_field(&fields, "id", "PROVIDER")?;
-    if source_id != id.as_str() {
+/// A provider crate that does not build, or a catalog that does not list exactly the folders.
+pub fn catalog(root: &Path) -> anyhow::Result<Vec<ProviderInfo>> {
+    let ids = ids(root)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(root)
+        .args(["run", "--quiet", "--package", CATALOG])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running `cargo run -p {CATALOG}`"))?;
+    if !out.status.success() {
         bail!(
-            "`PROVIDER.id` is `{source_id}` but the folder is `{id}`; they must be equal (the folder name is the id)"
+            "`cargo run -p {CATALOG}` failed ({}): the provider catalog is read from an \
+             all-providers build, so every provider crate must compile (the compiler's message is \
+             above)",
+            out.status
         );
     }
-    let display_name = string_field(&fields, "display_name", "PROVIDER")?;
-    let Some(handlers) = fields.get("handlers") else {
-        bail!("`PROVIDER` has no `handlers`");
-    };
-    let Expr::Reference(r) = handlers else {
-        bail!("`PROVIDER.handlers` must be `&[Handler::…(&STATIC), …]`");
-    };
-    let Expr::Array(arr) = &*r.expr else {
-        bail!("`PROVIDER.handlers` must be `&[Handler::…(&STATIC), …]`");
-    };
+    read_catalog(&out.stdout, &ids)
+}
+
+/// The catalog's document.
+#[derive(Deserialize)]
+struct Catalog {
+    defaults: Defaults,
+    providers: Vec<RawProvider>,
+}
+
+/// `OAuth2Spec::DEFAULTS` and `TokenSpec::DEFAULTS`, serialized.
+#[derive(Deserialize)]
+struct Defaults {
+    oauth2: serde_json::Map<String, Value>,
+    token: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawProvider {
+    id: String,
+    display_name: String,
+    handlers: Vec<RawHandler>,
+}
+
+#[derive(Deserialize)]
+struct RawHandler {
+    name: String,
+    kind: HandlerKind,
+    env_keys: Vec<String>,
+    spec: serde_json::Map<String, Value>,
+}
+
+/// The `OAuth2Spec` fields listings show.
+#[derive(Deserialize)]
+struct RawOAuth2 {
+    revoke_url: Option<String>,
+    device_url: Option<String>,
+    userinfo_url: Option<String>,
+    scope_param: Option<String>,
+    recommended_scopes: Vec<String>,
+    client_auth: ClientAuth,
+    pkce: String,
+    refresh: Refresh,
+    offline: Offline,
+    expires: bool,
+    body_format: String,
+    config_fields: Vec<String>,
+    hooks: bool,
+    unverified: Vec<String>,
+}
+
+/// The `TokenSpec` fields listings show.
+#[derive(Deserialize)]
+struct RawToken {
+    verify: Option<Value>,
+    key_prefixes: Vec<String>,
+    config_fields: Vec<String>,
+    config_defaults: Vec<(String, String)>,
+    unverified: Vec<String>,
+}
+
+/// Spec fields the listings show elsewhere, left out of [`HandlerInfo::set`].
+const SHOWN_ELSEWHERE: &[&str] = &["name", "env_key"];
+
+/// Reads the catalog's JSON; `ids` are the provider folders, which it must list exactly.
+///
+/// # Errors
+/// JSON that is not a catalog, or a catalog whose providers are not the folders.
+pub fn read_catalog(json: &[u8], ids: &[ProviderId]) -> anyhow::Result<Vec<ProviderInfo>> {
+    let catalog: Catalog =
+        serde_json::from_slice(json).context("reading the catalog printed by keyfob-catalog")?;
     let mut out = Vec::new();
-    for elem in &arr.elems {
-        let Expr::Call(call) = elem else {
-            bail!("a handler must be `Handler::OAuth2(&STATIC)` or `Handler::Token(&STATIC)`");
-        };
-        let variant = match &*call.func {
-            Expr::Path(p) => p
-                .path
-                .segments
-                .last()
-                .map(|s| s.ident.to_string())
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        let target = match call.args.first() {
-            Some(Expr::Reference(r)) => match &*r.expr {
-                Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some(target) = target else {
+    for raw in catalog.providers {
+        let id = ProviderId::parse(&raw.id).map_err(|e| anyhow::anyhow!("catalog: {e}"))?;
+        if !ids.contains(&id) {
             bail!(
-                "handler `{variant}` must reference a static in this file: `Handler::{variant}(&NAME)`"
+                "the catalog lists `{id}`, which has no folder under {PROVIDERS_DIR}: is a \
+                 provider crate registering another id?"
             );
-        };
-        let Some((_, spec)) = statics.get(&target) else {
-            bail!("handler static `{target}` is not defined in this file");
-        };
-        let f = struct_fields(spec, &target)?;
-        let name = string_field(&f, "name", &target)?;
-        let env_key = string_field(&f, "env_key", &target)?;
-        let (kind, env_keys, spec) = match variant.as_str() {
-            "OAuth2" => (
-                HandlerKind::OAuth2,
-                vec![env_key],
-                SpecInfo::OAuth2(oauth2_info(&f, &target)?),
-            ),
-            "Token" => {
-                let (kind, keys) = token_kind(&f, &target, env_key)?;
-                (kind, keys, SpecInfo::Token(token_info(&f, &target)?))
-            }
-            other => bail!("unknown handler kind `Handler::{other}`"),
-        };
-        out.push(HandlerInfo {
-            name,
-            kind,
-            env_keys,
-            spec,
+        }
+        let handlers = raw
+            .handlers
+            .into_iter()
+            .map(|h| handler(h, &catalog.defaults))
+            .collect::<anyhow::Result<_>>()
+            .with_context(|| format!("catalog entry `{id}`"))?;
+        out.push(ProviderInfo {
+            id,
+            display_name: raw.display_name,
+            handlers,
         });
     }
-    if out.is_empty() {
-        bail!("`PROVIDER.handlers` is empty");
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(missing) = ids.iter().find(|id| !out.iter().any(|p| &p.id == *id)) {
+        bail!(
+            "{PROVIDERS_DIR}/{missing} is not in the catalog: the all-providers build does not \
+             link it (run `cargo xtask codegen` to wire it, and check that its `PROVIDER` static \
+             has id `{missing}`)"
+        );
     }
-    Ok(ProviderInfo {
-        id: id.clone(),
-        display_name,
-        handlers: out,
+    Ok(out)
+}
+
+fn handler(h: RawHandler, defaults: &Defaults) -> anyhow::Result<HandlerInfo> {
+    let (spec, defaults) = if h.kind == HandlerKind::OAuth2 {
+        let o: RawOAuth2 = serde_json::from_value(Value::Object(h.spec.clone()))
+            .with_context(|| format!("handler `{}`", h.name))?;
+        let info = OAuth2Info {
+            revoke: o.revoke_url.is_some(),
+            device: o.device_url.is_some(),
+            userinfo: o.userinfo_url.is_some(),
+            scope_param: o.scope_param,
+            recommended_scopes: o.recommended_scopes,
+            client_auth: o.client_auth,
+            pkce: o.pkce == "s256",
+            refresh: o.refresh,
+            offline: o.offline,
+            expires: o.expires,
+            json_body: o.body_format == "json",
+            config_fields: o.config_fields,
+            hooks: o.hooks,
+            unverified: o.unverified,
+        };
+        (SpecInfo::OAuth2(info), &defaults.oauth2)
+    } else {
+        let t: RawToken = serde_json::from_value(Value::Object(h.spec.clone()))
+            .with_context(|| format!("handler `{}`", h.name))?;
+        let info = TokenInfo {
+            verify: t.verify.is_some(),
+            key_prefixes: t.key_prefixes,
+            config_fields: t.config_fields,
+            config_defaults: t.config_defaults,
+            unverified: t.unverified,
+        };
+        (SpecInfo::Token(info), &defaults.token)
+    };
+    let set = h
+        .spec
+        .into_iter()
+        .filter(|(k, v)| !SHOWN_ELSEWHERE.contains(&k.as_str()) && defaults.get(k) != Some(v))
+        .collect();
+    Ok(HandlerInfo {
+        name: h.name,
+        kind: h.kind,
+        env_keys: h.env_keys,
+        spec,
+        set,
     })
 }
-
-fn token_kind(
-    f: &BTreeMap<String, &Expr>,
-    what: &str,
-    env_key: String,
-) -> anyhow::Result<(HandlerKind, Vec<String>)> {
-    let Some(entry) = f.get("entry") else {
-        return Ok((HandlerKind::Token, vec![env_key]));
-    };
-    let last = |p: &syn::Path| {
-        p.segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default()
-    };
-    match entry {
-        Expr::Path(p) if last(&p.path) == "ApiKey" => Ok((HandlerKind::Token, vec![env_key])),
-        Expr::Path(p) if last(&p.path) == "BasicAuth" => {
-            Ok((HandlerKind::BasicAuth, vec![env_key]))
-        }
-        Expr::Struct(s) if last(&s.path) == "KeyPair" => {
-            let inner: BTreeMap<String, &Expr> = s
-                .fields
-                .iter()
-                .filter_map(|fv| match &fv.member {
-                    syn::Member::Named(n) => Some((n.to_string(), &fv.expr)),
-                    syn::Member::Unnamed(_) => None,
-                })
-                .collect();
-            let second = string_field(&inner, "secret_env_key", what)?;
-            Ok((HandlerKind::KeyPair, vec![env_key, second]))
-        }
-        _ => bail!("`{what}.entry` must be a `TokenEntry` literal"),
-    }
-}
-
-/// The listed fields of a `TokenSpec` literal; absent ones take `TokenSpec::DEFAULTS`.
-fn token_info(f: &BTreeMap<String, &Expr>, what: &str) -> anyhow::Result<TokenInfo> {
-    let mut t = TokenInfo::default();
-    if let Some(e) = f.get("verify") {
-        t.verify = option_set(e, what, "verify")?;
-    }
-    if let Some(e) = f.get("key_prefixes") {
-        t.key_prefixes = string_slice(e, what, "key_prefixes")?;
-    }
-    if let Some(e) = f.get("config_fields") {
-        t.config_fields = string_slice(e, what, "config_fields")?;
-    }
-    if let Some(e) = f.get("config_defaults") {
-        t.config_defaults = pair_slice(e, what, "config_defaults")?;
-    }
-    Ok(t)
-}
-
-/// The listed fields of an `OAuth2Spec` literal; absent ones take `OAuth2Spec::DEFAULTS`.
-fn oauth2_info(f: &BTreeMap<String, &Expr>, what: &str) -> anyhow::Result<OAuth2Info> {
-    let mut o = OAuth2Info::default();
-    let field = |name: &str| f.get(name).copied();
-    let variant = |name: &str, allowed: &[&'static str]| -> anyhow::Result<Option<&'static str>> {
-        let Some(e) = field(name) else {
-            return Ok(None);
-        };
-        let found = match e {
-            Expr::Path(p) => allowed
-                .iter()
-                .find(|a| p.path.segments.last().is_some_and(|s| s.ident == **a)),
-            _ => None,
-        };
-        match found {
-            Some(a) => Ok(Some(*a)),
-            None => bail!(
-                "`{what}.{name}` must be one of {} as a path",
-                allowed.join(", ")
-            ),
-        }
-    };
-    if let Some(e) = field("revoke_url") {
-        o.revoke = option_set(e, what, "revoke_url")?;
-    }
-    if let Some(e) = field("device_url") {
-        o.device = option_set(e, what, "device_url")?;
-    }
-    if let Some(e) = field("userinfo_url") {
-        o.userinfo = option_set(e, what, "userinfo_url")?;
-    }
-    if let Some(e) = field("scope_param") {
-        o.scope_param = match option_inner(e, what, "scope_param")? {
-            None => None,
-            Some(inner) => Some(str_lit(inner).with_context(|| {
-                format!("`{what}.scope_param` must be `None` or `Some(\"…\")`")
-            })?),
-        };
-    }
-    if let Some(e) = field("recommended_scopes") {
-        o.recommended_scopes = string_slice(e, what, "recommended_scopes")?;
-    }
-    if let Some(v) = variant("client_auth", &["Basic", "Body"])? {
-        o.client_auth = if v == "Basic" {
-            ClientAuth::Basic
-        } else {
-            ClientAuth::Body
-        };
-    }
-    if let Some(v) = variant("pkce", &["S256", "None"])? {
-        o.pkce = v == "S256";
-    }
-    if let Some(v) = variant("refresh", &["None", "Plain", "Rotating"])? {
-        o.refresh = match v {
-            "None" => Refresh::None,
-            "Plain" => Refresh::Plain,
-            _ => Refresh::Rotating,
-        };
-    }
-    if let Some(e) = field("offline") {
-        o.offline = offline(e, what)?;
-    }
-    if let Some(e) = field("expires") {
-        o.expires = match e {
-            Expr::Lit(l) => match &l.lit {
-                Lit::Bool(b) => b.value,
-                _ => bail!("`{what}.expires` must be `true` or `false`"),
-            },
-            _ => bail!("`{what}.expires` must be `true` or `false`"),
-        };
-    }
-    if let Some(v) = variant("body_format", &["Form", "Json"])? {
-        o.json_body = v == "Json";
-    }
-    if let Some(e) = field("config_fields") {
-        o.config_fields = string_slice(e, what, "config_fields")?;
-    }
-    if let Some(e) = field("hooks") {
-        o.hooks = option_set(e, what, "hooks")?;
-    }
-    Ok(o)
-}
-
-fn offline(e: &Expr, what: &str) -> anyhow::Result<Offline> {
-    let wrong = || {
-        anyhow::anyhow!(
-            "`{what}.offline` must be `Offline::Implicit`, `Offline::Scope(\"…\")` or `Offline::Params(&[(\"…\", \"…\"), …])`"
-        )
-    };
-    let last = |p: &syn::Path| p.segments.last().map(|s| s.ident.to_string());
-    match e {
-        Expr::Path(p) if last(&p.path).as_deref() == Some("Implicit") => Ok(Offline::Implicit),
-        Expr::Call(c) if c.args.len() == 1 => {
-            let Expr::Path(p) = &*c.func else {
-                return Err(wrong());
-            };
-            let arg = &c.args[0];
-            match last(&p.path).as_deref() {
-                Some("Scope") => Ok(Offline::Scope(str_lit(arg).ok_or_else(wrong)?)),
-                Some("Params") => {
-                    let Expr::Reference(r) = arg else {
-                        return Err(wrong());
-                    };
-                    let Expr::Array(a) = &*r.expr else {
-                        return Err(wrong());
-                    };
-                    let mut pairs = Vec::new();
-                    for el in &a.elems {
-                        let Expr::Tuple(t) = el else {
-                            return Err(wrong());
-                        };
-                        let (Some(k), Some(v), 2) = (
-                            t.elems.first().and_then(str_lit),
-                            t.elems.last().and_then(str_lit),
-                            t.elems.len(),
-                        ) else {
-                            return Err(wrong());
-                        };
-                        pairs.push((k, v));
-                    }
-                    Ok(Offline::Params(pairs))
-                }
-                _ => Err(wrong()),
-            }
-        }
-        _ => Err(wrong()),
-    }
-}
-
-/// `None` → `None`, `Some(x)` → `Some(x)`.
-fn option_inner<'a>(e: &'a Expr, what: &str, name: &str) -> anyhow::Result<Option<&'a Expr>> {
-    match e {
-        Expr::Path(p) if p.path.is_ident("None") => Ok(None),
-        Expr::Call(c)
-            if c.args.len() == 1
-                && matches!(&*c.func, Expr::Path(p) if p.path.is_ident("Some")) =>
-        {
-            Ok(c.args.first())
-        }
-        _ => bail!("`{what}.{name}` must be `None` or `Some(…)`"),
-    }
-}
-
-/// Whether an `Option` field is `Some(…)`.
-fn option_set(e: &Expr, what: &str, name: &str) -> anyhow::Result<bool> {
-    Ok(option_inner(e, what, name)?.is_some())
-}
-
-fn str_lit(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Lit(l) => match &l.lit {
-            Lit::Str(s) => Some(s.value()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// `&["a", "b"]`.
-fn string_slice(e: &Expr, what: &str, name: &str) -> anyhow::Result<Vec<String>> {
-    let wrong = || anyhow::anyhow!("`{what}.{name}` must be a literal `&[\"…\", …]`");
-    let Expr::Reference(r) = e else {
-        return Err(wrong());
-    };
-    let Expr::Array(a) = &*r.expr else {
-        return Err(wrong());
-    };
-    a.elems
-        .iter()
-        .map(|el| str_lit(el).ok_or_else(wrong))
-        .collect()
-}
-
-fn pair_slice(e: &Expr, what: &str, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let wrong = || anyhow::anyhow!("`{what}.{name}` must be a literal `&[(\"…\", \"…\"), …]`");
-    let Expr::Reference(r) = e else {
-        return Err(wrong());
-    };
-    let Expr::Array(a) = &*r.expr else {
-        return Err(wrong());
-    };
-    a.elems
-        .iter()
-        .map(|el| match el {
-            Expr::Tuple(t) if t.elems.len() == 2 => str_lit(&t.elems[0])
-                .zip(str_lit(&t.elems[1]))
-                .ok_or_else(wrong),
-            _ => Err(wrong()),
-        })
-        .collect()
-}
-
-fn struct_fields<'a>(expr: &'a Expr, what: &str) -> anyhow::Result<BTreeMap<String, &'a Expr>> {
-    let Expr::Struct(s) = expr else {
-        bail!("`{what}` must be a struct literal");
-    };
-    Ok(s.fields
-        .iter()
-        .filter_map(|fv| match &fv.member {
-            syn::Member::Named(n) => Some((n.to_string(), &fv.expr)),
-            syn::Member::Unnamed(_) => None,
-        })
-        .collect())
-}
-
-fn string_field(f: &BTreeMap<String, &Expr>, name: &str, what: &str) -> anyhow::Result<String> {
-    match f.get(name) {
-        Some(Expr::Lit(l)) => match &l.lit {
-            Lit::Str(s) => Ok(s.value()),
-            _ => bail!("`{what}.{name}` must be a string literal"),
-        },
-        Some(_) => bail!("`{what}.{name}` must be a string literal"),
-        None => bail!("`{what}` has no `{name}` field"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SRC: &str = r#"
-        //! Doc.
-        use keyfob_core::spec::*;
-        static OAUTH2: OAuth2Spec = OAuth2Spec { name: "acme-oauth2", env_key: "ACME_TOKEN", ..OAuth2Spec::DEFAULTS };
-        static PAIR: TokenSpec = TokenSpec {
-            name: "acme-keypair", env_key: "ACME_KEY",
-            entry: TokenEntry::KeyPair { secret_env_key: "ACME_SECRET" },
-            ..TokenSpec::DEFAULTS
-        };
-        pub static PROVIDER: Provider = Provider {
-            id: "acme", display_name: "Acme",
-            handlers: &[Handler::OAuth2(&OAUTH2), Handler::Token(&PAIR)],
-        };
-        keyfob_core::register_provider!(PROVIDER);
-    "#;
+    fn id(s: &str) -> ProviderId {
+        ProviderId::parse(s).unwrap()
+    }
+
+    /// A catalog as `keyfob-catalog` prints it, cut to what the reader needs.
+    fn catalog(providers: &str) -> String {
+        let oauth2 = r#"{"name": "", "env_key": "", "token_url": "", "revoke_url": null,
+            "device_url": null, "userinfo_url": null, "scope_param": "scope",
+            "recommended_scopes": [], "client_auth": "body", "pkce": "s256", "refresh": "plain",
+            "offline": "implicit", "expires": true, "body_format": "form", "config_fields": [],
+            "hooks": false, "unverified": []}"#;
+        let token = r#"{"name": "", "env_key": "", "entry": "api_key", "verify": null,
+            "key_prefixes": [], "config_fields": [], "config_defaults": [], "unverified": []}"#;
+        format!(
+            r#"{{"defaults": {{"oauth2": {oauth2}, "token": {token}}}, "providers": [{providers}]}}"#
+        )
+    }
+
+    const ACME: &str = r#"{"id": "acme", "display_name": "Acme", "handlers": [
+        {"name": "acme-oauth2", "kind": "oauth2", "env_keys": ["ACME_TOKEN"], "spec": {
+            "name": "acme-oauth2", "env_key": "ACME_TOKEN", "token_url": "https://a.test/token",
+            "revoke_url": "https://a.test/r", "device_url": null, "userinfo_url": "{domain_url}/me",
+            "scope_param": "user_scope", "recommended_scopes": ["read", "write"],
+            "client_auth": "basic", "pkce": "none", "refresh": "none",
+            "offline": {"params": [["access_type", "offline"], ["prompt", "consent"]]},
+            "expires": false, "body_format": "json", "config_fields": ["domain_url"],
+            "hooks": true, "unverified": ["the revocation endpoint"]}},
+        {"name": "acme-keypair", "kind": "keypair", "env_keys": ["ACME_KEY", "ACME_SECRET"], "spec": {
+            "name": "acme-keypair", "env_key": "ACME_KEY",
+            "entry": {"key_pair": {"secret_env_key": "ACME_SECRET"}},
+            "verify": {"method": "get", "url": "https://a.test"}, "key_prefixes": ["ak_", "AK."],
+            "config_fields": [], "config_defaults": [], "unverified": []}}
+    ]}"#;
 
     #[test]
-    fn reads_handlers_and_env_keys() {
-        let id = ProviderId::parse("acme").unwrap();
-        let p = parse(&id, SRC).unwrap();
+    fn reads_handlers_env_keys_and_listed_fields() {
+        let ps = read_catalog(catalog(ACME).as_bytes(), &[id("acme")]).unwrap();
+        let p = &ps[0];
         assert_eq!(p.display_name, "Acme");
-        assert_eq!(p.handlers.len(), 2);
         assert_eq!(p.handlers[1].kind, HandlerKind::KeyPair);
         assert_eq!(p.env_keys(), ["ACME_TOKEN", "ACME_KEY", "ACME_SECRET"]);
         assert!(p.has_oauth2() && p.has_token());
-    }
-
-    #[test]
-    fn reads_spec_fields_and_defaults() {
-        let id = ProviderId::parse("acme").unwrap();
-        let p = parse(&id, SRC).unwrap();
-        assert_eq!(p.handlers[0].spec, SpecInfo::OAuth2(OAuth2Info::default()));
-        assert_eq!(p.handlers[1].spec, SpecInfo::Token(TokenInfo::default()));
-
-        let src = SRC
-            .replace(
-                "env_key: \"ACME_TOKEN\",",
-                r#"env_key: "ACME_TOKEN", revoke_url: Some("https://a.test/r"),
-                   device_url: None, userinfo_url: Some("{domain_url}/me"),
-                   scope_param: Some("user_scope"), recommended_scopes: &["read", "write"],
-                   client_auth: ClientAuth::Basic, pkce: Pkce::None, refresh: Refresh::None,
-                   offline: Offline::Params(&[("access_type", "offline"), ("prompt", "consent")]),
-                   expires: false, body_format: BodyFormat::Json, config_fields: &["domain_url"],
-                   hooks: Some(&quirks::Hooks),"#,
-            )
-            .replace(
-                "name: \"acme-keypair\",",
-                r#"name: "acme-keypair", verify: Some(Verify::get("https://a.test", KeyPlacement::Bearer)),
-                   key_prefixes: &["ak_", "AK."],"#,
-            );
-        let p = parse(&id, &src).unwrap();
         assert_eq!(
             p.handlers[0].spec,
             SpecInfo::OAuth2(OAuth2Info {
@@ -702,6 +488,7 @@ mod tests {
                 json_body: true,
                 config_fields: vec!["domain_url".into()],
                 hooks: true,
+                unverified: vec!["the revocation endpoint".into()],
             })
         );
         assert_eq!(
@@ -712,114 +499,67 @@ mod tests {
                 ..TokenInfo::default()
             })
         );
+    }
 
-        let scope = SRC.replace(
-            "env_key: \"ACME_TOKEN\",",
-            r#"env_key: "ACME_TOKEN", scope_param: None, offline: Offline::Scope("offline_access"),"#,
+    /// `set` is every field that differs from the defaults, in the catalog's order, whatever
+    /// its name: a field xtask has never heard of is listed too.
+    #[test]
+    fn set_fields_are_those_off_the_defaults() {
+        let with_new_field = ACME.replace(
+            r#""hooks": true,"#,
+            r#""hooks": true, "brand_new_field": "x","#,
         );
-        let SpecInfo::OAuth2(o) = &parse(&id, &scope).unwrap().handlers[0].spec else {
-            panic!("not OAuth2");
-        };
-        assert_eq!(o.scope_param, None);
-        assert_eq!(o.offline, Offline::Scope("offline_access".into()));
-    }
-
-    #[test]
-    fn refuses_spec_fields_it_cannot_read() {
-        let id = ProviderId::parse("acme").unwrap();
-        for (field, says) in [
-            (
-                "pkce: PKCE_MODE,",
-                "`OAUTH2.pkce` must be one of S256, None",
-            ),
-            (
-                "expires: EXPIRES,",
-                "`OAUTH2.expires` must be `true` or `false`",
-            ),
-            (
-                "recommended_scopes: SCOPES,",
-                "`OAUTH2.recommended_scopes` must be a literal",
-            ),
-            (
-                "offline: Offline::Scope(SCOPE),",
-                "`OAUTH2.offline` must be",
-            ),
-            (
-                "revoke_url: REVOKE,",
-                "`OAUTH2.revoke_url` must be `None` or `Some(…)`",
-            ),
-        ] {
-            let src = SRC.replace(
-                "env_key: \"ACME_TOKEN\",",
-                &format!("env_key: \"ACME_TOKEN\", {field}"),
-            );
-            let e = format!("{:#}", parse(&id, &src).unwrap_err());
-            assert!(e.contains(says), "{field}: {e}");
-        }
-    }
-
-    /// The `Default` impls here are `OAuth2Spec::DEFAULTS` and `TokenSpec::DEFAULTS` as
-    /// `keyfob-core` writes them, read with the same parser.
-    #[test]
-    fn defaults_match_spec_rs() {
-        let path = crate::project_root().join("crates/keyfob-core/src/spec.rs");
-        let file = syn::parse_file(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let defaults = |ty: &str| -> BTreeMap<String, &Expr> {
-            let expr = file
-                .items
-                .iter()
-                .find_map(|item| match item {
-                    Item::Impl(i) if matches!(&*i.self_ty, syn::Type::Path(p) if p.path.is_ident(ty)) => {
-                        i.items.iter().find_map(|ii| match ii {
-                            syn::ImplItem::Const(c) if c.ident == "DEFAULTS" => Some(&c.expr),
-                            _ => None,
-                        })
-                    }
-                    _ => None,
-                })
-                .unwrap_or_else(|| panic!("spec.rs has no `{ty}::DEFAULTS`"));
-            struct_fields(expr, ty).unwrap()
-        };
-        let oauth2 = defaults("OAuth2Spec");
-        let token = defaults("TokenSpec");
-        // Every listed field is spelled out there, so these read spec.rs, not the fallbacks.
-        for f in [
-            "revoke_url",
-            "device_url",
-            "userinfo_url",
-            "scope_param",
-            "recommended_scopes",
-            "client_auth",
-            "pkce",
-            "refresh",
-            "offline",
-            "expires",
-            "body_format",
-            "config_fields",
-            "hooks",
-        ] {
-            assert!(oauth2.contains_key(f), "OAuth2Spec::DEFAULTS lacks `{f}`");
-        }
-        assert!(token.contains_key("verify") && token.contains_key("key_prefixes"));
+        let ps = read_catalog(catalog(&with_new_field).as_bytes(), &[id("acme")]).unwrap();
+        let fields: Vec<&str> = ps[0].handlers[0]
+            .set
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
         assert_eq!(
-            oauth2_info(&oauth2, "OAuth2Spec::DEFAULTS").unwrap(),
-            OAuth2Info::default()
+            fields,
+            [
+                "token_url",
+                "revoke_url",
+                "userinfo_url",
+                "scope_param",
+                "recommended_scopes",
+                "client_auth",
+                "pkce",
+                "refresh",
+                "offline",
+                "expires",
+                "body_format",
+                "config_fields",
+                "hooks",
+                "brand_new_field",
+                "unverified",
+            ]
         );
-        assert_eq!(
-            token_info(&token, "TokenSpec::DEFAULTS").unwrap(),
-            TokenInfo::default()
-        );
+        let token: Vec<&str> = ps[0].handlers[1]
+            .set
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(token, ["entry", "verify", "key_prefixes"]);
     }
 
     #[test]
-    fn explains_what_it_cannot_read() {
-        let id = ProviderId::parse("other").unwrap();
-        let e = parse(&id, SRC).unwrap_err().to_string();
-        assert!(e.contains("folder is `other`"), "{e}");
-        let id = ProviderId::parse("acme").unwrap();
-        let e = parse(&id, "//! x\nconst A: u8 = 1;")
+    fn the_catalog_must_list_exactly_the_folders() {
+        let e = read_catalog(catalog(ACME).as_bytes(), &[id("acme"), id("beta")])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no `static PROVIDER`"), "{e}");
+        assert!(
+            e.contains("crates/providers/beta is not in the catalog"),
+            "{e}"
+        );
+        let e = read_catalog(catalog(ACME).as_bytes(), &[id("beta")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the catalog lists `acme`"), "{e}");
+        let e = format!(
+            "{:#}",
+            read_catalog(b"not json", &[id("acme")]).unwrap_err()
+        );
+        assert!(e.contains("reading the catalog"), "{e}");
     }
 }

@@ -224,9 +224,6 @@ pub fn provider_crates(root: &Path) -> anyhow::Result<Vec<String>> {
             }
             Err(_) => p("has no tests/conformance.rs".into()),
         }
-        if let Err(e) = providers::read(&id, &dir) {
-            p(format!("{e:#}"));
-        }
         let mut extra = Vec::new();
         for f in files(&dir, &[""])? {
             let r = f

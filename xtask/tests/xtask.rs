@@ -78,11 +78,13 @@ fn changed(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, Vec<u8>>
         .collect()
 }
 
+/// Runs xtask on `root`; codegen's catalog build shares the main target dir.
 fn xtask(root: &Path, args: &[&str]) -> Output {
     Command::new(XTASK)
         .arg("--root")
         .arg(root)
         .args(args)
+        .env("CARGO_TARGET_DIR", target_dir())
         .output()
         .unwrap()
 }
@@ -300,6 +302,7 @@ fn generated_providers_build_and_pass_conformance() {
         .arg("--root")
         .arg(&copy)
         .args(["new-token-provider", "acme_widgets"])
+        .env("CARGO_TARGET_DIR", target_dir())
         .env("CARGO_GENERATE_VALUE_DISPLAY_NAME", "Ambient Value")
         .env(
             "CARGO_GENERATE_TEMPLATE_VALUES_FILE",
@@ -339,6 +342,8 @@ fn generated_providers_build_and_pass_conformance() {
     assert_eq!(
         diff,
         [
+            // The catalog build records the two new packages.
+            "Cargo.lock",
             "Cargo.toml",
             "README.md",
             "crates/keyfob/Cargo.toml",

@@ -2,11 +2,15 @@
 //!
 //! A provider is a list of handlers; the first is its default. Every field is plain data built in
 //! const context so that a provider crate is a `static` plus one `register_provider!` line.
+//! Every spec type serializes (serde), which is how codegen reads providers: the
+//! `keyfob-catalog` binary prints them as JSON. Quirk hooks serialize as whether there are any.
 
 use std::fmt;
 
+use serde::Serialize;
+
 /// A provider: what tools name in `auth_provider = "github"`.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Provider {
     /// The stable id: lowercase letters, digits and `_`, starting with a letter.
     pub id: &'static str,
@@ -29,7 +33,8 @@ impl Provider {
 }
 
 /// One way to authenticate with a provider.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
 pub enum Handler {
     /// The user enters a key, a username and password, or a key pair on a local page.
     Token(&'static TokenSpec),
@@ -76,7 +81,8 @@ impl Handler {
 }
 
 /// The kind of a handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HandlerKind {
     /// An API key.
     Token,
@@ -101,7 +107,8 @@ impl HandlerKind {
 }
 
 /// What the token-entry page asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TokenEntry {
     /// One secret field, handed over as is.
     ApiKey,
@@ -115,7 +122,7 @@ pub enum TokenEntry {
 }
 
 /// A handler where the user enters a key.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct TokenSpec {
     /// Handler name, e.g. `notion-token`.
     pub name: &'static str,
@@ -143,6 +150,11 @@ pub struct TokenSpec {
     /// `config_fields` handed to tools as environment variables, default included
     /// (`("site", "DD_SITE")`): a key is only usable with its site.
     pub config_env: &'static [(&'static str, &'static str)],
+    /// Facts in this spec that the provider's public documentation does not confirm (docs
+    /// behind a login, behaviour found only in third-party reports), one short line each. They
+    /// are listed in docs/providers.md's "not verified" column; empty when every fact was
+    /// checked against the provider's docs.
+    pub unverified: &'static [&'static str],
 }
 
 impl TokenSpec {
@@ -157,6 +169,7 @@ impl TokenSpec {
         config_fields: &[],
         config_defaults: &[],
         config_env: &[],
+        unverified: &[],
     };
 
     /// The value of the config field `field` in `config`, else its default.
@@ -198,7 +211,7 @@ impl TokenSpec {
 }
 
 /// A request that tells whether a key works: a 2xx answer means yes, 401/403 means no.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Verify {
     /// `GET` or `POST`.
     pub method: Method,
@@ -235,7 +248,8 @@ impl Verify {
 }
 
 /// What a provider's HTTP 403 answer to a key check means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Forbidden {
     /// The key is refused (Datadog answers 403 to an invalid key).
     Refused,
@@ -245,7 +259,8 @@ pub enum Forbidden {
 }
 
 /// An HTTP method for [`Verify`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Method {
     /// GET.
     Get,
@@ -254,7 +269,8 @@ pub enum Method {
 }
 
 /// How an API expects a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyPlacement {
     /// `Authorization: Bearer <key>`.
     Bearer,
@@ -274,7 +290,8 @@ pub enum KeyPlacement {
 }
 
 /// How the client authenticates at the token endpoint. Never both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// HTTP Basic with form-url-encoded id and secret (RFC 6749 §2.3.1).
     Basic,
@@ -283,7 +300,8 @@ pub enum ClientAuth {
 }
 
 /// PKCE support.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Pkce {
     /// Send an S256 challenge and a fresh verifier per flow.
     S256,
@@ -292,7 +310,8 @@ pub enum Pkce {
 }
 
 /// How access tokens are renewed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Refresh {
     /// Tokens never expire or cannot be refreshed: log in again when needed.
     None,
@@ -303,7 +322,8 @@ pub enum Refresh {
 }
 
 /// How a provider is asked for a refresh token; the engine adds it to every authorization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Offline {
     /// Nothing to ask: the provider issues one by itself, or never does.
     Implicit,
@@ -316,7 +336,8 @@ pub enum Offline {
 }
 
 /// How tokens are revoked at `revoke_url`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RevokeStyle {
     /// RFC 7009: a form POST per token (the refresh token first), with client authentication.
     Rfc7009,
@@ -336,7 +357,8 @@ pub enum RevokeStyle {
 }
 
 /// The body format of token requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BodyFormat {
     /// `application/x-www-form-urlencoded` (RFC 6749).
     Form,
@@ -351,6 +373,7 @@ pub trait OAuth2Hooks: Send + Sync + 'static {
 }
 
 /// A handler for OAuth2 authorization code with refresh.
+#[derive(Serialize)]
 pub struct OAuth2Spec {
     /// Handler name, e.g. `github-oauth2`.
     pub name: &'static str,
@@ -396,7 +419,11 @@ pub struct OAuth2Spec {
     /// Where to register an OAuth app.
     pub docs_url: &'static str,
     /// Quirk code.
+    #[serde(serialize_with = "is_set")]
     pub hooks: Option<&'static dyn OAuth2Hooks>,
+    /// Facts in this spec that the provider's public documentation does not confirm, one short
+    /// line each (as [`TokenSpec::unverified`]).
+    pub unverified: &'static [&'static str],
 }
 
 impl OAuth2Spec {
@@ -424,7 +451,16 @@ impl OAuth2Spec {
         config_fields: &[],
         docs_url: "",
         hooks: None,
+        unverified: &[],
     };
+}
+
+/// Serializes quirk hooks as whether there are any: code is not data.
+fn is_set<S: serde::Serializer>(
+    hooks: &Option<&'static dyn OAuth2Hooks>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(hooks.is_some())
 }
 
 impl fmt::Debug for OAuth2Spec {
