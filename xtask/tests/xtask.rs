@@ -389,10 +389,10 @@ fn generated_providers_build_and_pass_conformance() {
             "--features",
             "acme_widgets,zeta_cloud",
             "--",
-            // The tree's rule that OAuth2 snapshots are filled in before merging; a fresh
-            // crate's are empty, which its own checks accept.
+            // The tree's rule that snapshots are filled in before merging; a fresh crate's are
+            // empty, which its own checks accept.
             "--skip",
-            "every_oauth2_provider_in_the_tree_pins_its_requests",
+            "every_provider_in_the_tree_pins_its_requests",
         ],
     );
     let report = text(&out.stdout);
@@ -402,9 +402,8 @@ fn generated_providers_build_and_pass_conformance() {
         "acme_widgets::conformance::token_handlers",
         "acme_widgets::conformance::oauth2_handlers",
         "zeta_cloud::conformance::oauth2_handlers",
-        "zeta_cloud::conformance::oauth2_server_quirks",
         "zeta_cloud::conformance::token_handlers",
-        "zeta_cloud::conformance::oauth2_requests_pinned",
+        "zeta_cloud::conformance::requests_pinned",
         "registry_equals_enabled_features",
     ] {
         assert!(
@@ -413,8 +412,8 @@ fn generated_providers_build_and_pass_conformance() {
         );
     }
     assert!(
-        !report.contains("acme_widgets::conformance::oauth2_server_quirks"),
-        "a token-only provider got an OAuth2-only check:\n{report}"
+        !report.contains("acme_widgets::conformance::requests_pinned"),
+        "a provider that sends no request got a snapshot check:\n{report}"
     );
 
     // The command a contributor types first runs the new crate's conformance on its own.
@@ -539,14 +538,13 @@ fn templates_work_outside_the_repository() {
 
     let out = cargo(ws, &["test", "--offline", "--workspace"]);
     let report = text(&out.stdout);
-    // Both crates run the checks every provider gets; only the OAuth2 one the OAuth2-only
-    // checks.
+    // Both crates run the checks every provider gets, and both pin their requests (the OAuth2
+    // flow's, and the token crate's key check).
     for (t, crates) in [
         ("oauth2_handlers", 2),
         ("token_handlers", 2),
         ("is_registered", 2),
-        ("oauth2_server_quirks", 1),
-        ("oauth2_requests_pinned", 1),
+        ("requests_pinned", 2),
     ] {
         assert!(
             report

@@ -4,7 +4,8 @@
 //! OAuth2 handlers are driven through the real engine against a [`StubServer`] token endpoint
 //! (configured through endpoint overrides), so the authorize URL and the exact token requests
 //! (method, headers, body, client authentication) are checked as the provider's spec says they
-//! must be. The same stub then replays what real token endpoints answer (form-encoded bodies,
+//! must be, and every request a handler sends to the provider (token, identity, revocation,
+//! device and key-check requests) is pinned in the provider's snapshot as the stub received it. The same stub then replays what real token endpoints answer (form-encoded bodies,
 //! string `expires_in`, HTTP 200 carrying an error in GitHub's and Slack's shapes, RFC 6749
 //! errors, HTML) and a rejected refresh. Every check runs under a tracing subscriber that records
 //! everything at TRACE, and neither that output nor any `Debug` string or error message may
@@ -39,43 +40,43 @@ pub fn all(provider: &'static Provider) {
     spec_is_valid(provider);
     is_registered(provider);
     oauth2_handlers(provider);
-    if has_oauth2(provider) {
-        oauth2_server_quirks(provider);
-    }
     token_handlers(provider);
 }
 
-/// Whether `provider` has an OAuth2 handler: [`conformance!`](crate::conformance!) then takes
-/// its pinned requests (`snapshots = [...]`) and runs the OAuth2-only checks.
-pub const fn has_oauth2(provider: &Provider) -> bool {
+/// Whether some handler of `provider` sends requests to the provider: an OAuth2 handler, or a
+/// token handler with a key check. [`conformance!`](crate::conformance!) then takes the pinned
+/// requests of each such handler (`snapshots = [...]`).
+pub const fn sends_requests(provider: &Provider) -> bool {
     let mut i = 0;
     while i < provider.handlers.len() {
-        if let Handler::OAuth2(_) = provider.handlers[i] {
-            return true;
+        match provider.handlers[i] {
+            Handler::OAuth2(_) => return true,
+            Handler::Token(t) if t.verify.is_some() => return true,
+            Handler::Token(_) => {}
         }
         i += 1;
     }
     false
 }
 
-/// The OAuth2 handlers of `provider`, refusing to return none: a check over them must not
-/// pass by looping over nothing.
-fn oauth2_specs(provider: &'static Provider, check: &str) -> Vec<&'static OAuth2Spec> {
-    let specs: Vec<_> = provider
+/// The handlers of `provider` that send requests (see [`sends_requests`]), refusing to return
+/// none: a check over them must not pass by looping over nothing.
+fn requesting_handlers(provider: &'static Provider, check: &str) -> Vec<&'static Handler> {
+    let handlers: Vec<_> = provider
         .handlers
         .iter()
-        .filter_map(|h| match h {
-            Handler::OAuth2(spec) => Some(*spec),
-            Handler::Token(_) => None,
+        .filter(|h| match h {
+            Handler::OAuth2(_) => true,
+            Handler::Token(t) => t.verify.is_some(),
         })
         .collect();
     assert!(
-        !specs.is_empty(),
-        "{check}: provider `{}` has no OAuth2 handler, so this check has nothing to test; \
+        !handlers.is_empty(),
+        "{check}: no handler of provider `{}` sends a request, so there is nothing to pin; \
          its tests/conformance.rs must be `conformance!(<crate>::PROVIDER)` without snapshots",
         provider.id
     );
-    specs
+    handlers
 }
 
 /// The spec passes [`keyfob_core::spec::validate`].
@@ -191,7 +192,8 @@ fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Every OAuth2 handler: authorize URL, code exchange, replay refusal and refresh, checked
-/// against a stub token endpoint.
+/// against a stub token endpoint, then what real token endpoints answer (see
+/// `oauth2_quirks`).
 ///
 /// A provider without an OAuth2 handler must refuse an authorization code.
 pub fn oauth2_handlers(provider: &'static Provider) {
@@ -200,6 +202,7 @@ pub fn oauth2_handlers(provider: &'static Provider) {
         if let Handler::OAuth2(spec) = h {
             any = true;
             leak_checked(spec.name, oauth2_handler(provider, spec));
+            leak_checked(spec.name, oauth2_quirks(provider, spec));
         }
     }
     if !any {
@@ -282,19 +285,9 @@ async fn login_with(
         .map(|_| ())
 }
 
-/// Every OAuth2 handler against what real token endpoints answer: errors first (each fails
-/// with the right kind, echoes no secret and stores nothing), then successful answers in the
-/// shapes providers really use (each yields the token under the handler's env key).
-///
-/// # Panics
-/// When the provider has no OAuth2 handler: there is nothing to replay, and
-/// [`oauth2_handlers`] asserts its refusal instead.
-pub fn oauth2_server_quirks(provider: &'static Provider) {
-    for spec in oauth2_specs(provider, "oauth2_server_quirks") {
-        leak_checked(spec.name, oauth2_quirks(provider, spec));
-    }
-}
-
+/// One OAuth2 handler against what real token endpoints answer: errors first (each fails with
+/// the right kind, echoes no secret and stores nothing), then successful answers in the shapes
+/// providers really use (each yields the token under the handler's env key).
 async fn oauth2_quirks(provider: &'static Provider, spec: &'static OAuth2Spec) {
     let stub = StubServer::start(StubResponse::text(500, "unset"))
         .await
@@ -1103,34 +1096,41 @@ fn key_placed(handler: &str, verify: &Verify, r: &crate::RecordedRequest, key: &
     }
 }
 
-/// Pins every OAuth2 handler's requests: the authorize URL, the code exchange and a refresh,
-/// rendered as text with the random parts (state, PKCE, the callback port) and the secrets
-/// replaced by placeholders, and compared with the handler's inline snapshot. The snapshot is
-/// written from the provider's documentation and reviewed; `UPDATE_EXPECT=1` rewrites it from
-/// what keyfob sends.
+/// Pins every request a provider's handlers send to the provider: for an OAuth2 handler the
+/// authorize URL, the code exchange (and the identity lookup after it), a refresh, the sign-out's
+/// revocation and the device flow; for a token handler its key check. Each request is shown as
+/// the stub received it (method, path and query, every header keyfob chose, body) under the
+/// origin of the provider's URL, with the random parts (state, PKCE, the callback port) and the
+/// secrets replaced by placeholders, and compared with the handler's inline snapshot. The
+/// snapshot is written from the provider's documentation and reviewed; `UPDATE_EXPECT=1`
+/// rewrites it from what keyfob sends.
 ///
 /// A handler with an empty snapshot (`expect![[""]]`, as a freshly generated crate has) is
 /// not pinned yet: its rendering is printed and the check passes, so a new crate is green at
 /// once; the facade's registry test refuses empty snapshots in the tree.
 ///
 /// # Panics
-/// When the provider has no OAuth2 handler (there is nothing to pin), and on any difference.
-pub fn oauth2_snapshots(provider: &'static Provider, snapshots: &[(&str, expect_test::Expect)]) {
-    let specs = oauth2_specs(provider, "oauth2_requests_pinned");
+/// When no handler of the provider sends a request (there is nothing to pin), and on any
+/// difference.
+pub fn snapshots(provider: &'static Provider, snapshots: &[(&str, expect_test::Expect)]) {
+    let handlers = requesting_handlers(provider, "requests_pinned");
     for (name, _) in snapshots {
         assert!(
-            matches!(provider.handler(name), Some(Handler::OAuth2(_))),
-            "snapshot for `{name}`, which is not an OAuth2 handler of `{}`",
+            handlers.iter().any(|h| h.name() == *name),
+            "snapshot for `{name}`, which is not a handler of `{}` that sends requests",
             provider.id
         );
     }
-    for spec in specs {
+    for handler in handlers {
         let mut text = String::new();
-        leak_checked(spec.name, async {
-            text = render_requests(provider, spec).await;
+        leak_checked(handler.name(), async {
+            text = match handler {
+                Handler::OAuth2(spec) => render_requests(provider, spec).await,
+                Handler::Token(spec) => render_key_check(provider, spec).await,
+            };
         });
         assert_no_sentinel("the rendered requests", &text);
-        match snapshots.iter().find(|(n, _)| *n == spec.name) {
+        match snapshots.iter().find(|(n, _)| *n == handler.name()) {
             Some((_, expect))
                 if !expect.data().trim().is_empty()
                     || std::env::var_os("UPDATE_EXPECT").is_some() =>
@@ -1141,7 +1141,8 @@ pub fn oauth2_snapshots(provider: &'static Provider, snapshots: &[(&str, expect_
                 "{}: requests not pinned yet; check this against the provider's documentation, \
                  then add (\"{}\", keyfob_testkit::expect![[\"\"]]) to `snapshots` in \
                  tests/conformance.rs and run with UPDATE_EXPECT=1:\n{text}",
-                spec.name, spec.name
+                handler.name(),
+                handler.name()
             ),
         }
     }
@@ -1154,15 +1155,65 @@ fn origin_of(url: &str) -> &str {
     url[after..].find('/').map_or(url, |j| &url[..after + j])
 }
 
+/// The part of an endpoint URL (or template) after its origin: path and query.
+fn path_of(url: &str) -> &str {
+    &url[origin_of(url).len()..]
+}
+
 /// The stub's URL with `url`'s path (and query): the stub receives each request at the path the
 /// provider documents, so the snapshot shows the path keyfob really requested.
 fn at_stub(stub: &StubServer, url: &str) -> String {
-    format!("{}{}", stub.url(), &url[origin_of(url).len()..])
+    format!("{}{}", stub.url(), path_of(url))
 }
 
-/// The authorize URL, the code exchange, a refresh and the sign-out's revocation requests of
-/// `spec`, as text. Requests to the token and revocation endpoints are shown as the stub
-/// received them (method, path and query, headers, body) under the provider's origin.
+/// Whether a received `path` is the path of endpoint template `url`, where a `{field}`
+/// segment stands for any one segment.
+fn same_path(url: &str, path: &str) -> bool {
+    let template = path_of(url).split('?').next().unwrap_or_default();
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}')))
+}
+
+/// Every request the stub received since it was last cleared, in order, each named by the
+/// endpoint of `spec` it was sent to (`token` names the token endpoint's). Exactly one went to
+/// the token endpoint.
+fn render_received(
+    out: &mut String,
+    stub: &StubServer,
+    spec: &OAuth2Spec,
+    token: &str,
+    placeholders: &dyn Fn(&str) -> String,
+) {
+    let endpoints = [
+        (token, Some(spec.token_url)),
+        ("userinfo", spec.userinfo_url),
+        ("revoke", spec.revoke_url),
+        ("device", spec.device_url),
+    ];
+    let mut tokens = 0;
+    for r in stub.requests() {
+        let (what, url) = endpoints
+            .iter()
+            .find_map(|(what, url)| url.filter(|u| same_path(u, &r.path)).map(|u| (*what, u)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: a request to {} {}, which is none of the spec's endpoints",
+                    spec.name, r.method, r.path
+                )
+            });
+        tokens += usize::from(what == token);
+        render_request(out, what, url, &r, placeholders);
+    }
+    assert_eq!(tokens, 1, "{}: one {token} request", spec.name);
+}
+
+/// The authorize URL, the code exchange (with the identity lookup after it), a refresh, the
+/// sign-out's revocation and a device login of `spec`, as text. Requests to the provider's
+/// endpoints are shown as the stub received them (method, path and query, headers, body) under
+/// the provider's origin.
 async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec) -> String {
     let first = json!({
         "access_token": format!("{SENTINEL}-access-1"),
@@ -1180,13 +1231,21 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
         id = provider.id,
         token = at_stub(&stub, spec.token_url),
     );
-    if let Some(revoke) = spec.revoke_url {
-        toml.push_str(&format!("revoke_url = \"{}\"\n", at_stub(&stub, revoke)));
+    for (key, url) in [
+        ("revoke_url", spec.revoke_url),
+        ("device_url", spec.device_url),
+        ("userinfo_url", spec.userinfo_url),
+    ] {
+        if let Some(url) = url {
+            toml.push_str(&format!("{key} = \"{}\"\n", at_stub(&stub, url)));
+        }
     }
     for f in spec.config_fields {
         toml.push_str(&format!("{f} = \"https://tenant.example\"\n"));
     }
-    toml.push_str(NO_USERINFO);
+    if spec.userinfo_url.is_none() {
+        toml.push_str(NO_USERINFO);
+    }
     let engine = Engine::builder()
         .config(Config::from_toml(&toml).expect("kit config parses"))
         .build()
@@ -1203,6 +1262,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
             .replace(&format!("{SENTINEL}-refresh-1"), "<refresh_token>")
             .replace(&format!("{SENTINEL}-access-1"), "<access_token>")
             .replace(&format!("{SENTINEL}-access-2"), "<access_token>")
+            .replace(&format!("{SENTINEL}-device-code"), "<device_code>")
     };
     let req = AuthRequest::new(provider.id).handler(spec.name);
     let prompt = engine
@@ -1239,8 +1299,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
         )
         .await
         .unwrap_or_else(|e| panic!("{}: code exchange failed: {e}", spec.name));
-    let token_url = spec.token_url;
-    render_token_request(&mut out, "exchange", token_url, spec, &stub, &placeholders);
+    render_received(&mut out, &stub, spec, "exchange", &placeholders);
     if spec.refresh == Refresh::None {
         out.push_str("refresh: none\n");
     } else {
@@ -1263,7 +1322,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
             .await
             .expect("store");
         engine.credentials(&key).await.expect("refresh");
-        render_token_request(&mut out, "refresh", token_url, spec, &stub, &placeholders);
+        render_received(&mut out, &stub, spec, "refresh", &placeholders);
     }
     match spec.revoke_url {
         None => out.push_str("revoke: none\n"),
@@ -1293,20 +1352,113 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
             }
         }
     }
+    if spec.device_url.is_none() {
+        out.push_str("device: none\n");
+        return out;
+    }
+    // A device login (RFC 8628): the device authorization, then one poll that gets the tokens
+    // (the stub asks for the shortest interval), then the identity lookup.
+    stub.clear_requests();
+    stub.push_responses([StubResponse::json(
+        200,
+        &json!({
+            "device_code": format!("{SENTINEL}-device-code"),
+            "user_code": "KIT-CODE",
+            "verification_uri": "https://device.example/activate",
+            "expires_in": 300,
+            "interval": 1,
+        }),
+    )]);
+    stub.set_response(StubResponse::json(200, &first));
+    let device = AuthRequest::new(provider.id)
+        .handler(spec.name)
+        .device(true);
+    let prompt = engine
+        .login(&device)
+        .await
+        .unwrap_or_else(|e| panic!("{}: starting a device login failed: {e}", spec.name));
+    engine
+        .wait(&prompt, std::time::Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("{}: the device login failed: {e}", spec.name));
+    render_received(&mut out, &stub, spec, "device token", &placeholders);
     out
 }
 
-fn render_token_request(
-    out: &mut String,
-    what: &str,
-    url: &str,
-    spec: &OAuth2Spec,
-    stub: &StubServer,
-    placeholders: &dyn Fn(&str) -> String,
-) {
+/// The key check of token handler `spec`, as the stub received it under the origin of the
+/// spec's URL. Per-account fields get a stand-in value, shown as `{field}`; a field that starts
+/// the URL points at the stub.
+async fn render_key_check(provider: &'static Provider, spec: &'static TokenSpec) -> String {
+    let verify = spec.verify.expect("a handler with a key check");
+    let stub = StubServer::start(StubResponse::json(200, &json!({"login": "kit-user"})))
+        .await
+        .expect("stub starts");
+    let at_start = |f: &str| verify.url.starts_with(&format!("{{{f}}}"));
+    let stand_in = |f: &str| format!("{f}-1");
+    let mut toml = format!("[auth.{}]\n", provider.id);
+    if spec.config_fields.iter().any(|f| at_start(f)) {
+        toml.push_str("allow_internal_endpoints = true\n");
+    } else {
+        toml.push_str(&format!(
+            "verify_url = \"{}\"\n",
+            at_stub(&stub, verify.url)
+        ));
+    }
+    for f in spec.config_fields {
+        let value = if at_start(f) {
+            stub.url().to_owned()
+        } else {
+            stand_in(f)
+        };
+        toml.push_str(&format!("{f} = \"{value}\"\n"));
+    }
+    let engine = Engine::builder()
+        .config(Config::from_toml(&toml).expect("kit config parses"))
+        .build()
+        .expect("engine builds");
+    let req = AuthRequest::new(provider.id).handler(spec.name);
+    let prompt = engine.login(&req).await.expect("token flow starts");
+    let link = crate::open_prompt(&engine, &prompt).await;
+    let page = engine
+        .token_page(provider.id, Some(&link.state), &link.cookies)
+        .await
+        .expect("token page");
+    let fields: Vec<(String, SecretString)> = page
+        .fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.to_owned(),
+                SecretString::from(format!("{SENTINEL}-{}", f.name)),
+            )
+        })
+        .collect();
+    engine
+        .complete_token(
+            provider.id,
+            Some(&link.state),
+            fields.clone(),
+            &link.cookies,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: the key check failed: {e}", spec.name));
+    let placeholders = |v: &str| -> String {
+        let mut v = v.to_owned();
+        for (name, _) in &fields {
+            v = v.replace(&format!("{SENTINEL}-{name}"), &format!("<{name}>"));
+        }
+        for f in spec.config_fields {
+            v = v
+                .replace(&stand_in(f), &format!("{{{f}}}"))
+                .replace(stub.url(), &format!("{{{f}}}"));
+        }
+        v
+    };
     let reqs = stub.requests();
-    assert_eq!(reqs.len(), 1, "{}: one {what} request", spec.name);
-    render_request(out, what, url, &reqs[0], placeholders);
+    assert_eq!(reqs.len(), 1, "{}: one key check", spec.name);
+    let mut out = String::new();
+    render_request(&mut out, "key check", verify.url, &reqs[0], &placeholders);
+    out
 }
 
 /// One request as the stub received it, under the origin of the provider's `url`.
@@ -1383,12 +1535,12 @@ fn render_request(
 /// One `#[test]` per conformance check that applies to a provider `static`, in its
 /// `tests/conformance.rs`.
 ///
-/// A provider without an OAuth2 handler names only its static:
-/// `keyfob_testkit::conformance!(keyfob_provider_stripe::PROVIDER);`. One with an OAuth2 handler
-/// also pins each handler's requests:
-/// `conformance!(keyfob_provider_github::PROVIDER, snapshots = [("github-oauth2", expect![[…]])])`,
-/// which adds the OAuth2-only checks (server quirks, pinned requests). The form must match the
-/// provider's handlers, checked at compile time, so no check passes by looping over nothing.
+/// A provider none of whose handlers sends a request to the provider (token entry without a key
+/// check) names only its static: `keyfob_testkit::conformance!(keyfob_provider_mem0::PROVIDER);`.
+/// One with an OAuth2 handler or a key check also pins each such handler's requests:
+/// `conformance!(keyfob_provider_github::PROVIDER, snapshots = [("github-oauth2", expect![[…]]),
+/// ("github-token", expect![[…]])])`, which adds the `requests_pinned` test. The form must match
+/// the provider's handlers, checked at compile time, so no check passes by looping over nothing.
 ///
 /// The tests go in a module `conformance`. Naming the static links the provider crate, so its
 /// registration is present. In this repository a provider crate has a feature `_in_facade`,
@@ -1400,8 +1552,8 @@ macro_rules! conformance {
     ($provider:path) => {
         $crate::__conformance_module! {
             const _: () = assert!(
-                !$crate::conformance::has_oauth2(&$provider),
-                "this provider has an OAuth2 handler: pin its requests with \
+                !$crate::conformance::sends_requests(&$provider),
+                "a handler of this provider sends requests (OAuth2, or a key check): pin them with \
                  `conformance!(<crate>::PROVIDER, snapshots = [(\"<handler>\", keyfob_testkit::expect![[\"\"]])])`"
             );
             $crate::__conformance_common!($provider);
@@ -1410,18 +1562,14 @@ macro_rules! conformance {
     ($provider:path, snapshots = [$(($handler:literal, $expect:expr)),* $(,)?]) => {
         $crate::__conformance_module! {
             const _: () = assert!(
-                $crate::conformance::has_oauth2(&$provider),
-                "this provider has no OAuth2 handler, so it has no requests to pin: write \
+                $crate::conformance::sends_requests(&$provider),
+                "no handler of this provider sends a request, so there is nothing to pin: write \
                  `conformance!(<crate>::PROVIDER)` without snapshots"
             );
             $crate::__conformance_common!($provider);
             #[test]
-            fn oauth2_server_quirks() {
-                $crate::conformance::oauth2_server_quirks(&$provider);
-            }
-            #[test]
-            fn oauth2_requests_pinned() {
-                $crate::conformance::oauth2_snapshots(&$provider, &[$(($handler, $expect)),*]);
+            fn requests_pinned() {
+                $crate::conformance::snapshots(&$provider, &[$(($handler, $expect)),*]);
             }
         }
     };

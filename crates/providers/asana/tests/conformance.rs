@@ -22,6 +22,9 @@ keyfob_testkit::conformance!(
                 client_id=client-1
                 client_secret=<client_secret>
                 redirect_uri=<callback>/auth/asana/oauth2/callback
+            userinfo: GET https://app.asana.com/api/1.0/users/me
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://app.asana.com/-/oauth_token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -43,6 +46,7 @@ keyfob_testkit::conformance!(
                 token_type_hint=access_token
                 client_id=client-1
                 client_secret=<client_secret>
+            device: none
         "#]]
     )]
 );

@@ -17,6 +17,9 @@ keyfob_testkit::conformance!(
                 grant_type=authorization_code
                 code=<code>
                 redirect_uri=<callback>/auth/bitbucket/oauth2/callback
+            userinfo: GET https://api.bitbucket.org/2.0/user
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://bitbucket.org/site/oauth2/access_token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -24,6 +27,7 @@ keyfob_testkit::conformance!(
                 grant_type=refresh_token
                 refresh_token=<refresh_token>
             revoke: none
+            device: none
         "#]]
     )]
 );

@@ -20,6 +20,9 @@ keyfob_testkit::conformance!(
                 code=<code>
                 code_verifier=<verifier>
                 redirect_uri=<callback>/auth/calendly/oauth2/callback
+            userinfo: GET https://api.calendly.com/users/me
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://auth.calendly.com/oauth/token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -40,6 +43,7 @@ keyfob_testkit::conformance!(
                 token_type_hint=access_token
                 client_id=client-1
                 client_secret=<client_secret>
+            device: none
         "#]]
     )]
 );

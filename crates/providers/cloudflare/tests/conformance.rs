@@ -1,2 +1,12 @@
 //! The conformance kit on this provider.
-keyfob_testkit::conformance!(keyfob_provider_cloudflare::PROVIDER);
+keyfob_testkit::conformance!(
+    keyfob_provider_cloudflare::PROVIDER,
+    snapshots = [(
+        "cloudflare-token",
+        keyfob_testkit::expect![[r#"
+        key check: GET https://api.cloudflare.com/client/v4/user/tokens/verify
+            authorization: Bearer <token>
+            accept: */*
+    "#]]
+    ),]
+);

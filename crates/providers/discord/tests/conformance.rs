@@ -2,45 +2,59 @@
 //! describes them (refresh with `UPDATE_EXPECT=1`, then review the diff).
 keyfob_testkit::conformance!(
     keyfob_provider_discord::PROVIDER,
-    snapshots = [(
-        "discord-oauth2",
-        keyfob_testkit::expect![[r#"
-            authorize: GET https://discord.com/oauth2/authorize
-                response_type=code
-                client_id=client-1
-                state=<state>
-                code_challenge=<challenge>
-                code_challenge_method=S256
-                redirect_uri=<callback>/auth/discord/oauth2/callback
-                scope=email identify
-                prompt=consent
-                integration_type=1
-            exchange: POST https://discord.com/api/oauth2/token
-                accept: application/json
-                content-type: application/x-www-form-urlencoded
-                authorization: Basic base64(client-1:<client_secret>)
-                grant_type=authorization_code
-                code=<code>
-                code_verifier=<verifier>
-                redirect_uri=<callback>/auth/discord/oauth2/callback
-            refresh: POST https://discord.com/api/oauth2/token
-                accept: application/json
-                content-type: application/x-www-form-urlencoded
-                authorization: Basic base64(client-1:<client_secret>)
-                grant_type=refresh_token
-                refresh_token=<refresh_token>
-            revoke: POST https://discord.com/api/oauth2/token/revoke
-                accept: application/json
-                content-type: application/x-www-form-urlencoded
-                authorization: Basic base64(client-1:<client_secret>)
-                token=<refresh_token>
-                token_type_hint=refresh_token
-            revoke: POST https://discord.com/api/oauth2/token/revoke
-                accept: application/json
-                content-type: application/x-www-form-urlencoded
-                authorization: Basic base64(client-1:<client_secret>)
-                token=<access_token>
-                token_type_hint=access_token
+    snapshots = [
+        (
+            "discord-oauth2",
+            keyfob_testkit::expect![[r#"
+                authorize: GET https://discord.com/oauth2/authorize
+                    response_type=code
+                    client_id=client-1
+                    state=<state>
+                    code_challenge=<challenge>
+                    code_challenge_method=S256
+                    redirect_uri=<callback>/auth/discord/oauth2/callback
+                    scope=email identify
+                    prompt=consent
+                    integration_type=1
+                exchange: POST https://discord.com/api/oauth2/token
+                    accept: application/json
+                    content-type: application/x-www-form-urlencoded
+                    authorization: Basic base64(client-1:<client_secret>)
+                    grant_type=authorization_code
+                    code=<code>
+                    code_verifier=<verifier>
+                    redirect_uri=<callback>/auth/discord/oauth2/callback
+                userinfo: GET https://discord.com/api/users/@me
+                    authorization: Bearer <access_token>
+                    accept: application/json
+                refresh: POST https://discord.com/api/oauth2/token
+                    accept: application/json
+                    content-type: application/x-www-form-urlencoded
+                    authorization: Basic base64(client-1:<client_secret>)
+                    grant_type=refresh_token
+                    refresh_token=<refresh_token>
+                revoke: POST https://discord.com/api/oauth2/token/revoke
+                    accept: application/json
+                    content-type: application/x-www-form-urlencoded
+                    authorization: Basic base64(client-1:<client_secret>)
+                    token=<refresh_token>
+                    token_type_hint=refresh_token
+                revoke: POST https://discord.com/api/oauth2/token/revoke
+                    accept: application/json
+                    content-type: application/x-www-form-urlencoded
+                    authorization: Basic base64(client-1:<client_secret>)
+                    token=<access_token>
+                    token_type_hint=access_token
+                device: none
+            "#]]
+        ),
+        (
+            "discord-token",
+            keyfob_testkit::expect![[r#"
+            key check: GET https://discord.com/api/v10/users/@me
+                authorization: Bot <token>
+                accept: */*
         "#]]
-    )]
+        ),
+    ]
 );

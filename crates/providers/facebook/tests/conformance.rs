@@ -19,8 +19,12 @@ keyfob_testkit::conformance!(
                 client_id=client-1
                 client_secret=<client_secret>
                 redirect_uri=<callback>/auth/facebook/oauth2/callback
+            userinfo: GET https://graph.facebook.com/v25.0/me?fields=id,name
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: none
             revoke: none
+            device: none
         "#]]
     )]
 );

@@ -25,6 +25,9 @@ keyfob_testkit::conformance!(
                 client_id=client-1
                 client_secret=<client_secret>
                 redirect_uri=<callback>/auth/google/oauth2/callback
+            userinfo: GET https://openidconnect.googleapis.com/v1/userinfo
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://oauth2.googleapis.com/token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -46,6 +49,22 @@ keyfob_testkit::conformance!(
                 token_type_hint=access_token
                 client_id=client-1
                 client_secret=<client_secret>
+            device: POST https://oauth2.googleapis.com/device/code
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                scope=email openid profile
+                client_id=client-1
+                client_secret=<client_secret>
+            device token: POST https://oauth2.googleapis.com/token
+                accept: application/json
+                content-type: application/x-www-form-urlencoded
+                grant_type=urn:ietf:params:oauth:grant-type:device_code
+                device_code=<device_code>
+                client_id=client-1
+                client_secret=<client_secret>
+            userinfo: GET https://openidconnect.googleapis.com/v1/userinfo
+                authorization: Bearer <access_token>
+                accept: application/json
         "#]]
     )]
 );

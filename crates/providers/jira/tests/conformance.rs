@@ -21,6 +21,9 @@ keyfob_testkit::conformance!(
                 code=<code>
                 grant_type=authorization_code
                 redirect_uri=<callback>/auth/jira/oauth2/callback
+            userinfo: GET https://api.atlassian.com/me
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://auth.atlassian.com/oauth/token
                 accept: application/json
                 content-type: application/json
@@ -29,6 +32,7 @@ keyfob_testkit::conformance!(
                 grant_type=refresh_token
                 refresh_token=<refresh_token>
             revoke: none
+            device: none
         "#]]
     )]
 );

@@ -44,6 +44,7 @@ keyfob_testkit::conformance!(
                 token_type_hint=access_token
                 client_id=client-1
                 client_secret=<client_secret>
+            device: none
         "#]]
     )]
 );

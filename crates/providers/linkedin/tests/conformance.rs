@@ -19,6 +19,9 @@ keyfob_testkit::conformance!(
                 client_id=client-1
                 client_secret=<client_secret>
                 redirect_uri=<callback>/auth/linkedin/oauth2/callback
+            userinfo: GET https://api.linkedin.com/v2/userinfo
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://www.linkedin.com/oauth/v2/accessToken
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -27,6 +30,7 @@ keyfob_testkit::conformance!(
                 client_id=client-1
                 client_secret=<client_secret>
             revoke: none
+            device: none
         "#]]
     )]
 );

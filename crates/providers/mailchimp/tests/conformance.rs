@@ -20,6 +20,7 @@ keyfob_testkit::conformance!(
                 redirect_uri=<callback>/auth/mailchimp/oauth2/callback
             refresh: none
             revoke: none
+            device: none
         "#]]
     )]
 );

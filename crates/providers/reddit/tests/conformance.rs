@@ -19,6 +19,9 @@ keyfob_testkit::conformance!(
                 grant_type=authorization_code
                 code=<code>
                 redirect_uri=<callback>/auth/reddit/oauth2/callback
+            userinfo: GET https://oauth.reddit.com/api/v1/me
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://www.reddit.com/api/v1/access_token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -37,6 +40,7 @@ keyfob_testkit::conformance!(
                 authorization: Basic base64(client-1:<client_secret>)
                 token=<access_token>
                 token_type_hint=access_token
+            device: none
         "#]]
     )]
 );

@@ -21,6 +21,9 @@ keyfob_testkit::conformance!(
                 code=<code>
                 code_verifier=<verifier>
                 redirect_uri=<callback>/auth/spotify/oauth2/callback
+            userinfo: GET https://api.spotify.com/v1/me
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://accounts.spotify.com/api/token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -28,6 +31,7 @@ keyfob_testkit::conformance!(
                 grant_type=refresh_token
                 refresh_token=<refresh_token>
             revoke: none
+            device: none
         "#]]
     )]
 );

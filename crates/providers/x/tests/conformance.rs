@@ -21,6 +21,9 @@ keyfob_testkit::conformance!(
                 code=<code>
                 code_verifier=<verifier>
                 redirect_uri=<callback>/auth/x/oauth2/callback
+            userinfo: GET https://api.x.com/2/users/me
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://api.x.com/2/oauth2/token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -39,6 +42,7 @@ keyfob_testkit::conformance!(
                 authorization: Basic base64(client-1:<client_secret>)
                 token=<access_token>
                 token_type_hint=access_token
+            device: none
         "#]]
     )]
 );

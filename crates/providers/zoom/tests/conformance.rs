@@ -20,6 +20,9 @@ keyfob_testkit::conformance!(
                 code=<code>
                 code_verifier=<verifier>
                 redirect_uri=<callback>/auth/zoom/oauth2/callback
+            userinfo: GET https://api.zoom.us/v2/users/me
+                authorization: Bearer <access_token>
+                accept: application/json
             refresh: POST https://zoom.us/oauth/token
                 accept: application/json
                 content-type: application/x-www-form-urlencoded
@@ -38,6 +41,7 @@ keyfob_testkit::conformance!(
                 authorization: Basic base64(client-1:<client_secret>)
                 token=<access_token>
                 token_type_hint=access_token
+            device: none
         "#]]
     )]
 );
