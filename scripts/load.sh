@@ -3,6 +3,8 @@
 # 64 connections, for the keyfob-bench scenarios `wrk_health` and `wrk_token_page`. Installs wrk
 # when it is missing and this runs as root; fails unless both scenarios ran with zero errors.
 # Usage: scripts/load.sh [--quick]   (--quick: 2 s per scenario instead of 10 s)
+# KEYFOB_BENCH=<path> runs that keyfob-bench binary instead of building the release one (the test
+# that runs every command of BENCHMARKS.md uses its debug build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -13,11 +15,15 @@ if ! command -v wrk >/dev/null 2>&1; then
         exit 1
     fi
 fi
-cargo build --release -p keyfob-bench
+bench=${KEYFOB_BENCH:-}
+if [ -z "$bench" ]; then
+    cargo build --release -p keyfob-bench
+    bench=./target/release/keyfob-bench
+fi
 status=0
 for scenario in wrk_health wrk_token_page; do
     # The bench exits non-zero when wrk failed; its line then carries "error".
-    if ! line=$(./target/release/keyfob-bench --json "$@" --scenario "$scenario"); then
+    if ! line=$("$bench" --json "$@" --scenario "$scenario"); then
         status=1
     fi
     echo "$line"

@@ -86,6 +86,35 @@ pub fn redis_server() -> anyhow::Result<()> {
     bail!("{REDIS_MISSING}")
 }
 
+/// What stops `cargo xtask test` on a machine without wrk.
+pub const WRK_MISSING: &str = "wrk is not installed, and the test that runs every command of \
+     BENCHMARKS.md (its load scenarios) needs it: install it with `apt-get install wrk`, or leave \
+     it out with the Redis tests (`--skip-redis`; it needs a redis-server too)";
+
+/// Installs wrk with apt-get when it is missing and this runs as root; otherwise a missing wrk
+/// is an error naming the command that installs it.
+///
+/// # Errors
+/// No wrk after this, or apt-get failing.
+pub fn wrk() -> anyhow::Result<()> {
+    // `wrk --version` prints its version and exits non-zero: that it runs is what counts.
+    let there = || Command::new("wrk").arg("--version").output().is_ok();
+    if there() {
+        return Ok(());
+    }
+    if is_root() && answers("apt-get") {
+        eprintln!("xtask: installing wrk (apt-get)");
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "wrk"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        if there() {
+            return Ok(());
+        }
+    }
+    bail!("{WRK_MISSING}")
+}
+
 /// Installs Debian's Chromium with apt-get when it is missing and this runs as root (the
 /// end-to-end tests drive it headless through playwright-core, from the IdP's node packages);
 /// otherwise a missing Chromium is an error naming the command that installs it.
@@ -151,14 +180,15 @@ pub struct Skip {
     pub browser: bool,
 }
 
-/// Installs what the tests need: redis-server and Chromium (unless skipped), then the node
-/// packages.
+/// Installs what the tests need: redis-server and wrk, and Chromium (unless skipped), then the
+/// node packages.
 ///
 /// # Errors
-/// See [`redis_server`], [`chromium`] and [`node_packages`].
+/// See [`redis_server`], [`wrk`], [`chromium`] and [`node_packages`].
 pub fn setup(root: &Path, skip: Skip) -> anyhow::Result<()> {
     if !skip.redis {
         redis_server()?;
+        wrk()?;
     }
     if !skip.browser {
         chromium()?;
@@ -262,12 +292,16 @@ pub fn test(root: &Path, skip: Skip, extra: Vec<String>) -> anyhow::Result<()> {
         &mut counts,
     )?;
     if extra.is_empty() {
+        // The same filters: xtask's suite has a test that needs redis-server too.
+        let mut args: Vec<String> = ["test", "--manifest-path", "xtask/Cargo.toml"]
+            .map(String::from)
+            .into();
+        let skipped = workspace_args(skip, &[]);
+        if let Some(i) = skipped.iter().position(|a| a == "--") {
+            args.extend(skipped[i..].iter().cloned());
+        }
         run_counted(
-            Command::new(&cargo).current_dir(root).args([
-                "test",
-                "--manifest-path",
-                "xtask/Cargo.toml",
-            ]),
+            Command::new(&cargo).current_dir(root).args(args),
             &mut counts,
         )?;
     } else {

@@ -561,3 +561,140 @@ fn templates_work_outside_the_repository() {
         "the binary's registry"
     );
 }
+
+/// The commands BENCHMARKS.md names: each line of its code blocks and each inline code span that
+/// starts with `cargo ` or `scripts/`, comments and the `[…]` marks of optional flags removed.
+fn benchmarks_md_commands(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        let mut found: Vec<&str> = Vec::new();
+        if fenced {
+            found.push(line.split('#').next().unwrap_or_default());
+        } else {
+            found.extend(line.split('`').skip(1).step_by(2));
+        }
+        for c in found {
+            let c = c.trim().replace(['[', ']'], "");
+            if (c.starts_with("cargo ") || c.starts_with("scripts/")) && !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn benchmarks_md_commands_are_found() {
+    let doc = "Run\n```sh\ncargo run -p b -- --json   # all\nscripts/load.sh [--quick]\n```\n\
+               then `cargo test -p x -- y` and `--scenario NAME`; `cargo run -p b -- --json` again.\n";
+    assert_eq!(
+        benchmarks_md_commands(doc),
+        [
+            "cargo run -p b -- --json",
+            "scripts/load.sh --quick",
+            "cargo test -p x -- y"
+        ]
+    );
+}
+
+/// Needs redis-server (the Redis scenarios and tests) and wrk, so it sits with the Redis tests.
+mod redis_server {
+    use super::*;
+
+    /// Every command BENCHMARKS.md names runs and does what it says, as a reader would type it,
+    /// with two changes to keep the suite short: keyfob-bench is the debug build (the release
+    /// build alone would take minutes) and runs with `--quick`. Each bench line is a measurement
+    /// (no `skipped`, no `error`), every scenario in the document's tables is one the binary
+    /// runs, and a `cargo test` command builds and selects at least one test.
+    #[test]
+    fn every_benchmarks_md_command_runs() {
+        let root = root();
+        let doc = std::fs::read_to_string(root.join("BENCHMARKS.md")).unwrap();
+        let commands = benchmarks_md_commands(&doc);
+        let table: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        assert!(!table.is_empty(), "BENCHMARKS.md has no figures table");
+        cargo(&root, &["build", "-p", "keyfob-bench"]);
+        let bench = target_dir().join("debug/keyfob-bench");
+        let bench_prefix = "cargo run --release -p keyfob-bench -- ";
+        let mut ran: Vec<String> = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for command in &commands {
+            if let Some(args) = command.strip_prefix(bench_prefix) {
+                let mut args: Vec<String> = args
+                    .split_whitespace()
+                    .map(|a| if a == "NAME" { table[0] } else { a }.to_owned())
+                    .collect();
+                if !args.iter().any(|a| a == "--quick") {
+                    args.push("--quick".into());
+                }
+                if ran.contains(&args.join(" ")) {
+                    continue;
+                }
+                ran.push(args.join(" "));
+                let out = Command::new(&bench).args(&args).output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "`{command}` failed:\n{}",
+                    text(&out.stderr)
+                );
+                for line in text(&out.stdout).lines() {
+                    let v: serde_json::Value = serde_json::from_str(line)
+                        .unwrap_or_else(|e| panic!("`{command}`: not JSON ({e}): {line}"));
+                    assert!(
+                        v.get("skipped").is_none() && v.get("error").is_none(),
+                        "`{command}` did not measure: {line}"
+                    );
+                    seen.push(v["scenario"].as_str().unwrap().to_owned());
+                }
+            } else if let Some(rest) = command.strip_prefix("scripts/") {
+                let mut words = rest.split_whitespace();
+                let script = root.join("scripts").join(words.next().unwrap());
+                let out = Command::new(&script)
+                    .args(words)
+                    .current_dir(&root)
+                    .env("KEYFOB_BENCH", &bench)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "`{command}` failed:\n{}{}",
+                    text(&out.stdout),
+                    text(&out.stderr)
+                );
+            } else if let Some(args) = command.strip_prefix("cargo test ") {
+                // The tests themselves run in the workspace suite; here the command must build
+                // and its filter must select tests (`--list` names them without running them).
+                let mut args: Vec<&str> = std::iter::once("test")
+                    .chain(args.split_whitespace())
+                    .collect();
+                if !args.contains(&"--") {
+                    args.push("--");
+                }
+                args.push("--list");
+                let out = cargo(&root, &args);
+                let listed = text(&out.stdout)
+                    .lines()
+                    .filter(|l| l.ends_with(": test"))
+                    .count();
+                assert!(listed > 0, "`{command}` selects no test");
+            } else {
+                panic!("BENCHMARKS.md names `{command}`, which this test does not know how to run");
+            }
+        }
+        for scenario in &table {
+            assert!(
+                seen.iter().any(|s| s == scenario),
+                "BENCHMARKS.md's table has `{scenario}`, which no command measured (scenarios run: {seen:?})"
+            );
+        }
+    }
+}
