@@ -256,15 +256,30 @@ fn spec_value(value: &serde_json::Value) -> String {
     use serde_json::Value as J;
     match value {
         J::Null => "none".to_owned(),
-        J::String(s) => format!("`{s}`"),
+        J::String(s) => code(s),
         J::Array(items) if items.is_empty() => "none".to_owned(),
         J::Array(items) if items.iter().all(J::is_string) => items
             .iter()
-            .map(|i| format!("`{}`", i.as_str().unwrap_or_default()))
+            .map(|i| code(i.as_str().unwrap_or_default()))
             .collect::<Vec<_>>()
             .join(", "),
-        other => format!("`{other}`"),
+        other => code(&other.to_string()),
     }
+}
+
+/// `text` as one markdown code span: a text holding backticks (an `unverified` line naming a
+/// prefix) is fenced by one backtick more than its longest run, with the spaces CommonMark strips.
+fn code(text: &str) -> String {
+    let longest = text
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    if longest == 0 {
+        return format!("`{text}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
 }
 
 fn is_provider_dep(key: &str) -> bool {
@@ -1132,13 +1147,17 @@ serde.workspace = true
             ("scope_param".into(), serde_json::Value::Null),
             ("recommended_scopes".into(), serde_json::json!(["a", "b"])),
             ("offline".into(), serde_json::json!({"scope": "offline"})),
+            (
+                "unverified".into(),
+                serde_json::json!(["key prefix `kr_`", "the `a` and ``b`` endpoints"]),
+            ),
         ];
         let drifted = "# keyfob-provider-kraken\n\nintro\n\n| handler | kind | env key |\n|---|---|---|\n| `kraken-token` | token entry | `KRAKEN_TOKEN` |\n\n## Getting credentials\n";
         let once = provider_readme(drifted, &p, "README.md").unwrap();
         assert_eq!(
             once,
             format!(
-                "# keyfob-provider-kraken\n\nintro\n\n{HANDLERS_START}\n| handler | kind | env key |\n|---|---|---|\n| `kraken-keypair` | key and secret (default) | `KRAKEN_TOKEN` |\n| `kraken-oauth2` | OAuth2 authorization code with PKCE | `KRAKEN_TOKEN` |\n\nWhat each handler's spec sets, besides the defaults of `keyfob_core::spec`:\n\n`kraken-keypair`:\n- nothing else\n\n`kraken-oauth2`:\n- `token_url`: `https://k.test/token`\n- `scope_param`: none\n- `recommended_scopes`: `a`, `b`\n- `offline`: `{{\"scope\":\"offline\"}}`\n{HANDLERS_END}\n\n## Getting credentials\n"
+                "# keyfob-provider-kraken\n\nintro\n\n{HANDLERS_START}\n| handler | kind | env key |\n|---|---|---|\n| `kraken-keypair` | key and secret (default) | `KRAKEN_TOKEN` |\n| `kraken-oauth2` | OAuth2 authorization code with PKCE | `KRAKEN_TOKEN` |\n\nWhat each handler's spec sets, besides the defaults of `keyfob_core::spec`:\n\n`kraken-keypair`:\n- nothing else\n\n`kraken-oauth2`:\n- `token_url`: `https://k.test/token`\n- `scope_param`: none\n- `recommended_scopes`: `a`, `b`\n- `offline`: `{{\"scope\":\"offline\"}}`\n- `unverified`: `` key prefix `kr_` ``, ``` the `a` and ``b`` endpoints ```\n{HANDLERS_END}\n\n## Getting credentials\n"
             )
         );
         assert_eq!(provider_readme(&once, &p, "README.md").unwrap(), once);

@@ -9,12 +9,16 @@
 //!   `cargo test -p` runs, and the one feature `_in_facade` (the facade turns it on, its
 //!   registry binary runs the conformance, and the crate's own target compiles to nothing); no
 //!   doctests, and no lib test binary unless the crate has quirk code to unit-test;
+//! - a provider crate's prose (`//!` lines of `src/*.rs`, its README outside the generated part)
+//!   carries no hedge ("unverified", "moderately sure", …): it states what the provider's docs
+//!   say, and a fact they do not confirm is a line of the spec's `unverified` field;
 //! - internal `[workspace.dependencies]` carry a version unless the crate is `publish = false`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::codegen::{HANDLERS_END, HANDLERS_START};
 use crate::providers;
 
 /// Folders never searched.
@@ -29,6 +33,7 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     problems.extend(module_docs(root)?);
     problems.extend(no_disabled_tests(root)?);
     problems.extend(provider_crates(root)?);
+    problems.extend(provider_hedges(root)?);
     problems.extend(internal_versions(root)?);
     Ok(problems)
 }
@@ -252,6 +257,82 @@ pub fn provider_crates(root: &Path) -> anyhow::Result<Vec<String>> {
     Ok(problems)
 }
 
+/// Words that hedge a fact, matched case-insensitively (`assum` catches assume and assumption).
+pub const HEDGES: &[&str] = &[
+    "unverified",
+    "not verified",
+    "moderately sure",
+    "not stated",
+    "not confirmed",
+    "unclear",
+    "uncertain",
+    "assum",
+];
+
+/// Provider crates whose prose is being checked against their docs on another branch; each
+/// leaves this list when that work lands.
+const HEDGES_PENDING: &[&str] = &["cloudflare", "elevenlabs"];
+
+/// The hedges in a provider's prose, as `(line number, hedge)`. In Rust source (`rust`) the
+/// prose is the `//!` lines; in a README every line outside the part codegen writes between the
+/// `handlers:` markers, which is the spec's data (its `unverified` field among them).
+pub fn hedges(text: &str, rust: bool) -> Vec<(usize, &'static str)> {
+    let mut found = Vec::new();
+    let mut generated = false;
+    for (i, line) in text.lines().enumerate() {
+        let prose = if rust {
+            line.trim_start().starts_with("//!")
+        } else {
+            generated |= line.starts_with(HANDLERS_START);
+            let prose = !generated;
+            generated &= !line.starts_with(HANDLERS_END);
+            prose
+        };
+        if prose {
+            let lower = line.to_lowercase();
+            found.extend(
+                HEDGES
+                    .iter()
+                    .filter(|h| lower.contains(*h))
+                    .map(|h| (i + 1, *h)),
+            );
+        }
+    }
+    found
+}
+
+/// A provider crate's prose states facts with their sources, without hedges: what the provider's
+/// docs do not confirm is data, the spec's `unverified` lines, which docs/providers.md lists in
+/// its "not verified" column.
+pub fn provider_hedges(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for (id, dir) in providers::folders(root)? {
+        if HEDGES_PENDING.contains(&id.as_str()) {
+            continue;
+        }
+        let mut texts = Vec::new();
+        for f in files(&dir.join("src"), &[".rs"])? {
+            texts.push((f, true));
+        }
+        texts.push((dir.join("README.md"), false));
+        for (f, rust) in texts {
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue; // a missing README is reported by provider_crates
+            };
+            for (line, hedge) in hedges(&text, rust) {
+                problems.push(format!(
+                    "{}:{line}: \"{hedge}\" hedges a fact; state what the provider's docs say \
+                     (with the page in `Sources:`), and put a fact they do not confirm in the \
+                     spec's `unverified` field, one short line (docs/providers.md lists it as \
+                     \"not verified\")",
+                    rel(root, &f)
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
 /// Internal crates listed in `[workspace.dependencies]` carry a version (so that they can be
 /// published), except those marked `publish = false` (test-only crates), which must not.
 pub fn internal_versions(root: &Path) -> anyhow::Result<Vec<String>> {
@@ -291,4 +372,41 @@ pub fn internal_versions(root: &Path) -> anyhow::Result<Vec<String>> {
         }
     }
     Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hedges_are_found_in_module_docs_only() {
+        let src = "//! Acme: an API key.\n\
+                   //!\n\
+                   //! Keys start `ak_` (Unverified); the check is ASSUMED to be cheap.\n\
+                   \n\
+                   static TOKEN: TokenSpec = TokenSpec {\n\
+                   \x20   // a comment that is not prose: not stated anywhere\n\
+                   \x20   unverified: &[\"key prefix `ak_` (third-party pages only)\"],\n\
+                   };\n";
+        assert_eq!(hedges(src, true), vec![(3, "unverified"), (3, "assum")]);
+        assert!(hedges("//! Keys start `ak_` (the auth page's example).", true).is_empty());
+    }
+
+    #[test]
+    fn a_readme_is_prose_except_its_generated_part() {
+        let readme = format!(
+            "# keyfob-provider-acme\n\
+             \n\
+             {HANDLERS_START}\n\
+             - `unverified`: `key prefix `ak_``\n\
+             {HANDLERS_END}\n\
+             \n\
+             Where keys come from is unclear.\n\
+             The key page is not verified; it is moderately sure.\n"
+        );
+        assert_eq!(
+            hedges(&readme, false),
+            vec![(7, "unclear"), (8, "not verified"), (8, "moderately sure")]
+        );
+    }
 }

@@ -1,13 +1,17 @@
 //! Adobe: an API key pasted on the token page.
 //!
 //! Sources:
-//! <https://developer.adobe.com/developer-console/docs/guides/authentication/APIKeyAuthentication>.
+//! <https://developer.adobe.com/developer-console/docs/guides/authentication/APIKeyAuthentication>,
+//! <https://developer.adobe.com/firefly-services/docs/firefly-api/guides/concepts/authentication/>,
+//! <https://developer.adobe.com/developer-console/docs/guides/authentication/UserAuthentication/IMS>.
 //!
 //! Credentials come from a Developer Console project. Most Adobe APIs need both Authorization:
-//! Bearer `<IMS access token>` AND x-api-key: `<client id>`; a bare 'API key' credential only works
-//! for the few anonymous APIs (e.g. Stock, Embed) and is domain-restricted. Server-to-server access
-//! tokens last 24h. IMS userinfo (https://ims-na1.adobelogin.com/ims/userinfo/v2) only works for
-//! user tokens with openid scope, so no generic verify (unverified for S2S).
+//! Bearer `<IMS access token>` and x-api-key: `<client id>`. An API-key credential cannot mint
+//! tokens: it serves only the Express Embed SDK, PDF Embed, API Mesh and Stock, and embed keys are
+//! checked against their allowed origins. Server-to-server access tokens last 24 hours (Adobe
+//! advises renewing them every 23). IMS userinfo (https://ims-na1.adobelogin.com/ims/userinfo/v2)
+//! is documented only for user-authentication tokens with the openid scope, so there is no key
+//! check.
 
 use keyfob_core::spec::{Handler, Provider, TokenSpec};
 

@@ -1,10 +1,13 @@
 //! Affinity: an API key pasted on the token page.
 //!
-//! Sources: <https://developer.affinity.co/pages/external-api-v2/authentication>.
+//! Sources: <https://developer.affinity.co/pages/external-api-v2/authentication>,
+//! <https://developer.affinity.co/api-reference/2026-09-17/auth/get-current-user>,
+//! <https://support.affinity.co/s/article/How-to-create-and-manage-API-keys>.
 //!
-//! Key generated under Settings → Manage Apps (needs 'Generate an API key' permission). v2 uses
-//! Bearer; legacy v1 (https://api.affinity.co/...) uses HTTP Basic with the key as password and
-//! empty username (unverified from v1 docs here). Keys may have an IP allowlist.
+//! The v2 API takes the key as a Bearer token. A user with the 'Generate an API key' permission
+//! generates it under Settings → Manage Apps; keys can be limited to an IP allowlist. A user has
+//! one active key: generating a new one revokes the old. The check is GET /v2/auth/whoami, which
+//! answers the key's user, organization and permissions.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 

@@ -1,11 +1,14 @@
 //! AgentQL: an API key pasted on the token page.
 //!
-//! Sources: <https://docs.agentql.com/rest-api/api-reference>.
+//! Sources: <https://docs.agentql.com/rest-api/api-reference>,
+//! <https://docs.agentql.com/usage-api/api-reference>.
 //!
-//! Main REST API (POST https://api.agentql.com/v1/query-data) takes header X-API-Key; the
-//! documented Usage API (https://docs.agentql.com/usage-api/api-reference) instead takes ?api_key=
-//! and returns subscription usage (no side effects), hence used for verify. Key shown only once in
-//! the Dev Portal. docs_url path /api-keys is unverified; Dev Portal is https://dev.agentql.com.
+//! The REST API (POST https://api.agentql.com/v1/query-data) takes the key in the X-API-Key
+//! header. The Usage API (GET https://api.agentql.com/v1/usage) takes it as ?api_key= and answers
+//! the subscription's usage limit and cycle usage, with no side effects, so it is the key check.
+//! The key is shown once, in the Dev Portal (https://dev.agentql.com); its key page,
+//! https://dev.agentql.com/api-keys, is the one AgentQL's LangChain and LlamaIndex integrations
+//! link.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 

@@ -2,9 +2,11 @@
 //!
 //! Sources: <https://developer.altoviz.com/docs/api/guides/authentication>.
 //!
-//! Key from Settings → API access, shown once. Also accepted: HTTP Basic user 'apikey' + key as
-//! password, or ?apikey= query param (discouraged). /hello is the documented first call ('API
-//! server info'); whether it rejects an invalid key is unverified.
+//! Keys are made under Settings → API access (the docs' shortcut:
+//! https://app.altoviz.com/go/settings/apis) and shown once. Every request carries the key in the
+//! x-api-key header; HTTP Basic with user 'apikey' and the key as password, or the apikey query
+//! parameter (discouraged: the key ends up in logs), also work. The check is GET /hello, the
+//! documented first call ('get information about the API server').
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -19,6 +21,7 @@ static TOKEN: TokenSpec = TokenSpec {
             prefix: "",
         },
     )),
+    unverified: &["`GET /hello` refusing an invalid key (the docs show it with a valid one only)"],
     ..TokenSpec::DEFAULTS
 };
 

@@ -1,12 +1,13 @@
 //! BambooHR: an API key pasted on the token page.
 //!
-//! Sources: <https://documentation.bamboohr.com/docs/getting-started>.
+//! Sources: <https://documentation.bamboohr.com/docs/getting-started>,
+//! <https://documentation.bamboohr.com/docs/past-changes-to-the-api>.
 //!
-//! HTTP Basic with the key as username and ANY string as password (docs say random string; 'x' is
-//! customary, empty may not be accepted - unverified). Employee id 0 = the key's own employee
-//! (unverified in current docs). Responses default to XML without Accept: application/json.
-//! Repeated bad keys temporarily lock API access for the company (403). Key: user menu → API Keys;
-//! 40 hex chars (160-bit).
+//! HTTP Basic with the key as username and any random string as password. Responses default to
+//! XML without Accept: application/json. Repeated bad keys temporarily lock API access for the
+//! company (403). Key: user menu → API Keys; 40 hex chars (160-bit). Getting Started now leads
+//! with OAuth through the developer portal, for integrations that serve several customers; the
+//! 2026 changelog lists new endpoints under `/api/v1/…` paths.
 //!
 //! Per account: company subdomain: https://api.bamboohr.com/api/gateway.php/{company}/v1/ (company
 //! = 'mycompany' from mycompany.bamboohr.com)

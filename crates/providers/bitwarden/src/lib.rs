@@ -2,15 +2,17 @@
 //!
 //! Sources: <https://bitwarden.com/help/public-api/>.
 //!
-//! Org API key (client_id 'organization.`<uuid>`' + client_secret, from Admin Console → Settings →
-//! Organization info → API key) is exchanged at https://identity.bitwarden.com/connect/token
-//! (client_credentials, scope api.organization) for a short-lived Bearer token; the raw key is not
-//! sent to the API itself, so no verify (a cheap list like GET /public/collections with the bearer
-//! token works but is unverified). Teams/Enterprise plans only. Not the vault-item API (that's the
-//! CLI 'bw serve').
+//! The organization API key (client_id 'organization.`<uuid>`' + client_secret, from Admin Console
+//! → Settings → Organization info → API key) is exchanged for a short-lived Bearer token
+//! (client_credentials, scope api.organization) at the identity server of the account's region:
+//! https://identity.bitwarden.com/connect/token (US cloud),
+//! https://identity.bitwarden.eu/connect/token (EU cloud) or
+//! https://`<your domain>`/identity/connect/token (self-hosted). The raw key never reaches the API
+//! itself, so there is no key check. Teams and Enterprise plans only. This is not the vault-item
+//! API (that is the CLI's 'bw serve').
 //!
-//! Per account: cloud region https://api.bitwarden.com or https://api.bitwarden.eu; self-hosted
-//! https://{domain}/api
+//! Per account: the API is https://api.bitwarden.com (US cloud), https://api.bitwarden.eu (EU
+//! cloud) or https://{domain}/api (self-hosted).
 
 use keyfob_core::spec::{Handler, Provider, TokenSpec};
 

@@ -1,12 +1,15 @@
 //! Brex: an API key pasted on the token page.
 //!
-//! Sources: <https://developer.brex.com/docs/authentication>.
+//! Sources: <https://developer.brex.com/docs/authentication>,
+//! <https://developer.brex.com/docs/error_codes>, <https://developer.brex.com/openapi/team_api/>.
 //!
-//! User token created by account/card admin under Developer settings with chosen scopes;
-//! /v2/users/me needs the Users read scope (a token without it may 403 while valid). Some doc pages
-//! use host https://api.brex.com instead of platform.brexapis.com (both documented). Tokens unused
-//! for 30 days expire (unverified). Staging host exists: platform.staging.brexapps.com
-//! (unverified).
+//! An account or card admin creates a user token under Developer settings, with chosen scopes;
+//! the check reads /v2/users/me, which needs the `users` or `users.readonly` scope. Brex answers
+//! 401 to an invalid or revoked token and 403 to an expired one, so a 403 refuses the key. A
+//! token expires after 90 days without an API call (the FAQ's 30 days is out of date). The
+//! authentication guide names https://platform.brexapis.com as the production server; the
+//! OpenAPI reference's Production server is https://api.brex.com. Customers get production only:
+//! the staging hosts are for partners and do not take customer tokens.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -19,6 +22,7 @@ static TOKEN: TokenSpec = TokenSpec {
         KeyPlacement::Bearer,
     )),
     key_prefixes: &["bxt_"],
+    unverified: &["the answer to a valid token without a `users` scope (undocumented)"],
     ..TokenSpec::DEFAULTS
 };
 

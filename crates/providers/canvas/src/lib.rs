@@ -1,10 +1,14 @@
 //! Canvas LMS: an API key pasted on the token page.
 //!
-//! Sources: <https://developerdocs.instructure.com/services/canvas/oauth/file.oauth>.
+//! Sources: <https://developerdocs.instructure.com/services/canvas/oauth/file.oauth>,
+//! <https://community.canvaslms.com/t5/Canvas-Basics-Guide/How-do-I-manage-API-access-tokens-in-my-user-account/ta-p/615312>.
 //!
-//! Personal access token from Account → Settings → Approved Integrations → New Access Token (admins
-//! can disable user token creation). Token only works on the institution that issued it.
-//! access_token query param also accepted but discouraged. docs_url anchor is unverified.
+//! Personal access token from Account → Settings → Approved Integrations → New Access Token
+//! (admins can restrict token creation), as the OAuth page's 'Manual Token Generation' section
+//! describes. A token works only on the institution that issued it. The access_token query
+//! parameter is also accepted but discouraged. Canvas answers 401 with a WWW-Authenticate header
+//! to an invalid or expired token, and 401 without it to a permission problem; the check reads
+//! the token's own user, and keyfob refuses any 401.
 //!
 //! Per account: the institution's host (school.instructure.com or a custom domain). Entered keys
 //! are checked with `GET {base_url}/api/v1/users/self` (Bearer), which answers the key's user,
@@ -16,7 +20,7 @@ use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 static TOKEN: TokenSpec = TokenSpec {
     name: "canvas-token",
     env_key: "CANVAS_TOKEN",
-    docs_url: "https://developerdocs.instructure.com/services/canvas/oauth/file.oauth#manual-token-generation",
+    docs_url: "https://developerdocs.instructure.com/services/canvas/oauth/file.oauth",
     verify: Some(Verify::get(
         "{base_url}/api/v1/users/self",
         KeyPlacement::Bearer,

@@ -1,10 +1,10 @@
 //! ClickUp: an API key pasted on the token page.
 //!
-//! Sources: <https://developer.clickup.com/reference/getaccesstoken.md>.
+//! Sources: <https://developer.clickup.com/docs/authentication>,
+//! <https://developer.clickup.com/reference/getaccesstoken.md>.
 //!
-//! Personal token goes in Authorization header RAW, with no 'Bearer ' prefix. Generated in Settings
-//! → Apps → API Token; never expires. OAuth tokens (no pk_) use 'Bearer '. docs_url path
-//! unverified.
+//! A personal token begins `pk_`, is generated under Settings → Apps, never expires, and goes in
+//! the Authorization header as is, without 'Bearer '. OAuth tokens (no `pk_`) take 'Bearer '.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 

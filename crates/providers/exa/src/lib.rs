@@ -1,11 +1,13 @@
 //! Exa: an API key pasted on the token page.
 //!
-//! Sources: <https://docs.exa.ai/reference/get-contents>.
+//! Sources: <https://docs.exa.ai/reference/get-contents>,
+//! <https://exa.ai/docs/get-started/quickstart>.
 //!
-//! API key via header x-api-key OR Authorization: Bearer (both documented). All core endpoints
-//! (search, contents, findSimilar, answer) are billed POSTs; no documented free whoami, so no
-//! verify. Base https://api.exa.ai. Team-management API uses a separate service key. docs_url path
-//! unverified (dashboard.exa.ai → API Keys).
+//! The key goes in the x-api-key header or as Authorization: Bearer (both documented). All core
+//! endpoints (search, contents, findSimilar, answer) are billed POSTs and no free whoami is
+//! documented, so there is no key check. Base https://api.exa.ai. The team-management API uses a
+//! separate service key. Keys are made in the Exa Dashboard at https://dashboard.exa.ai/api-keys,
+//! the page Exa's docs link as 'Get your Exa API key'.
 
 use keyfob_core::spec::{Handler, Provider, TokenSpec};
 

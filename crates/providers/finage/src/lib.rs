@@ -1,11 +1,11 @@
 //! Finage: an API key pasted on the token page.
 //!
-//! Sources: <https://finage.co.uk/docs/api/>.
+//! Sources: <https://finage.co.uk/docs>, <https://finage.co.uk/docs/api/us-stocks>.
 //!
-//! unverified: official docs not readable here. Key is passed as query param ?apikey= on
-//! https://api.finage.co.uk (e.g. GET /last/stock/AAPL?apikey=KEY, widely used), but that call
-//! counts against quota and no dedicated account/verify endpoint was found, so no verify table.
-//! Dashboard URL (moon.finage.co.uk) unverified.
+//! The key goes as the apikey query parameter on https://api.finage.co.uk (e.g. GET
+//! /last/stock/AAPL?apikey=KEY). Every data call counts against the quota and the docs list no
+//! account endpoint, so there is no key check. Keys and usage are in the Moon Dashboard,
+//! https://moon.finage.co.uk, where Finage's register and login pages live.
 
 use keyfob_core::spec::{Handler, Provider, TokenSpec};
 

@@ -1,12 +1,14 @@
 //! Gumloop: an API key pasted on the token page.
 //!
-//! Sources: <https://docs.gumloop.com/api-reference/authentication>.
+//! Sources: <https://docs.gumloop.com/api-reference/authentication>,
+//! <https://docs.gumloop.com/help/connectors/find-your-api-key>.
 //!
-//! Authorization: Bearer `<api key>` on https://api.gumloop.com/api/v1/... Requires a paid plan
-//! (Solo/Pro+). Personal keys act as the owner and (per newer reference pages) also need header
-//! x-auth-key: `<user_id>`; most endpoints take user_id (and optional project_id = team id) in
-//! body/query, so no key-only whoami → no verify. Team vs personal keys differ. docs_url unverified
-//! (older docs: https://www.gumloop.com/profile#Credentials).
+//! Authorization: Bearer `<api key>` on https://api.gumloop.com/api/v1/..., on every endpoint. API
+//! keys need the Pro plan or above. Personal keys act as the owner; most endpoints take user_id
+//! (and an optional project_id, the team id) in the body or query, so there is no key-only whoami
+//! and no key check. Team and personal keys differ. Keys are made on the credentials page
+//! (https://www.gumloop.com/settings/profile/credentials, linked from the authentication docs) or
+//! under Connectors → 'Gumloop API Key'.
 
 use keyfob_core::spec::{Handler, Provider, TokenSpec};
 

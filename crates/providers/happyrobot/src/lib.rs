@@ -1,12 +1,14 @@
 //! HappyRobot: an API key pasted on the token page.
 //!
-//! Sources: <https://platform.happyrobot.ai/api/v2/docs/json>.
+//! Sources: <https://platform.happyrobot.ai/api/v2/docs/json>,
+//! <https://raw.githubusercontent.com/api-evangelist/happyrobot/refs/heads/main/authentication/happyrobot-authentication.yml>.
 //!
-//! unverified: docs.happyrobot.ai is access-gated; facts come from HappyRobot's published v2
-//! OpenAPI (via a third-party harvest). v2: Authorization: Bearer `<key>`, key bound to one org +
-//! environment; GET /api-key/describe returns key id/org/prefix/lastFour. Legacy v1 used raw
-//! 'authorization' header plus required x-organization-id. sk_live_ prefix seen in HappyRobot SDK
-//! examples only.
+//! HappyRobot publishes its v2 OpenAPI at the first source; the second is a third-party copy of
+//! its authentication part. It says: every operation takes Authorization: Bearer `<key>`; a key is
+//! bound to one organization and one environment; GET /api-key/describe answers the key's id,
+//! organization, prefix and last four characters, so it is the key check. Legacy v1 took the raw
+//! key in 'authorization' plus a required x-organization-id header. The API reference at
+//! docs.happyrobot.ai asks for an access code.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -19,6 +21,10 @@ static TOKEN: TokenSpec = TokenSpec {
         KeyPlacement::Bearer,
     )),
     key_prefixes: &["sk_live_"],
+    unverified: &[
+        "Bearer keys and `GET /api-key/describe` (the v2 OpenAPI, read in a third-party copy)",
+        "key prefix `sk_live_` (an SDK example's key only)",
+    ],
     ..TokenSpec::DEFAULTS
 };
 

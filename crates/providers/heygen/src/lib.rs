@@ -1,11 +1,12 @@
 //! HeyGen: an API key pasted on the token page.
 //!
-//! Sources: <https://docs.heygen.com/docs/api-key>.
+//! Sources: <https://developers.heygen.com/docs/api-key>.
 //!
-//! Header X-Api-Key on https://api.heygen.com. Key from Settings → API (shown once; regenerating
-//! invalidates the old key). /v1/user/me is the documented 'quick verification'; GET
-//! /v2/user/remaining_quota also works. API balance is separate from web-plan credits (MCP/OAuth).
-//! docs_url query string unverified.
+//! Header X-Api-Key on https://api.heygen.com; GET /v1/user/me is the documented 'quick
+//! verification', so it is the key check. The key comes from the HeyGen API dashboard (older
+//! docs: Settings → Subscriptions & API → HeyGen API → API token) and is shown once; regenerating
+//! it invalidates the old key. GET /v2/user/remaining_quota also works. API balance is separate
+//! from web-plan credits (MCP/OAuth).
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -20,6 +21,7 @@ static TOKEN: TokenSpec = TokenSpec {
             prefix: "",
         },
     )),
+    unverified: &["key page `https://app.heygen.com/settings?nav=API` (third-party links)"],
     ..TokenSpec::DEFAULTS
 };
 

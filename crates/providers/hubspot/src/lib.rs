@@ -2,7 +2,10 @@
 //!
 //! Sources: <https://developers.hubspot.com/docs/api-reference/auth-oauth-v3/guide>,
 //! <https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/migration-guide>,
-//! <https://developers.hubspot.com/docs/apps/legacy-apps/authentication/intro-to-auth>.
+//! <https://developers.hubspot.com/docs/apps/legacy-apps/authentication/intro-to-auth>,
+//! <https://developers.hubspot.com/changelog/legacy-private-app-creation-sunset>,
+//! <https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/account-service-keys>,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/v1/get-integrations-v1-me>.
 //!
 //! The v3 token endpoint: v1 (`/oauth/v1/token`, the reference's) is retired on 2027-02-16.
 //!
@@ -10,11 +13,14 @@
 //!
 //! The account behind a token comes from `POST /oauth/v3/token/introspect`, not a GET.
 //!
-//! Token handler: Private app token sent as Authorization: Bearer; only super admins can create
-//! private apps; changing scopes can require a new token; HubSpot auto-deactivates tokens found
-//! leaked on GitHub. Legacy private-app creation is being sunset in favour of service keys
-//! (third-party report, unverified). Token prefix pat-na1-/pat-eu1- seen in the wild but not
-//! documented (unverified), so no key_prefixes.
+//! Token handler: HubSpot has closed the creation of legacy private apps (from 2026-09-28 in
+//! accounts created since then, from 2026-10-26 in older ones); existing private-app tokens keep
+//! working, sent as Authorization: Bearer, and changing their scopes can require a new token.
+//! Static tokens are now service keys: made under Development → Keys → Service keys (or Settings
+//! → Integrations → Service Keys) by super admins or users with the Developer tools permission,
+//! scoped per key, for REST calls only (no webhooks, no UI extensions). HubSpot auto-deactivates
+//! tokens found leaked on GitHub. The check is GET /integrations/v1/me, documented for OAuth and
+//! private-app tokens. HubSpot documents no token format, so there are no key_prefixes.
 //!
 //! Per account: none: single host https://api.hubapi.com for all accounts
 
@@ -38,11 +44,15 @@ static OAUTH2: OAuth2Spec = OAuth2Spec {
 static TOKEN: TokenSpec = TokenSpec {
     name: "hubspot-token",
     env_key: "HUBSPOT_TOKEN",
-    docs_url: "https://developers.hubspot.com/docs/apps/legacy-apps/private-apps/overview",
+    docs_url: "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/account-service-keys",
     verify: Some(Verify::get(
         "https://api.hubapi.com/integrations/v1/me",
         KeyPlacement::Bearer,
     )),
+    unverified: &[
+        "service keys sent as `Authorization: Bearer` (third-party reports)",
+        "`/integrations/v1/me` taking service keys (its docs list OAuth and private-app tokens)",
+    ],
     ..TokenSpec::DEFAULTS
 };
 

@@ -1,14 +1,19 @@
 //! Lever: an API key pasted on the token page.
 //!
-//! Sources: <https://hire.lever.co/developer/documentation#authentication>.
+//! Sources: <https://hire.lever.co/developer/documentation#authentication>,
+//! <https://help.lever.co/hc/en-us/articles/20087297592477-Generating-and-using-API-credentials>,
+//! <https://github.com/lever/postings-api/blob/master/README.md>.
 //!
-//! HTTP Basic with the API key as username and an empty password. Keys are created by Super Admins
-//! under Settings → Integrations and API → API Credentials, shown once, and carry per-endpoint
-//! permissions, so a key without users read permission fails the users check (403) while still
-//! being valid. No whoami endpoint; users?limit=1 is a cheap list (choice of endpoint unverified).
-//! Lever Basic package keys only reach the Postings API.
+//! HTTP Basic with the API key as username and an empty password. Super Admins create keys under
+//! Settings → Integrations and API → API Credentials; a key is shown once and carries read and
+//! write permissions per endpoint, so the check takes a 403 for a valid key without users read
+//! permission. Lever has no whoami endpoint; the check is GET /v1/users?limit=1 (limit takes 1 to
+//! 100). Lever Basic package keys reach only the Postings API.
 //!
-//! Per account: none: production host https://api.lever.co/v1
+//! Per account: Lever runs a global instance (the default) and an EU one. EU accounts make keys
+//! in the EU app (https://hire.eu.lever.co) and set `api_host = "api.eu.lever.co"` in
+//! `[auth.lever]` (default `api.lever.co`); the check goes there, and tools get the host as
+//! `LEVER_API_HOST`.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -18,11 +23,18 @@ static TOKEN: TokenSpec = TokenSpec {
     docs_url: "https://help.lever.co/hc/en-us/articles/20087297592477-Generating-and-using-API-credentials",
     verify: Some(
         Verify::get(
-            "https://api.lever.co/v1/users?limit=1",
+            "https://{api_host}/v1/users?limit=1",
             KeyPlacement::BasicUser,
         )
         .forbidden_means_lacking("Users: read"),
     ),
+    config_fields: &["api_host"],
+    config_defaults: &[("api_host", "api.lever.co")],
+    config_env: &[("api_host", "LEVER_API_HOST")],
+    unverified: &[
+        "EU host `api.eu.lever.co` for the v1 API (Lever documents its EU instance for postings only)",
+        "403 = key lacks the endpoint permission",
+    ],
     ..TokenSpec::DEFAULTS
 };
 

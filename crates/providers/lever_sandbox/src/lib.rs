@@ -22,6 +22,7 @@ static TOKEN: TokenSpec = TokenSpec {
         )
         .forbidden_means_lacking("Users: read"),
     ),
+    unverified: &["403 = key lacks the endpoint permission"],
     ..TokenSpec::DEFAULTS
 };
 

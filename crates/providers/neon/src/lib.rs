@@ -1,11 +1,12 @@
 //! Neon: an API key pasted on the token page.
 //!
-//! Sources: <https://neon.com/docs/reference/api/get-started>.
+//! Sources: <https://neon.com/docs/reference/api/get-started>,
+//! <https://neon.com/docs/manage/api-keys/>.
 //!
-//! Bearer auth against https://console.neon.tech/api/v2. Three key types: personal, organization,
-//! project-scoped; shown once, valid until revoked. /users/me identifies the user for personal
-//! keys; org- or project-scoped keys may not be allowed on it (unverified) - fall back to GET
-//! /projects. No documented prefix (docs describe a random token).
+//! Bearer auth against https://console.neon.tech/api/v2. Three key types: personal, organization
+//! and project-scoped; each is shown once and valid until revoked. The check is GET /users/me,
+//! which answers the user behind a personal key; Neon's own first example call is GET /projects.
+//! Neon documents no key format (a random token), so there are no key_prefixes.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -20,6 +21,7 @@ static TOKEN: TokenSpec = TokenSpec {
             KeyPlacement::Bearer,
         )
     }),
+    unverified: &["`GET /users/me` taking organization and project-scoped keys"],
     ..TokenSpec::DEFAULTS
 };
 

@@ -1,12 +1,11 @@
 //! Raven Tools: an API key pasted on the token page.
 //!
-//! Sources: <https://api.raventools.com/docs/>.
+//! Sources: client wrappers of the API documented at <https://api.raventools.com/docs/>.
 //!
 //! Single endpoint https://api.raventools.com/api with query params key=`<key>`, method=`<name>`,
-//! format=json (key in query string only). Key shown in the Raven account settings (API page).
-//! method=profile_info returns profile name and keyword usage - cheapest check. Facts taken from
-//! official client wrappers and examples; the official docs page itself was not readable here
-//! (unverified). Raven Tools product has been winding down (unverified).
+//! format=json (the key goes in the query string only). The key is shown in the Raven account
+//! settings (API page). method=profile_info answers the profile name and keyword usage; it is the
+//! cheapest call, so it is the key check.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -18,6 +17,7 @@ static TOKEN: TokenSpec = TokenSpec {
         "https://api.raventools.com/api?method=profile_info&format=json",
         KeyPlacement::Query("key"),
     )),
+    unverified: &["`/api?key=…&method=profile_info&format=json` (client wrappers; docs not read)"],
     ..TokenSpec::DEFAULTS
 };
 

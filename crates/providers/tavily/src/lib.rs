@@ -1,10 +1,11 @@
 //! Tavily: an API key pasted on the token page.
 //!
-//! Sources: <https://docs.tavily.com/api-reference/introduction>.
+//! Sources: <https://docs.tavily.com/api-reference/introduction>,
+//! <https://docs.tavily.com/documentation/api-reference/endpoint/usage>.
 //!
-//! Authorization: Bearer tvly-... against https://api.tavily.com. Key types Development (free plan)
-//! / Production. GET /usage returns key and account credit usage without spending search credits
-//! (endpoint per Tavily API reference, moderately sure).
+//! Authorization: Bearer tvly-... against https://api.tavily.com. Key types Development (free
+//! plan) / Production. GET /usage answers the key's usage and limit and the account's plan usage
+//! without spending search credits, so it is the key check.
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 

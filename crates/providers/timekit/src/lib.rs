@@ -1,12 +1,13 @@
 //! Timekit: an API key pasted on the token page.
 //!
-//! Sources: <https://developers.timekit.io/reference/authentication>.
+//! Sources: <https://github.com/timekit-io/js-sdk> (Timekit's JS SDK: its README and
+//! `src/timekit.js`), <https://reference.timekit.io/>.
 //!
-//! HTTP Basic with EMPTY username and the App API key as password (curl -u :`<key>`) against
-//! https://api.timekit.io/v2. Use the App API Key from the admin's API Settings, not the App Widget
-//! Key (widget key is client-side, limited). GET /v2/app returns the current app. Key prefixes
-//! live_api_key_ / test_api_key_ come from a third-party integration guide (unverified);
-//! docs_url/source paths unverified.
+//! HTTP Basic with an empty username and the app's API key as password against
+//! https://api.timekit.io/v2, as the SDK sends its `appKey`. The check is GET /v2/app (the SDK's
+//! getApp), which answers the current app. Use the App API Key from the admin panel
+//! (https://admin.timekit.io), not the App Widget Key (client-side, limited). Live keys start
+//! `live_api_key_` (the SDK README's example).
 
 use keyfob_core::spec::{Handler, KeyPlacement, Provider, TokenSpec, Verify};
 
@@ -19,6 +20,7 @@ static TOKEN: TokenSpec = TokenSpec {
         KeyPlacement::BasicPassword(""),
     )),
     key_prefixes: &["live_api_key_", "test_api_key_"],
+    unverified: &["key prefix `test_api_key_` (a third-party guide only)"],
     ..TokenSpec::DEFAULTS
 };
 

@@ -1,12 +1,15 @@
 //! Weights & Biases: an API key pasted on the token page.
 //!
-//! Sources: <https://docs.wandb.ai/models/ref/cli/wandb-login>.
+//! Sources: <https://docs.wandb.ai/models/ref/cli/wandb-login>,
+//! <https://docs.wandb.ai/platform/hosting/iam/api-keys>,
+//! <https://docs.wandb.ai/support/models/articles/why-does-my-api-key-fail-with-must-be-40-characters>.
 //!
-//! Key is read by SDK/CLI from WANDB_API_KEY or ~/.netrc (machine api.wandb.ai, login user,
-//! password = key). Raw HTTP use (not in public docs, unverified): HTTP Basic with username 'api'
-//! and the key as password against the GraphQL endpoint https://api.wandb.ai/graphql, e.g. POST
-//! {"query":"{ viewer { id username } }"}. No documented REST verify, so table omitted. Newer keys
-//! may carry a prefix (e.g. local-/v1-style for server installs; unverified).
+//! The SDK and CLI read the key from WANDB_API_KEY or ~/.netrc (machine api.wandb.ai, login user,
+//! password = key). W&B documents no REST call that checks a key, so there is no key check. Keys
+//! are either legacy 40-character keys or newer ones of about 86 characters (SDK 0.22.3 or
+//! later); both work, so keyfob checks neither length nor prefix. A key's first part is its key
+//! ID, which stays visible in the settings. Teams and organizations also have service-account
+//! keys. Keys are managed at https://wandb.ai/account-settings/`<org>`/api-keys.
 //!
 //! Per account: public cloud https://api.wandb.ai; dedicated/self-managed instances use their own
 //! host (WANDB_BASE_URL)

@@ -1,11 +1,12 @@
 //! Zinc: an API key pasted on the token page.
 //!
-//! Sources: <https://www.zinc.com/docs/v2/migration-reference>.
+//! Sources: <https://www.zinc.com/docs/v2/migration-reference>,
+//! <https://www.zinc.com/docs/v2/api-reference/orders/list-orders>.
 //!
 //! Pick by key shape: zn_ keys are v2 (Authorization: Bearer), anything else is a v1 client token
-//! (basic-user against https://api.zinc.io/v1/orders?limit=1, documented list). v2 GET /orders
-//! lists orders. v2 accounts start fresh (keys are not interchangeable). docs_url: keys are issued
-//! in the Zinc dashboard (exact page unverified).
+//! (basic-user against https://api.zinc.io/v1/orders?limit=1, documented list). The check is v2
+//! GET /orders, the orders of the key's user, all in one response (v2 has no pagination yet). v2
+//! accounts start fresh (keys are not interchangeable). Keys are issued in the Zinc dashboard.
 //!
 //! Per account: two API generations: v2 https://api.zinc.com (Bearer zn_live_...), legacy v1
 //! https://api.zinc.io/v1 (HTTP Basic, client token as username, empty password)
