@@ -4,8 +4,9 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "pipedrive-token",
         keyfob_testkit::expect![[r#"
-        key check: GET https://api.pipedrive.com/v1/users/me?api_token=<token>
-            accept: */*
-    "#]]
+            key check: GET https://api.pipedrive.com/v1/users/me
+                x-api-token: <token>
+                accept: */*
+        "#]]
     ),]
 );
