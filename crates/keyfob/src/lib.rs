@@ -25,11 +25,22 @@
 //! | `all-stores` | every store | no |
 //!
 //! A provider whose feature is off is reported by name with the feature that enables it.
+//!
+//! This crate is wiring: the engine is `keyfob-core`, the tools API `keyfob-tools`, and the
+//! providers and stores are their own crates, which the features above link.
 
 pub mod providers;
-pub mod tools;
 
-use std::sync::Arc;
+/// The tools API (the `keyfob-tools` crate), with [`Keyfob`] bound to this build's providers.
+pub mod tools {
+    pub use keyfob_tools::{
+        CommandTool, DELETE_SESSION, FnTool, IntoToolOutput, Invocation, LIST_SESSIONS,
+        ManifestAuth, NoArgs, Tool, ToolAuth, ToolError, ToolFuture, ToolManifest, Value,
+        parse_args, schema_for,
+    };
+
+    pub use crate::Keyfob;
+}
 
 pub use keyfob_core::{
     AuthRequest, CallbackParams, Completed, Config, Credentials, Engine, EngineBuilder,
@@ -43,10 +54,23 @@ pub use keyfob_macros::tool;
 pub use keyfob_store_redis as store_redis;
 #[cfg(feature = "store-sqlite")]
 pub use keyfob_store_sqlite as store_sqlite;
+pub use keyfob_tools::open_store;
 pub use schemars;
-pub use tools::{Invocation, Keyfob, Tool, ToolAuth, ToolManifest};
+pub use tools::{Invocation, Tool, ToolAuth, ToolManifest};
 
-use keyfob_core::config::StoreKind;
+/// The orchestrator ([`keyfob_tools::Keyfob`]) for this build: [`Keyfob::from_config`] builds its
+/// engine with [`builder`], so every provider the features enable is served.
+pub type Keyfob = keyfob_tools::Keyfob<LinkedProviders>;
+
+/// The providers this build's features link, as the tools crate asks for them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkedProviders;
+
+impl keyfob_tools::Providers for LinkedProviders {
+    fn builder() -> EngineBuilder {
+        builder()
+    }
+}
 
 /// An engine builder that knows every provider crate (so disabled ones get a helpful error).
 pub fn builder() -> EngineBuilder {
@@ -56,76 +80,10 @@ pub fn builder() -> EngineBuilder {
     Engine::builder().known_providers(providers::KNOWN)
 }
 
-/// The store that `config` selects, opened (and, for Redis, connected).
-///
-/// # Errors
-/// [`ErrorKind::Config`] for a store this build lacks or a bad key; [`ErrorKind::Store`] when
-/// the store cannot be opened.
-pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
-    match config.store.kind {
-        StoreKind::Memory => Ok(Arc::new(store::MemoryStore::new())),
-        #[cfg(feature = "store-sqlite")]
-        StoreKind::Sqlite => {
-            let home = config.home();
-            let path = config
-                .store
-                .path
-                .clone()
-                .unwrap_or_else(|| home.join("sessions.db"));
-            let sealer = match &config.store.key {
-                Some(k) => crypto::Sealer::from_base64(k.expose_secret())?,
-                None => crypto::Sealer::from_key_file(
-                    &config
-                        .store
-                        .key_file
-                        .clone()
-                        .unwrap_or_else(|| home.join("key")),
-                )?,
-            };
-            Ok(Arc::new(store_sqlite::SqliteStore::open(&path, sealer)?))
-        }
-        #[cfg(not(feature = "store-sqlite"))]
-        StoreKind::Sqlite => Err(Error::new(
-            ErrorKind::Config,
-            "the sqlite store is not compiled into this build; enable the `store-sqlite` feature or set [store] kind = \"memory\"",
-        )),
-        #[cfg(feature = "store-redis")]
-        StoreKind::Redis => {
-            let url = config.store.url.as_deref().ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Config,
-                    "[store] kind = \"redis\" needs url = \"redis://[user:password@]host[:port][/db]\" (or KEYFOB_STORE__URL)",
-                )
-            })?;
-            // Every instance must seal with the same key, so no per-machine key file is made.
-            let sealer = match (&config.store.key, &config.store.key_file) {
-                (Some(k), _) => crypto::Sealer::from_base64(k.expose_secret())?,
-                (None, Some(f)) => crypto::Sealer::from_key_file(f)?,
-                (None, None) => {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        "a redis store is shared, so its key must be too: set [store] key (KEYFOB_STORE__KEY) to the same base64 key on every instance",
-                    ));
-                }
-            };
-            let prefix = config.store.prefix.as_deref().unwrap_or("keyfob");
-            Ok(Arc::new(
-                store_redis::RedisStore::connect(url, prefix, sealer).await?,
-            ))
-        }
-        #[cfg(not(feature = "store-redis"))]
-        StoreKind::Redis => Err(Error::new(
-            ErrorKind::Config,
-            "the redis store is not compiled into this build; enable the `store-redis` feature or set [store] kind = \"sqlite\" or \"memory\"",
-        )),
-    }
-}
-
 /// An engine for `config`, with the store it selects and every compiled-in provider.
 ///
 /// # Errors
 /// As [`open_store`], and invalid config.
 pub async fn open(config: Config) -> Result<Engine> {
-    let store = open_store(&config).await?;
-    builder().config(config).store(store).build()
+    keyfob_tools::open_with(builder(), config).await
 }

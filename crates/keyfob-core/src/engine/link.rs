@@ -21,7 +21,8 @@ use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Engine, random_token, state_hash};
+use crate::engine::complete::unknown_link;
+use crate::engine::{Engine, random_token, state_hash};
 use crate::error::{Error, ErrorKind, Result};
 use crate::now;
 use crate::store::PendingFlow;
@@ -178,7 +179,7 @@ impl Engine {
             .store
             .bind_pending(&hash, &ours, now)
             .await?
-            .ok_or_else(super::unknown_link)?;
+            .ok_or_else(unknown_link)?;
         if stored.browser.as_deref() != Some(ours.as_str()) {
             return Err(opened_elsewhere());
         }
