@@ -668,25 +668,41 @@ pub fn notes(handler: &HandlerInfo) -> String {
             }
         }
         SpecInfo::Token(t) => {
-            let needed: Vec<String> = t
-                .config_fields
+            let needed: Vec<&String> = t
+                .check_fields
                 .iter()
                 .filter(|f| !t.config_defaults.iter().any(|(d, _)| d == *f))
-                .cloned()
                 .collect();
-            if t.verify && t.config_fields.is_empty() {
+            let defaulted: Vec<String> = t
+                .config_defaults
+                .iter()
+                .filter(|(f, _)| t.check_fields.contains(f))
+                .map(|(f, d)| format!("`{f}` (default `{d}`)"))
+                .collect();
+            if t.verify && t.check_fields.is_empty() {
                 n.push("key check".into());
             } else if t.verify && needed.is_empty() {
-                let at: Vec<String> = t
-                    .config_defaults
-                    .iter()
-                    .map(|(f, d)| format!("`{f}` (default `{d}`)"))
-                    .collect();
-                n.push(format!("key check at the account's {}", at.join(", ")));
-            } else if t.verify {
                 n.push(format!(
-                    "key check once {} is set",
-                    ticked(&t.config_fields)
+                    "key check at the account's {}",
+                    defaulted.join(", ")
+                ));
+            } else if t.verify {
+                n.push(format!("key check once {} is set", ticked(&needed)));
+            }
+            if !t.prefixes_checked_apart.is_empty() {
+                let others: Vec<&String> = t
+                    .config_fields
+                    .iter()
+                    .filter(|f| !t.check_fields.contains(f))
+                    .collect();
+                let with = if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" once {} is set", ticked(&others))
+                };
+                n.push(format!(
+                    "{} keys checked at their own URL{with}",
+                    ticked(&t.prefixes_checked_apart)
                 ));
             }
             if !t.key_prefixes.is_empty() {
@@ -1068,9 +1084,20 @@ serde.workspace = true
             notes(&token(TokenInfo {
                 verify: true,
                 config_fields: vec!["base_url".into()],
+                check_fields: vec!["base_url".into()],
                 ..TokenInfo::default()
             })),
             "key check once `base_url` is set"
+        );
+        // Cloudflare: the main check needs nothing; `cfat_` keys are checked under an account.
+        assert_eq!(
+            notes(&token(TokenInfo {
+                verify: true,
+                config_fields: vec!["account_id".into()],
+                prefixes_checked_apart: vec!["cfat_".into()],
+                ..TokenInfo::default()
+            })),
+            "key check; `cfat_` keys checked at their own URL once `account_id` is set"
         );
         assert_eq!(
             notes(&token(TokenInfo {

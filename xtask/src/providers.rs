@@ -75,8 +75,13 @@ pub struct TokenInfo {
     pub verify: bool,
     /// `key_prefixes`.
     pub key_prefixes: Vec<String>,
-    /// `config_fields`: per-account settings the key check's URL names.
+    /// `config_fields`: per-account settings the key check's URLs name.
     pub config_fields: Vec<String>,
+    /// The `config_fields` that the key check's main URL names (the others are named only by
+    /// the URLs of keys with a given prefix).
+    pub check_fields: Vec<String>,
+    /// The key prefixes that have a check URL of their own.
+    pub prefixes_checked_apart: Vec<String>,
     /// `config_defaults`: the fields that have a default, with it.
     pub config_defaults: Vec<(String, String)>,
     /// `unverified`: facts the provider's public documentation does not confirm.
@@ -401,9 +406,30 @@ fn handler(h: RawHandler, defaults: &Defaults) -> anyhow::Result<HandlerInfo> {
     } else {
         let t: RawToken = serde_json::from_value(Value::Object(h.spec.clone()))
             .with_context(|| format!("handler `{}`", h.name))?;
+        let url = t
+            .verify
+            .as_ref()
+            .and_then(|v| v["url"].as_str())
+            .unwrap_or_default();
+        let check_fields = t
+            .config_fields
+            .iter()
+            .filter(|f| url.contains(&format!("{{{f}}}")))
+            .cloned()
+            .collect();
+        let prefixes_checked_apart = t
+            .verify
+            .as_ref()
+            .and_then(|v| v["url_by_prefix"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|pair| pair[0].as_str().map(str::to_owned))
+            .collect();
         let info = TokenInfo {
             verify: t.verify.is_some(),
             key_prefixes: t.key_prefixes,
+            check_fields,
+            prefixes_checked_apart,
             config_fields: t.config_fields,
             config_defaults: t.config_defaults,
             unverified: t.unverified,

@@ -269,10 +269,6 @@ pub const HEDGES: &[&str] = &[
     "assum",
 ];
 
-/// Provider crates whose prose is being checked against their docs on another branch; each
-/// leaves this list when that work lands.
-const HEDGES_PENDING: &[&str] = &["cloudflare", "elevenlabs"];
-
 /// The hedges in a provider's prose, as `(line number, hedge)`. In Rust source (`rust`) the
 /// prose is the `//!` lines; in a README every line outside the part codegen writes between the
 /// `handlers:` markers, which is the spec's data (its `unverified` field among them).
@@ -306,10 +302,7 @@ pub fn hedges(text: &str, rust: bool) -> Vec<(usize, &'static str)> {
 /// its "not verified" column.
 pub fn provider_hedges(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
-    for (id, dir) in providers::folders(root)? {
-        if HEDGES_PENDING.contains(&id.as_str()) {
-            continue;
-        }
+    for (_, dir) in providers::folders(root)? {
         let mut texts = Vec::new();
         for f in files(&dir.join("src"), &[".rs"])? {
             texts.push((f, true));

@@ -37,14 +37,7 @@ pub(crate) use handler::TokenResp;
 pub use identity::identity_from;
 pub use key_check::KeyCheck;
 pub(crate) use normalize::{normalize, normalized_response};
-pub use runtime::Runtime;
-
-/// The paths these items had when device login, revocation, identity and key checks shared one
-/// module; kept so that code naming them still builds.
-#[doc(hidden)]
-pub mod lifecycle {
-    pub use super::{DEVICE_CODE_GRANT, DeviceStart, KeyCheck, Poll, identity_from};
-}
+pub use runtime::{Network, Runtime};
 
 /// The private error code for responses that could not be read.
 const UNREADABLE: &str = "keyfob_unreadable_response";

@@ -223,6 +223,15 @@ pub struct Verify {
     pub headers: &'static [(&'static str, &'static str)],
     /// What an HTTP 403 answer means, as the provider documents it (401 always refuses).
     pub forbidden: Forbidden,
+    /// Other check URLs for keys that start with a prefix, `(prefix, url)`, the first match
+    /// winning over `url` (Cloudflare checks account-owned tokens, `cfat_…`, under the account).
+    pub url_by_prefix: &'static [(&'static str, &'static str)],
+    /// A 2xx answer accepts the key only when this JSON field (a JSON pointer) holds this value
+    /// (Cloudflare answers 200 for a disabled or expired token, with `result.status`).
+    pub accepted_when: Option<(&'static str, &'static str)>,
+    /// A 401 or 403 answer whose body contains this text means the key is valid but lacks this
+    /// permission, `(text, permission)`: it is saved, with a warning naming the permission.
+    pub lacking_when: Option<(&'static str, &'static str)>,
 }
 
 impl Verify {
@@ -234,7 +243,54 @@ impl Verify {
             key,
             headers: &[],
             forbidden: Forbidden::Refused,
+            url_by_prefix: &[],
+            accepted_when: None,
+            lacking_when: None,
         }
+    }
+
+    /// The same check, sent to another URL for keys with one of these prefixes (see
+    /// [`Verify::url_by_prefix`]).
+    pub const fn url_for_prefixes(self, urls: &'static [(&'static str, &'static str)]) -> Verify {
+        Verify {
+            url_by_prefix: urls,
+            ..self
+        }
+    }
+
+    /// The same check, accepting a key only when the answer's `pointer` holds `value`.
+    pub const fn accepted_when(self, pointer: &'static str, value: &'static str) -> Verify {
+        Verify {
+            accepted_when: Some((pointer, value)),
+            ..self
+        }
+    }
+
+    /// The same check, where a 401 or 403 answer containing `text` means the key lacks
+    /// `permission` (see [`Verify::lacking_when`]).
+    pub const fn refusal_with_text_means_lacking(
+        self,
+        text: &'static str,
+        permission: &'static str,
+    ) -> Verify {
+        Verify {
+            lacking_when: Some((text, permission)),
+            ..self
+        }
+    }
+
+    /// The URL template that checks `key`: the first of [`Verify::url_by_prefix`] whose prefix
+    /// `key` has, else [`Verify::url`].
+    pub fn url_for(&self, key: &str) -> &'static str {
+        self.url_by_prefix
+            .iter()
+            .find(|(prefix, _)| key.starts_with(prefix))
+            .map_or(self.url, |(_, url)| url)
+    }
+
+    /// Every URL template of the check: `url`, then those by prefix.
+    pub fn urls(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.url).chain(self.url_by_prefix.iter().map(|(_, u)| *u))
     }
 
     /// The same check, where the provider answers 403 to a valid key that lacks `permission`
@@ -521,23 +577,32 @@ pub fn validate(provider: &Provider) -> Result<(), Vec<String>> {
         }
         if let Handler::Token(t) = h {
             if let Some(v) = &t.verify {
-                let placeholders: Vec<&str> = v
-                    .url
-                    .split('{')
-                    .skip(1)
-                    .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
-                    .collect();
-                for name in &placeholders {
-                    if !t.config_fields.contains(name) {
+                for url in v.urls() {
+                    let placeholders: Vec<&str> = url
+                        .split('{')
+                        .skip(1)
+                        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                        .collect();
+                    for name in &placeholders {
+                        if !t.config_fields.contains(name) {
+                            problems.push(format!(
+                                "verify url of `{}` names `{{{name}}}`, which is not in its config_fields",
+                                t.name
+                            ));
+                        }
+                    }
+                    // A per-account URL starts with a field, which is checked when it is filled.
+                    if !url.starts_with("https://") && !url.starts_with('{') {
+                        problems.push(format!("verify url of `{}` must be https", t.name));
+                    }
+                }
+                if let Some((pointer, _)) = v.accepted_when {
+                    if !pointer.starts_with('/') {
                         problems.push(format!(
-                            "verify url of `{}` names `{{{name}}}`, which is not in its config_fields",
+                            "accepted_when of `{}` must be a JSON pointer (`/result/status`)",
                             t.name
                         ));
                     }
-                }
-                // A per-account URL starts with a field, which is checked when it is filled.
-                if !v.url.starts_with("https://") && !v.url.starts_with('{') {
-                    problems.push(format!("verify url of `{}` must be https", t.name));
                 }
             }
         }

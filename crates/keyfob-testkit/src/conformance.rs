@@ -785,10 +785,19 @@ fn scopes_sent(spec: &OAuth2Spec, q: &[(String, String)], expected: &scope::Scop
     }
 }
 
-/// A 403 answer to the key check means what the spec says the provider documents: the key is
-/// refused (nothing stored), or it is valid but lacks a permission (saved, with a warning
-/// naming the permission). Runs on a second flow of `engine`; leaves nothing behind.
-async fn forbidden_answer(
+/// What a key-check answer must mean.
+#[derive(Clone, Copy)]
+enum Meaning {
+    /// The key is refused and nothing is stored.
+    Refused,
+    /// The key is saved, with a warning naming this permission.
+    Lacks(&'static str),
+}
+
+/// The answers whose meaning the spec defines: a 403 (refused, or a missing permission), a
+/// refusal carrying the spec's "lacks a permission" text, and a 2xx answer whose status field
+/// says the key is not active.
+async fn answers_mean_what_the_spec_says(
     engine: &Engine,
     stub: &StubServer,
     provider: &'static Provider,
@@ -796,13 +805,73 @@ async fn forbidden_answer(
     verify: &Verify,
     fields: &[(String, SecretString)],
 ) {
-    stub.set_response(StubResponse::json(
+    let forbidden = StubResponse::json(
         403,
         &json!({"message": "this key may not read this resource", "error": "forbidden"}),
-    ));
+    );
+    let meaning = match verify.forbidden {
+        Forbidden::Refused => Meaning::Refused,
+        Forbidden::LacksPermission(permission) => Meaning::Lacks(permission),
+    };
+    answer_means(
+        engine, stub, provider, spec, fields, "a 403", forbidden, meaning,
+    )
+    .await;
+    if let Some((text, permission)) = verify.lacking_when {
+        let lacking = StubResponse::json(
+            401,
+            &json!({"detail": {"status": text, "message": "this key lacks a permission"}}),
+        );
+        let what = format!("a 401 saying `{text}`");
+        answer_means(
+            engine,
+            stub,
+            provider,
+            spec,
+            fields,
+            &what,
+            lacking,
+            Meaning::Lacks(permission),
+        )
+        .await;
+    }
+    if let Some((pointer, value)) = verify.accepted_when {
+        let StubResponse { body, .. } = key_check_accepts(verify);
+        let mut body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        *body.pointer_mut(pointer).expect("the field is there") = json!("kit-disabled");
+        let what = format!("a 200 whose `{pointer}` is not `{value}`");
+        let answer = StubResponse::json(200, &body);
+        answer_means(
+            engine,
+            stub,
+            provider,
+            spec,
+            fields,
+            &what,
+            answer,
+            Meaning::Refused,
+        )
+        .await;
+    }
+    stub.clear_requests();
+}
+
+/// Logs in with `fields` while the key check answers `answer`, and checks the outcome.
+#[allow(clippy::too_many_arguments)]
+async fn answer_means(
+    engine: &Engine,
+    stub: &StubServer,
+    provider: &'static Provider,
+    spec: &'static TokenSpec,
+    fields: &[(String, SecretString)],
+    what: &str,
+    answer: StubResponse,
+    meaning: Meaning,
+) {
+    stub.set_response(answer);
     let req = AuthRequest::new(provider.id)
         .handler(spec.name)
-        .profile("forbidden");
+        .profile("answers");
     let prompt = engine.login(&req).await.expect("token flow starts");
     let link = crate::open_prompt(engine, &prompt).await;
     let done = engine
@@ -813,29 +882,28 @@ async fn forbidden_answer(
             &link.cookies,
         )
         .await;
-    match verify.forbidden {
-        Forbidden::Refused => {
-            let e = done.expect_err("a 403 refuses the key");
+    match meaning {
+        Meaning::Refused => {
+            let e = done.expect_err(&format!("{}: {what} refuses the key", spec.name));
             refused_and_nothing_stored(engine, &req, &e, spec.name).await;
             engine.cancel(&prompt).await.expect("cancel");
         }
-        Forbidden::LacksPermission(permission) => {
+        Meaning::Lacks(permission) => {
             let done = done.unwrap_or_else(|e| {
                 panic!(
-                    "{}: a 403 means a valid key lacking {permission}: {e}",
+                    "{}: {what} means a valid key lacking {permission}: {e}",
                     spec.name
                 )
             });
             assert!(
                 done.warnings.iter().any(|w| w.contains(permission)),
-                "{}: the warning names {permission}: {:?}",
+                "{}: after {what}, the warning names {permission}: {:?}",
                 spec.name,
                 done.warnings
             );
             assert!(engine.logout(&req.key()).await.expect("logout"));
         }
     }
-    stub.clear_requests();
 }
 
 /// Every token handler: the entry page's fields complete the flow and fill the env keys.
@@ -1002,8 +1070,8 @@ async fn token_handler(
                 spec.name
             );
         }
-        forbidden_answer(&engine, &stub, provider, spec, verify, &fields).await;
-        stub.set_response(StubResponse::json(200, &json!({"login": "kit-user"})));
+        answers_mean_what_the_spec_says(&engine, &stub, provider, spec, verify, &fields).await;
+        stub.set_response(key_check_accepts(verify));
     }
     let done = engine
         .complete_token(provider.id, Some(&state), fields, &link.cookies)
@@ -1160,12 +1228,6 @@ fn path_of(url: &str) -> &str {
     &url[origin_of(url).len()..]
 }
 
-/// The stub's URL with `url`'s path (and query): the stub receives each request at the path the
-/// provider documents, so the snapshot shows the path keyfob really requested.
-fn at_stub(stub: &StubServer, url: &str) -> String {
-    format!("{}{}", stub.url(), path_of(url))
-}
-
 /// Whether a received `path` is the path of endpoint template `url`, where a `{field}`
 /// segment stands for any one segment.
 fn same_path(url: &str, path: &str) -> bool {
@@ -1195,9 +1257,9 @@ fn render_received(
     ];
     let mut tokens = 0;
     for r in stub.requests() {
-        let (what, url) = endpoints
+        let what = endpoints
             .iter()
-            .find_map(|(what, url)| url.filter(|u| same_path(u, &r.path)).map(|u| (*what, u)))
+            .find_map(|(what, url)| url.filter(|u| same_path(u, &r.path)).map(|_| *what))
             .unwrap_or_else(|| {
                 panic!(
                     "{}: a request to {} {}, which is none of the spec's endpoints",
@@ -1205,9 +1267,56 @@ fn render_received(
                 )
             });
         tokens += usize::from(what == token);
-        render_request(out, what, url, &r, placeholders);
+        render_request(out, what, &r, placeholders);
     }
     assert_eq!(tokens, 1, "{}: one {token} request", spec.name);
+}
+
+/// The host names of these endpoint templates, each `{field}` filled by `value(field)` (the
+/// callback's `{client_id}` needs none: it sits in a path).
+fn hosts_of<'a>(
+    urls: impl Iterator<Item = &'a str>,
+    value: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for template in urls {
+        let mut url = template.replace("{client_id}", "client-1");
+        while let Some(start) = url.find('{') {
+            let end = url[start..].find('}').expect("a closed placeholder") + start;
+            let field = url[start + 1..end].to_owned();
+            let filled =
+                value(&field).unwrap_or_else(|| panic!("{template}: no value for `{{{field}}}`"));
+            url.replace_range(start..=end, &filled);
+        }
+        let host = Url::parse(&url)
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .host_str()
+            .expect("an endpoint has a host")
+            .to_owned();
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    hosts
+}
+
+/// An HTTPS stub answering for `hosts`, and an engine with config `toml` that resolves each of
+/// them to the stub and trusts its CA: the engine's requests go to the spec's real URLs.
+async fn tls_stub_engine(
+    answer: StubResponse,
+    hosts: &[String],
+    toml: &str,
+) -> (StubServer, Engine) {
+    let (stub, ca) = StubServer::start_tls(answer, hosts)
+        .await
+        .expect("stub starts");
+    let mut builder = Engine::builder()
+        .config(Config::from_toml(toml).expect("kit config parses"))
+        .root_certificate_pem(ca.as_bytes());
+    for host in hosts {
+        builder = builder.resolve(host, stub.addr());
+    }
+    (stub, builder.build().expect("engine builds"))
 }
 
 /// The authorize URL, the code exchange (with the identity lookup after it), a refresh, the
@@ -1220,41 +1329,31 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
         "refresh_token": format!("{SENTINEL}-refresh-1"),
         "expires_in": 60,
     });
-    let stub = StubServer::start(StubResponse::json(200, &first))
-        .await
-        .expect("stub starts");
-    // The real authorization endpoint (nothing is requested from it); the token endpoint is the
-    // stub, shown under the provider's URL.
+    // Per-tenant URLs point at a tenant host; every host the spec names resolves to the stub,
+    // which serves HTTPS for them: keyfob sends its requests to the spec's real URLs.
+    let tenant = "https://tenant.example";
     let mut toml = format!(
-        "[auth.{id}]\nclient_id = \"client-1\"\nclient_secret = \"{SENTINEL}-client-secret\"\n\
-         token_url = \"{token}\"\n",
+        "[auth.{id}]\nclient_id = \"client-1\"\nclient_secret = \"{SENTINEL}-client-secret\"\n",
         id = provider.id,
-        token = at_stub(&stub, spec.token_url),
     );
-    for (key, url) in [
-        ("revoke_url", spec.revoke_url),
-        ("device_url", spec.device_url),
-        ("userinfo_url", spec.userinfo_url),
-    ] {
-        if let Some(url) = url {
-            toml.push_str(&format!("{key} = \"{}\"\n", at_stub(&stub, url)));
-        }
-    }
     for f in spec.config_fields {
-        toml.push_str(&format!("{f} = \"https://tenant.example\"\n"));
+        toml.push_str(&format!("{f} = \"{tenant}\"\n"));
     }
-    if spec.userinfo_url.is_none() {
-        toml.push_str(NO_USERINFO);
-    }
-    let engine = Engine::builder()
-        .config(Config::from_toml(&toml).expect("kit config parses"))
-        .build()
-        .expect("engine builds");
+    let urls = [
+        Some(spec.token_url),
+        spec.revoke_url,
+        spec.device_url,
+        spec.userinfo_url,
+    ];
+    let hosts = hosts_of(urls.into_iter().flatten(), &|f| {
+        spec.config_fields.contains(&f).then(|| tenant.to_owned())
+    });
+    let (stub, engine) = tls_stub_engine(StubResponse::json(200, &first), &hosts, &toml).await;
     let callback = engine.callback_base();
     let placeholders = |v: &str| -> String {
         let mut v = v.replace(&callback, "<callback>");
         for f in spec.config_fields {
-            v = v.replace("https://tenant.example", &format!("{{{f}}}"));
+            v = v.replace(tenant, &format!("{{{f}}}"));
         }
         v.replace(&format!("{SENTINEL}-client-secret"), "<client_secret>")
             .replace(&format!("{SENTINEL}-client-secret"), "<client_secret>")
@@ -1326,7 +1425,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
     }
     match spec.revoke_url {
         None => out.push_str("revoke: none\n"),
-        Some(revoke) => {
+        Some(_) => {
             stub.clear_requests();
             stub.set_response(StubResponse::json(200, &json!({})));
             let signed_out = engine
@@ -1348,7 +1447,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
             let sent = stub.requests();
             assert!(!sent.is_empty(), "{}: a revocation request", spec.name);
             for r in &sent {
-                render_request(&mut out, "revoke", revoke, r, &placeholders);
+                render_request(&mut out, "revoke", r, &placeholders);
             }
         }
     }
@@ -1385,87 +1484,114 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
     out
 }
 
-/// The key check of token handler `spec`, as the stub received it under the origin of the
-/// spec's URL. Per-account fields get a stand-in value, shown as `{field}`; a field that starts
-/// the URL points at the stub.
+/// The key check of token handler `spec`, as the stub received it at the spec's real URL: once
+/// for a plain key, and once per prefix that has a URL of its own. Per-account fields get their
+/// default or a stand-in value, shown as `{field}`.
 async fn render_key_check(provider: &'static Provider, spec: &'static TokenSpec) -> String {
     let verify = spec.verify.expect("a handler with a key check");
-    let stub = StubServer::start(StubResponse::json(200, &json!({"login": "kit-user"})))
-        .await
-        .expect("stub starts");
-    let at_start = |f: &str| verify.url.starts_with(&format!("{{{f}}}"));
-    let stand_in = |f: &str| format!("{f}-1");
-    let mut toml = format!("[auth.{}]\n", provider.id);
-    if spec.config_fields.iter().any(|f| at_start(f)) {
-        toml.push_str("allow_internal_endpoints = true\n");
-    } else {
-        toml.push_str(&format!(
-            "verify_url = \"{}\"\n",
-            at_stub(&stub, verify.url)
-        ));
-    }
-    for f in spec.config_fields {
-        let value = if at_start(f) {
-            stub.url().to_owned()
-        } else {
-            stand_in(f)
-        };
-        toml.push_str(&format!("{f} = \"{value}\"\n"));
-    }
-    let engine = Engine::builder()
-        .config(Config::from_toml(&toml).expect("kit config parses"))
-        .build()
-        .expect("engine builds");
-    let req = AuthRequest::new(provider.id).handler(spec.name);
-    let prompt = engine.login(&req).await.expect("token flow starts");
-    let link = crate::open_prompt(&engine, &prompt).await;
-    let page = engine
-        .token_page(provider.id, Some(&link.state), &link.cookies)
-        .await
-        .expect("token page");
-    let fields: Vec<(String, SecretString)> = page
-        .fields
-        .iter()
-        .map(|f| {
-            (
-                f.name.to_owned(),
-                SecretString::from(format!("{SENTINEL}-{}", f.name)),
-            )
-        })
-        .collect();
-    engine
-        .complete_token(
-            provider.id,
-            Some(&link.state),
-            fields.clone(),
-            &link.cookies,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: the key check failed: {e}", spec.name));
-    let placeholders = |v: &str| -> String {
-        let mut v = v.to_owned();
-        for (name, _) in &fields {
-            v = v.replace(&format!("{SENTINEL}-{name}"), &format!("<{name}>"));
-        }
-        for f in spec.config_fields {
-            v = v
-                .replace(&stand_in(f), &format!("{{{f}}}"))
-                .replace(stub.url(), &format!("{{{f}}}"));
-        }
-        v
+    let tenant = "https://tenant.example";
+    let at_start = |f: &str| verify.urls().any(|u| u.starts_with(&format!("{{{f}}}")));
+    let default = |f: &str| {
+        spec.config_defaults
+            .iter()
+            .find(|(d, _)| *d == f)
+            .map(|(_, v)| *v)
     };
-    let reqs = stub.requests();
-    assert_eq!(reqs.len(), 1, "{}: one key check", spec.name);
+    let stand_in = |f: &str| {
+        if at_start(f) {
+            tenant.to_owned()
+        } else {
+            format!("{}-1", f.replace('_', "-"))
+        }
+    };
+    let mut toml = format!("[auth.{}]\n", provider.id);
+    for f in spec.config_fields {
+        if default(f).is_none() {
+            toml.push_str(&format!("{f} = \"{}\"\n", stand_in(f)));
+        }
+    }
+    let hosts = hosts_of(verify.urls(), &|f| {
+        Some(default(f).map_or_else(|| stand_in(f), str::to_owned))
+    });
+    let answer = key_check_accepts(&verify);
+    let (stub, engine) = tls_stub_engine(answer, &hosts, &toml).await;
     let mut out = String::new();
-    render_request(&mut out, "key check", verify.url, &reqs[0], &placeholders);
+    let prefixes = std::iter::once("").chain(verify.url_by_prefix.iter().map(|(p, _)| *p));
+    for (i, prefix) in prefixes.enumerate() {
+        stub.clear_requests();
+        let req = AuthRequest::new(provider.id)
+            .handler(spec.name)
+            .profile(format!("p{i}"));
+        let prompt = engine.login(&req).await.expect("token flow starts");
+        let link = crate::open_prompt(&engine, &prompt).await;
+        let page = engine
+            .token_page(provider.id, Some(&link.state), &link.cookies)
+            .await
+            .expect("token page");
+        let fields: Vec<(String, SecretString)> = page
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(n, f)| {
+                let value = format!("{}{SENTINEL}-{}", if n == 0 { prefix } else { "" }, f.name);
+                (f.name.to_owned(), SecretString::from(value))
+            })
+            .collect();
+        engine
+            .complete_token(
+                provider.id,
+                Some(&link.state),
+                fields.clone(),
+                &link.cookies,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: the key check failed: {e}", spec.name));
+        let placeholders = |v: &str| -> String {
+            let mut v = v.to_owned();
+            for (name, _) in &fields {
+                v = v.replace(&format!("{SENTINEL}-{name}"), &format!("<{name}>"));
+            }
+            for f in spec.config_fields {
+                if default(f).is_none() {
+                    v = v.replace(&stand_in(f), &format!("{{{f}}}"));
+                }
+            }
+            v
+        };
+        let reqs = stub.requests();
+        assert_eq!(reqs.len(), 1, "{}: one key check", spec.name);
+        let what = if prefix.is_empty() {
+            "key check".to_owned()
+        } else {
+            format!("key check ({prefix}…)")
+        };
+        render_request(&mut out, &what, &reqs[0], &placeholders);
+    }
     out
 }
 
-/// One request as the stub received it, under the origin of the provider's `url`.
+/// What the provider answers to a key it accepts: an account name, and the field
+/// [`Verify::accepted_when`] names, holding its value.
+fn key_check_accepts(verify: &Verify) -> StubResponse {
+    let mut body = json!({"login": "kit-user"});
+    if let Some((pointer, value)) = verify.accepted_when {
+        let mut at = &mut body;
+        for part in pointer.trim_start_matches('/').split('/') {
+            if !at.get(part).is_some_and(serde_json::Value::is_object) {
+                at[part] = json!({});
+            }
+            at = &mut at[part];
+        }
+        *at = json!(value);
+    }
+    StubResponse::json(200, &body)
+}
+
+/// One request as the stub received it: method, `https://` and the host the request named,
+/// path and query, then every header keyfob chose and the body.
 fn render_request(
     out: &mut String,
     what: &str,
-    url: &str,
     r: &crate::RecordedRequest,
     placeholders: &dyn Fn(&str) -> String,
 ) {
@@ -1474,11 +1600,11 @@ fn render_request(
         .as_deref()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
+    let host = r.header("host").expect("a request names its host");
     out.push_str(&format!(
-        "{what}: {} {}{}{}\n",
+        "{what}: {} {}{}\n",
         r.method,
-        origin_of(url),
-        placeholders(&r.path),
+        placeholders(&format!("https://{host}{}", r.path)),
         placeholders(&query)
     ));
     // Every header keyfob chose (transport ones, which the HTTP client sets, left out).

@@ -4,6 +4,10 @@
 //! recorded and answered with the current [`StubResponse`]: any status,
 //! content type and body (HTML, garbage, truncated JSON...), optionally after a
 //! delay to simulate a hanging server.
+//!
+//! [`StubServer::start_tls`] serves HTTPS instead, with a certificate for given host names signed
+//! by a CA of its own: an engine that resolves those names to the stub and trusts that CA sends
+//! its requests to a provider's real URLs, and the stub records the host each one named.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -177,6 +181,55 @@ impl StubServer {
         Ok(StubServer { url, shared, task })
     }
 
+    /// Starts the server on a free port of 127.0.0.1, serving HTTPS with a certificate for
+    /// `hosts` signed by a fresh CA. Returns the server and the CA's certificate (PEM), which a
+    /// client must trust.
+    ///
+    /// # Errors
+    ///
+    /// If no port can be bound or a certificate cannot be made.
+    pub async fn start_tls(
+        response: StubResponse,
+        hosts: &[String],
+    ) -> anyhow::Result<(StubServer, String)> {
+        let (config, ca_pem) = tls_config(hosts)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding 127.0.0.1:0 for the stub server")?;
+        let url = format!("https://{}", listener.local_addr()?);
+        let shared = Arc::new(Shared {
+            response: Mutex::new(response),
+            queue: Mutex::new(Default::default()),
+            requests: Mutex::new(Vec::new()),
+        });
+        let app = Router::new().fallback(answer).with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok((StubServer { url, shared, task }, ca_pem))
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .rsplit('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .expect("the stub's URL ends with its address")
+    }
+
     /// The base URL, `http://127.0.0.1:<port>` (no trailing slash).
     pub fn url(&self) -> &str {
         &self.url
@@ -214,6 +267,25 @@ impl Drop for StubServer {
         // Stops accepting; requests in flight (e.g. in a delay) may finish.
         self.task.abort();
     }
+}
+
+/// A server config with a certificate for `hosts`, and the PEM of the CA that signed it.
+fn tls_config(hosts: &[String]) -> anyhow::Result<(rustls::ServerConfig, String)> {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "keyfob stub CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate()?)?;
+    let key = rcgen::KeyPair::generate()?;
+    let leaf = rcgen::CertificateParams::new(hosts.to_vec())?.signed_by(&key, &ca)?;
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key_der)?;
+    Ok((config, ca.pem()))
 }
 
 /// A poisoned lock only means another test thread panicked; the data is fine.

@@ -8,7 +8,7 @@
 //!   unchecked, with a hint naming the setting.
 //! - Naming a profile never overwrites a session: the target profile must be free.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::endpoint_url;
 use crate::engine::Engine;
@@ -43,12 +43,13 @@ impl Engine {
                 .entry((*field).to_owned())
                 .or_insert_with(|| (*default).to_owned());
         }
+        let template = verify.url_for(key.expose_secret());
         let raw = match &config.verify_url {
             Some(url) => url.clone(),
             None => {
                 // A per-account URL (`{base_url}/…`): unchecked, with a hint, until it is set.
                 if let Some(field) = spec.config_fields.iter().find(|f| {
-                    verify.url.contains(&format!("{{{f}}}")) && !config.extra.contains_key(**f)
+                    template.contains(&format!("{{{f}}}")) && !config.extra.contains_key(**f)
                 }) {
                     return Ok((
                         None,
@@ -59,7 +60,7 @@ impl Engine {
                         )),
                     ));
                 }
-                crate::oauth::fill_fields(verify.url, spec.config_fields, &config, provider.id)?
+                crate::oauth::fill_fields(template, spec.config_fields, &config, provider.id)?
             }
         };
         let url = endpoint_url(&raw, &format!("{} verify_url", provider.id))

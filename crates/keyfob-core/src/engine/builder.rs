@@ -17,7 +17,7 @@ use crate::engine::custom_provider::custom_provider;
 use crate::engine::refresh_ahead::Counters;
 use crate::engine::{Engine, Inner};
 use crate::error::Result;
-use crate::oauth::Runtime;
+use crate::oauth::{Network, Runtime};
 use crate::registry::Catalog;
 use crate::store::{MemoryStore, SessionStore};
 
@@ -27,6 +27,7 @@ pub struct EngineBuilder {
     config: Config,
     store: Option<Arc<dyn SessionStore>>,
     known: &'static [&'static str],
+    network: Network,
 }
 
 impl EngineBuilder {
@@ -51,6 +52,23 @@ impl EngineBuilder {
         self
     }
 
+    /// Sends requests for `host` to `addr` instead of the address DNS gives (as curl's
+    /// `--resolve`): a provider reached through a split-horizon network, or a test server
+    /// standing in for a provider at its real URL. TLS still checks the certificate for `host`.
+    #[must_use]
+    pub fn resolve(mut self, host: &str, addr: std::net::SocketAddr) -> Self {
+        self.network.resolve.push((host.to_owned(), addr));
+        self
+    }
+
+    /// Trusts this certificate authority (PEM) for requests to providers, besides the system's
+    /// roots: a company's TLS-inspecting proxy, or a test server's own CA.
+    #[must_use]
+    pub fn root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        self.network.root_certificates.push(pem.to_vec());
+        self
+    }
+
     /// The engine.
     ///
     /// # Errors
@@ -61,9 +79,10 @@ impl EngineBuilder {
         for (id, custom) in &self.config.providers {
             catalog.insert(custom_provider(id, custom));
         }
-        let runtime = Arc::new(Runtime::new(Duration::from_secs(
-            self.config.session.http_timeout_secs.max(1),
-        ))?);
+        let runtime = Arc::new(Runtime::with_network(
+            Duration::from_secs(self.config.session.http_timeout_secs.max(1)),
+            &self.network,
+        )?);
         let base = default_base(&self.config);
         Ok(Engine {
             inner: Arc::new(Inner {

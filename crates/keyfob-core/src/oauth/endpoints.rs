@@ -129,9 +129,10 @@ impl OAuth2Handler {
     }
 }
 
-/// `template` with each `{field}` of `fields` replaced by that `[auth.<provider>]` value, which
-/// must be an http(s) URL without credentials and, unless `allow_internal_endpoints`, not a
-/// loopback, private or link-local address.
+/// `template` with each `{field}` of `fields` replaced by that `[auth.<provider>]` value: at the
+/// start, an http(s) URL without credentials and, unless `allow_internal_endpoints`, not a
+/// loopback, private or link-local address; inside the host, a DNS name; in the path, one
+/// segment.
 ///
 /// # Errors
 /// [`ErrorKind::Config`] for a missing field, an unsafe URL, or a placeholder not in `fields`.
@@ -152,7 +153,30 @@ pub(crate) fn fill_fields(
                 .get(*field)
                 .ok_or_else(|| err(format!("set `{field}` in [auth.{provider}] of keyfob.toml")))?;
             let what = format!("auth.{provider}.{field}");
-            if !out.starts_with(&needle) {
+            let at = out.find(&needle).unwrap_or_default();
+            let host_end = out
+                .find("://")
+                .map(|i| i + 3)
+                .and_then(|i| out[i..].find('/').map(|j| i + j))
+                .unwrap_or(out.len());
+            if at > host_end {
+                // In the path: one segment, nothing that could climb up or start a query.
+                let segment_ok = !value.is_empty()
+                    && value != "."
+                    && value != ".."
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if !segment_ok {
+                    return Err(err(format!(
+                        "{what} must be one path segment such as `023e105f4ecef8ad9ca31a8372d0c353`, not {:?}",
+                        crate::error::printable(value)
+                    )));
+                }
+                out = out.replace(&needle, value);
+                continue;
+            }
+            if at > 0 {
                 // Inside the host: a DNS name, nothing that could end the host or start a path.
                 let name_ok = !value.is_empty()
                     && value
@@ -242,5 +266,24 @@ mod fields {
         )
         .unwrap();
         assert_eq!(base, "https://canvas.example.edu/api/v1/users/self");
+    }
+
+    /// A field in the path takes one segment (Cloudflare's account id); a value that could leave
+    /// the segment is refused.
+    /// MUTATION: treating a path field as a host field accepts `a.b` but also refuses `a_b`;
+    /// substituting it unchecked lets `../x` and `x?y` through and fails this.
+    #[test]
+    fn path_fields_take_one_segment() {
+        let url = "https://api.cloudflare.com/client/v4/accounts/{account_id}/tokens/verify";
+        let fill = |v: &str| fill_fields(url, &["account_id"], &config(&[("account_id", v)]), "cf");
+        assert_eq!(
+            fill("023e105f4ecef8ad9ca31a8372d0c353").unwrap(),
+            "https://api.cloudflare.com/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens/verify"
+        );
+        assert!(fill("acct_1").is_ok());
+        for bad in ["..", "a/b", "x?y", "a#b", "", "%2e%2e", "a b"] {
+            let e = fill(bad).expect_err(bad);
+            assert!(e.to_string().contains("one path segment"), "{bad}: {e}");
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Checking an entered key with the provider's verification request (the spec's [`Verify`]).
 //!
 //! Invariants:
-//! - Only a clear refusal rejects a key: 401, 403 (unless the spec says a 403 means a missing
-//!   permission), or Slack's `"ok": false`; anything else saves it unchecked, with a warning.
+//! - Only a clear refusal rejects a key: 401, 403 (unless the spec says a 403, or a refusal
+//!   with a given text, means a missing permission), Slack's `"ok": false`, or a 2xx answer
+//!   whose status field the spec names says otherwise (Cloudflare's `result.status`); anything
+//!   else saves it unchecked, with a warning.
 //! - The provider's message is shown without the key in it.
 
 use secrecy::{ExposeSecret, SecretString};
@@ -108,13 +110,29 @@ impl Runtime {
                         provider_message(&body, secret)
                     ));
                 }
+                if let Some((pointer, want)) = verify.accepted_when {
+                    let got = v.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+                    if got != want {
+                        let got = if got.is_empty() {
+                            "not active".to_owned()
+                        } else {
+                            printable(got)
+                        };
+                        return KeyCheck::Rejected(format!(
+                            "{display_name} says this key is {got} (`{pointer}` is not `{want}`)"
+                        ));
+                    }
+                }
                 KeyCheck::Accepted(identity_from(&v))
             }
+            401 | 403
+                if let Some((text, permission)) = verify.lacking_when
+                    && String::from_utf8_lossy(&body).contains(text) =>
+            {
+                lacks(display_name, permission, status)
+            }
             403 if let Forbidden::LacksPermission(permission) = verify.forbidden => {
-                KeyCheck::Unchecked(format!(
-                    "{display_name} accepted this key, but it lacks the {permission} permission \
-                     (HTTP 403); it was saved, and tools that need that permission will fail"
-                ))
+                lacks(display_name, permission, status)
             }
             401 | 403 => {
                 let said = provider_message(&body, secret);
@@ -129,6 +147,14 @@ impl Runtime {
             )),
         }
     }
+}
+
+/// A valid key without `permission`: saved, with a warning naming it.
+fn lacks(display_name: &str, permission: &str, status: u16) -> KeyCheck {
+    KeyCheck::Unchecked(format!(
+        "{display_name} accepted this key, but it lacks the {permission} permission (HTTP \
+         {status}); it was saved, and tools that need that permission will fail"
+    ))
 }
 
 #[cfg(test)]

@@ -23,6 +23,16 @@ use crate::oauth::discovery::Discovered;
 use crate::oauth::normalize::normalized_response;
 use crate::spec::{BodyFormat, OAuth2Spec};
 
+/// Where requests to providers go and whom they trust, besides DNS and the system's roots.
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    /// Host names answered at these addresses instead of through DNS (the port is the one
+    /// connected to).
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
+    /// Certificate authorities trusted besides the system's (PEM).
+    pub root_certificates: Vec<Vec<u8>>,
+}
+
 /// Shared HTTP machinery: one client (no redirects, bounded time) and the discovery cache.
 pub struct Runtime {
     pub(super) client: reqwest::Client,
@@ -56,7 +66,30 @@ impl Runtime {
     /// # Errors
     /// [`ErrorKind::Config`] when the TLS backend cannot start.
     pub fn new(timeout: Duration) -> Result<Self> {
-        let client = reqwest::Client::builder()
+        Self::with_network(timeout, &Network::default())
+    }
+
+    /// A runtime whose requests time out after `timeout`, resolving and trusting as `network`
+    /// says.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when the TLS backend cannot start or a certificate does not parse.
+    pub fn with_network(timeout: Duration, network: &Network) -> Result<Self> {
+        let mut builder = reqwest::Client::builder();
+        for (host, addr) in &network.resolve {
+            builder = builder.resolve(host, *addr);
+        }
+        for pem in &network.root_certificates {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                Error::new(
+                    ErrorKind::Config,
+                    "a root certificate does not parse as PEM",
+                )
+                .with_source(e)
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .user_agent(concat!(

@@ -4,9 +4,12 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "cloudflare-token",
         keyfob_testkit::expect![[r#"
-        key check: GET https://api.cloudflare.com/client/v4/user/tokens/verify
-            authorization: Bearer <token>
-            accept: */*
-    "#]]
+            key check: GET https://api.cloudflare.com/client/v4/user/tokens/verify
+                authorization: Bearer <token>
+                accept: */*
+            key check (cfat_…): GET https://api.cloudflare.com/client/v4/accounts/{account_id}/tokens/verify
+                authorization: Bearer cfat_<token>
+                accept: */*
+        "#]]
     ),]
 );

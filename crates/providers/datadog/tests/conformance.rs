@@ -4,9 +4,9 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "datadog-token",
         keyfob_testkit::expect![[r#"
-        key check: GET https://api.{site}/api/v1/validate
-            dd-api-key: <token>
-            accept: */*
-    "#]]
+            key check: GET https://api.datadoghq.com/api/v1/validate
+                dd-api-key: <token>
+                accept: */*
+        "#]]
     ),]
 );

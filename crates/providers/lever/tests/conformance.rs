@@ -4,7 +4,7 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "lever-token",
         keyfob_testkit::expect![[r#"
-            key check: GET https://{api_host}/v1/users?limit=1
+            key check: GET https://api.lever.co/v1/users?limit=1
                 authorization: Basic base64(<token>:)
                 accept: */*
         "#]]

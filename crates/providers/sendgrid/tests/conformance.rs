@@ -4,9 +4,9 @@ keyfob_testkit::conformance!(
     snapshots = [(
         "sendgrid-token",
         keyfob_testkit::expect![[r#"
-        key check: GET https://{api_host}/v3/scopes
-            authorization: Bearer <token>
-            accept: */*
-    "#]]
+            key check: GET https://api.sendgrid.com/v3/scopes
+                authorization: Bearer <token>
+                accept: */*
+        "#]]
     ),]
 );
