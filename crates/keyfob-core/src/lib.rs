@@ -18,7 +18,6 @@ pub mod scope;
 pub mod session;
 pub mod spec;
 pub mod store;
-pub mod store_suite;
 
 pub use config::Config;
 pub use engine::{

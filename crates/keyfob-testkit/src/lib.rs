@@ -8,12 +8,14 @@
 //! - [`conformance!`]: the checks every provider crate runs on its `PROVIDER`.
 //! - [`StubServer`]: an HTTP server with a canned, configurable answer, for
 //!   fault tests (token endpoint answering 500, HTML, garbage, or hanging).
+//! - [`store_conformance!`]: the checks every `SessionStore` runs ([`store_suite`]).
 
 pub mod browser;
 pub mod conformance;
 pub mod crash;
 pub mod idp;
 pub mod redis;
+pub mod store_suite;
 pub mod stub;
 
 pub use browser::Browser;

@@ -2,6 +2,10 @@
 //!
 //! The protocol is done by hand here (no oauth2 crate), so these tests check
 //! the fixtures, not keyfob's client code.
+//!
+//! The store suite also runs here on keyfob-core's `MemoryStore` (module `memory_store`): the core
+//! cannot run it itself without a dev-dependency on this crate, which would compile the core a
+//! second time for its unit tests, and the two copies' store types would not even match.
 
 use std::time::{Duration, Instant};
 
@@ -600,4 +604,11 @@ async fn device_flow_approve_and_deny() {
             .token("urn:ietf:params:oauth:grant-type:device_code"),
         3
     );
+}
+
+/// keyfob-core's in-memory store against the store suite (see the module doc).
+mod memory_store {
+    keyfob_testkit::store_conformance!(async {
+        std::sync::Arc::new(keyfob_core::MemoryStore::new())
+    });
 }
