@@ -6,33 +6,15 @@
 //! - A sentinel in the captured text, or in any `Debug` string or message passed to
 //!   `assert_no_sentinel`, fails the check with the text that leaked.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use crate::LogBuffer;
 use crate::conformance::SENTINEL;
 
 /// Captures tracing output at every level while `f` runs, then asserts that no sentinel leaked.
 pub(super) fn leak_checked<F: std::future::Future<Output = ()>>(what: &str, f: F) {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
+    let logs = LogBuffer::default();
+    let subscriber = logs
+        .subscriber()
         .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -41,8 +23,7 @@ pub(super) fn leak_checked<F: std::future::Future<Output = ()>>(what: &str, f: F
             .expect("runtime");
         rt.block_on(f);
     });
-    let out =
-        String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    let out = logs.contents();
     assert!(
         !out.contains(SENTINEL),
         "{what}: a secret appeared in tracing output:\n{out}"

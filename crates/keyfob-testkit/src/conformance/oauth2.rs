@@ -17,11 +17,11 @@ use keyfob_core::spec::{
 };
 use keyfob_core::{AuthRequest, CallbackParams, Engine, ErrorKind, ExposeSecret};
 use serde_json::json;
-use url::Url;
 
 use crate::conformance::capture::{assert_no_sentinel, leak_checked};
 use crate::conformance::quirks::oauth2_quirks;
 use crate::conformance::{SENTINEL, engine_for, refused_and_nothing_stored};
+use crate::query_pairs;
 use crate::stub::{StubResponse, StubServer};
 
 /// Every OAuth2 handler: authorize URL, code exchange, replay refusal and refresh, checked
@@ -90,7 +90,7 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         .await
         .unwrap_or_else(|e| panic!("{}: starting a flow failed: {e}", spec.name));
     let link = crate::open_prompt(&engine, &prompt).await;
-    let q = query(&link.next_url);
+    let q = query_pairs(&link.next_url);
     assert!(
         link.next_url
             .starts_with(&format!("{}/authorize?", stub.url())),
@@ -165,7 +165,7 @@ async fn oauth2_handler(provider: &'static Provider, spec: &'static OAuth2Spec) 
         .unwrap_or_else(|e| panic!("{}: starting a flow with scopes failed: {e}", spec.name));
     expected.extend(asked.map(str::to_owned));
     let scoped = crate::open_prompt(&engine, &scoped).await;
-    scopes_sent(spec, &query(&scoped.next_url), &expected);
+    scopes_sent(spec, &query_pairs(&scoped.next_url), &expected);
 
     // The code exchange.
     let code = format!("{SENTINEL}-code");
@@ -467,14 +467,6 @@ fn scopes_sent(spec: &OAuth2Spec, q: &[(String, String)], expected: &scope::Scop
             spec.scope_separator
         );
     }
-}
-
-fn query(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .expect("prompt URL parses")
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
