@@ -74,7 +74,7 @@ pub fn snapshots(provider: &'static Provider, snapshots: &[(&str, expect_test::E
     }
 }
 
-/// The handlers of `provider` that send requests (see [`sends_requests`]), refusing to return
+/// The handlers of `provider` that send requests (see [`sends_requests`](crate::conformance::sends_requests)), refusing to return
 /// none: a check over them must not pass by looping over nothing.
 fn requesting_handlers(provider: &'static Provider, check: &str) -> Vec<&'static Handler> {
     let handlers: Vec<_> = provider
