@@ -34,7 +34,7 @@ mod token;
 
 use keyfob_core::config::Config;
 use keyfob_core::spec::{Handler, Provider};
-use keyfob_core::{AuthRequest, Engine, ErrorKind};
+use keyfob_core::{AuthRequest, CallbackParams, Engine, ErrorKind, LinkCookies};
 
 use crate::conformance::capture::assert_no_sentinel;
 use crate::stub::StubServer;
@@ -97,6 +97,22 @@ fn engine_for(provider: &Provider, stub: &StubServer) -> Engine {
         .config(config)
         .build()
         .expect("engine builds")
+}
+
+/// Brings the kit's authorization code (`{SENTINEL}-code`) and `state` back to `provider`'s
+/// callback from the browser holding `cookies`, as the provider's redirect would.
+async fn send_code(
+    engine: &Engine,
+    provider: &Provider,
+    state: String,
+    cookies: &LinkCookies,
+) -> keyfob_core::Result<keyfob_core::Completed> {
+    let params = CallbackParams {
+        state: Some(state),
+        code: Some(format!("{SENTINEL}-code")),
+        ..Default::default()
+    };
+    engine.complete_oauth2(provider.id, params, cookies).await
 }
 
 /// `e` is an `InvalidInput` refusal that echoes no secret, and no session was written.

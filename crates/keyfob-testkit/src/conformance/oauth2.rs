@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::conformance::capture::{assert_no_sentinel, leak_checked};
 use crate::conformance::quirks::oauth2_quirks;
-use crate::conformance::{SENTINEL, engine_for, refused_and_nothing_stored};
+use crate::conformance::{SENTINEL, engine_for, refused_and_nothing_stored, send_code};
 use crate::query_pairs;
 use crate::stub::{StubResponse, StubServer};
 
@@ -49,17 +49,7 @@ async fn oauth2_absent(provider: &'static Provider) {
     let req = AuthRequest::new(provider.id);
     let prompt = engine.login(&req).await.expect("the default flow starts");
     let link = crate::open_prompt(&engine, &prompt).await;
-    let state = link.state.clone();
-    let e = engine
-        .complete_oauth2(
-            provider.id,
-            CallbackParams {
-                state: Some(state),
-                code: Some(format!("{SENTINEL}-code")),
-                ..Default::default()
-            },
-            &link.cookies,
-        )
+    let e = send_code(&engine, provider, link.state.clone(), &link.cookies)
         .await
         .expect_err("a provider without an OAuth2 handler must refuse an authorization code");
     refused_and_nothing_stored(

@@ -8,10 +8,10 @@
 //! - Each loose success yields the token under the handler's env key.
 
 use keyfob_core::spec::{OAuth2Spec, Provider};
-use keyfob_core::{AuthRequest, CallbackParams, Engine, ErrorKind, ExposeSecret};
+use keyfob_core::{AuthRequest, Engine, ErrorKind, ExposeSecret};
 use serde_json::json;
 
-use crate::conformance::{SENTINEL, engine_for};
+use crate::conformance::{SENTINEL, engine_for, send_code};
 use crate::stub::{StubResponse, StubServer};
 
 /// One OAuth2 handler against what real token endpoints answer: errors first (each fails with
@@ -128,17 +128,7 @@ pub(super) async fn login_with(
     let req = AuthRequest::new(provider.id).handler(spec.name);
     let prompt = engine.login(&req).await?;
     let link = crate::open_prompt(engine, &prompt).await;
-    let state = link.state.clone();
-    engine
-        .complete_oauth2(
-            provider.id,
-            CallbackParams {
-                state: Some(state),
-                code: Some(format!("{SENTINEL}-code")),
-                ..Default::default()
-            },
-            &link.cookies,
-        )
+    send_code(engine, provider, link.state.clone(), &link.cookies)
         .await
         .map(|_| ())
 }

@@ -13,13 +13,13 @@
 
 use keyfob_core::config::Config;
 use keyfob_core::spec::{Handler, OAuth2Spec, Provider, Refresh, TokenSpec};
-use keyfob_core::{AuthRequest, CallbackParams, Engine, SecretString};
+use keyfob_core::{AuthRequest, Engine, SecretString};
 use serde_json::json;
 use url::Url;
 
-use crate::conformance::SENTINEL;
 use crate::conformance::capture::{assert_no_sentinel, leak_checked};
 use crate::conformance::token::key_check_accepts;
+use crate::conformance::{SENTINEL, send_code};
 use crate::stub::{StubResponse, StubServer};
 
 /// Pins every request a provider's handlers send to the provider: for an OAuth2 handler the
@@ -264,16 +264,7 @@ async fn render_requests(provider: &'static Provider, spec: &'static OAuth2Spec)
         };
         out.push_str(&format!("    {k}={shown}\n"));
     }
-    engine
-        .complete_oauth2(
-            provider.id,
-            CallbackParams {
-                state: Some(state),
-                code: Some(format!("{SENTINEL}-code")),
-                ..Default::default()
-            },
-            &link.cookies,
-        )
+    send_code(&engine, provider, state, &link.cookies)
         .await
         .unwrap_or_else(|e| panic!("{}: code exchange failed: {e}", spec.name));
     render_received(&mut out, &stub, spec, "exchange", &placeholders);
