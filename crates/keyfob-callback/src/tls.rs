@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use keyfob_core::{Error, ErrorKind, Result};
+use keyfob_core::{Error, ErrorKind, Result, now};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -70,10 +70,6 @@ pub struct SelfSigned {
 
 fn config_error(message: String) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::new(ErrorKind::Config, message).with_source(e)
-}
-
-fn now() -> i64 {
-    keyfob_core::now()
 }
 
 /// Makes sure `dir` holds a self-signed certificate that is valid for more than

@@ -7,7 +7,10 @@ use std::time::Duration;
 use keyfob_core::{
     AuthRequest, Config, Engine, Ensured, ErrorKind, ExposeSecret, MemoryStore, Prompt, SessionKey,
 };
-use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, StubResponse, StubServer, free_port};
+use keyfob_testkit::{
+    Browser, Idp, IdpClient, IdpOptions, LogBuffer, StubResponse, StubServer, free_port,
+    query_param, state_of,
+};
 
 // Name the provider crates so they are linked and registered.
 use keyfob_provider_github as _;
@@ -236,13 +239,7 @@ async fn oauth2_with_github_crate_and_endpoint_overrides() {
     }
     // A scope the session lacks needs a new consent that keeps the granted ones.
     let more = prompt(&s.engine, &AuthRequest::new("github").scopes(["read:user"])).await;
-    let scope = url::Url::parse(&s.open(&more).await)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "scope")
-        .unwrap()
-        .1
-        .into_owned();
+    let scope = query_param(&s.open(&more).await, "scope").unwrap();
     assert!(
         scope.contains("repo") && scope.contains("read:user"),
         "{scope}"
@@ -292,19 +289,8 @@ async fn forged_replayed_and_cross_provider_states_touch_nothing() {
     s.idp.reset_stats().await;
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
     let callback = s.browser().approve(&p.url).await.unwrap();
-    let url = url::Url::parse(&callback).unwrap();
-    let code = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let state = url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = query_param(&callback, "code").unwrap();
+    let state = state_of(&callback);
 
     // Forged state, missing state, and the real state on another provider's route.
     for bad in [
@@ -446,13 +432,7 @@ async fn token_page_over_http() {
     assert_eq!(h["cache-control"], "no-store");
     let html = page.text().await.unwrap();
     assert!(html.contains("type=\"password\"") && html.contains("Notion"));
-    let state = url::Url::parse(&p.url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&p.url);
     let action = format!("{}/auth/notion/token", s.base());
 
     // An empty key is refused and keeps the link alive.
@@ -517,13 +497,7 @@ async fn pages_escape_what_they_echo_and_unknown_paths_404() {
     // A real state with a hostile error description: the page shows it, escaped.
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
     s.open(&p).await;
-    let state = url::Url::parse(&p.url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&p.url);
     let r = s
         .http
         .get(format!(
@@ -598,13 +572,7 @@ async fn a_thousand_concurrent_flows_keep_their_own_tokens() {
         .rev()
         .map(|(i, p)| {
             let (s, limit) = (s.clone(), limit.clone());
-            let state = url::Url::parse(&p.url)
-                .unwrap()
-                .query_pairs()
-                .find(|(k, _)| k == "state")
-                .unwrap()
-                .1
-                .into_owned();
+            let state = state_of(&p.url);
             let link = p.url.clone();
             tokio::spawn(async move {
                 let _permit = limit.acquire().await.unwrap();
@@ -856,13 +824,7 @@ async fn a_path_prefix_serves_behind_a_proxy() {
         page.contains("action=\"token\""),
         "the form posts back to its own path: {page}"
     );
-    let state = url::Url::parse(&p.url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&p.url);
     let (status, _) = browser
         .post_form(
             &format!("{base}/kf/auth/notion/token"),
@@ -885,13 +847,7 @@ async fn a_callback_without_code_or_error_fails_the_flow_clearly() {
     let s = setup(3600, "").await;
     let p = prompt(&s.engine, &AuthRequest::new("testidp")).await;
     s.open(&p).await;
-    let state = url::Url::parse(&p.url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&p.url);
     let r = s
         .http
         .get(format!(
@@ -913,42 +869,23 @@ async fn a_callback_without_code_or_error_fails_the_flow_clearly() {
 /// searched for the secrets those flows handled.
 #[tokio::test]
 async fn no_secret_reaches_the_logs() {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     // A global subscriber: thread-local ones miss events when other tests run in parallel
     // (callsite interest is shared). Other tests' lines land in the buffer too; they must be
     // just as clean.
-    static BUF: std::sync::OnceLock<Buf> = std::sync::OnceLock::new();
-    let buf = BUF.get_or_init(Buf::default).clone();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
+    static BUF: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    let buf = BUF.get_or_init(LogBuffer::default).clone();
+    let subscriber = buf
+        .subscriber()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
             "keyfob=trace,keyfob_core=trace,keyfob_callback=trace,axum=trace",
         ))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
         .finish();
     tracing::subscriber::set_global_default(subscriber).expect("only this test installs one");
 
     let s = setup(60, "").await;
     let req = AuthRequest::new("testidp");
     let p = prompt(&s.engine, &req).await;
-    let state = url::Url::parse(&p.url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&p.url);
     let verifier = s
         .engine
         .store()
@@ -959,13 +896,7 @@ async fn no_secret_reaches_the_logs() {
         .verifier
         .unwrap();
     let callback = s.browser().approve(&p.url).await.unwrap();
-    let code = url::Url::parse(&callback)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = query_param(&callback, "code").unwrap();
     s.http.get(&callback).send().await.unwrap();
     s.engine.wait(&p, Duration::from_secs(5)).await.unwrap();
     age(&s.engine, &req.key()).await;
@@ -986,13 +917,7 @@ async fn no_secret_reaches_the_logs() {
     )
     .await;
     s.open(&tp).await;
-    let tstate = url::Url::parse(&tp.url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let tstate = state_of(&tp.url);
     s.http
         .post(format!("{}/auth/notion/token", s.base()))
         .form(&[("state", tstate.as_str()), ("token", "ntn_log_sentinel")])
@@ -1001,7 +926,7 @@ async fn no_secret_reaches_the_logs() {
         .unwrap();
     s.engine.wait(&tp, Duration::from_secs(5)).await.unwrap();
 
-    let logs = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    let logs = buf.contents();
     assert!(logs.contains("session stored"), "the capture works: {logs}");
     use keyfob_core::ExposeSecret;
     for (what, secret) in [

@@ -14,7 +14,9 @@ use std::time::Duration;
 use keyfob_callback::Tls;
 use keyfob_core::store::FlowStatus;
 use keyfob_core::{AuthRequest, Config, Engine, Ensured, ExposeSecret, MemoryStore, SessionKey};
-use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, StubResponse, StubServer, free_port};
+use keyfob_testkit::{
+    Browser, Idp, IdpClient, IdpOptions, LogBuffer, StubResponse, StubServer, free_port, state_of,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // Name the provider crates so they are linked and registered.
@@ -36,21 +38,8 @@ const STUB_TOKEN: &str = "at_SENTINEL_stub_access_token_5d1e";
 // ---------------------------------------------------------------------------------------------
 // Capture: tracing at TRACE for every target, and panics.
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 struct Capture {
-    logs: Buf,
+    logs: LogBuffer,
     panics: Arc<Mutex<Vec<String>>>,
 }
 
@@ -60,12 +49,10 @@ struct Capture {
 fn capture() -> &'static Capture {
     static CAPTURE: OnceLock<Capture> = OnceLock::new();
     CAPTURE.get_or_init(|| {
-        let logs = Buf::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
+        let logs = LogBuffer::default();
+        let subscriber = logs
+            .subscriber()
             .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
         let panics = Arc::new(Mutex::new(Vec::new()));
@@ -87,7 +74,7 @@ fn capture() -> &'static Capture {
 }
 
 fn logs() -> String {
-    String::from_utf8_lossy(&capture().logs.0.lock().unwrap()).into_owned()
+    capture().logs.contents()
 }
 
 /// No panic anywhere in this binary so far (a handler panic would only drop its connection).
@@ -238,16 +225,6 @@ fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-fn param(url: &str, name: &str) -> String {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .unwrap_or_else(|| panic!("no {name} in the URL"))
-        .1
-        .into_owned()
-}
-
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -358,7 +335,7 @@ async fn binds_loopback_by_default() {
 async fn every_response_carries_the_security_headers() {
     let s = setup("").await;
     let p = s.prompt(&notion()).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let big = "a".repeat(keyfob_callback::MAX_BODY + 1);
     let mut responses = vec![
         ("health", s.get("/health").await, 200),
@@ -461,9 +438,9 @@ async fn reflected_input_is_escaped_or_not_echoed() {
         let gh = s
             .prompt(&AuthRequest::new("github").thread(payload.to_string()))
             .await;
-        let gh_state = param(&gh.url, "state");
+        let gh_state = state_of(&gh.url);
         let tp = s.prompt(&notion().thread(payload.to_string())).await;
-        let t_state = param(&tp.url, "state");
+        let t_state = state_of(&tp.url);
         let gets = [
             format!("/auth/{e}/token?state={e}"),
             format!("/auth/{e}/oauth2/callback?state={e}&code={e}"),
@@ -526,7 +503,7 @@ async fn reflected_input_is_escaped_or_not_echoed() {
 async fn a_hostile_display_name_from_config_is_escaped() {
     let s = setup("").await;
     let p = s.prompt(&AuthRequest::new("evilidp")).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let r = s
         .get(&format!(
             "/auth/evilidp/oauth2/callback?state={state}&code=code-1234567"
@@ -553,7 +530,7 @@ async fn never_redirects_to_a_caller_supplied_url() {
     let s = setup("").await;
     let targets = "redirect_uri=https://evil.example/&next=//evil.example&return_to=https:%2F%2Fevil.example&url=https://evil.example&continue=/\\evil.example";
     let gh = s.unopened(&AuthRequest::new("github")).await;
-    let gh_state = param(&gh.url, "state");
+    let gh_state = state_of(&gh.url);
     let start = s
         .get(&format!("/auth/github/start?state={gh_state}&{targets}"))
         .await;
@@ -564,7 +541,7 @@ async fn never_redirects_to_a_caller_supplied_url() {
         "the link leads to the provider only: {location}"
     );
     let tp = s.prompt(&notion()).await;
-    let t_state = param(&tp.url, "state");
+    let t_state = state_of(&tp.url);
     let mut responses = vec![
         s.get(&format!("/health?{targets}")).await,
         s.get(&format!("/auth/notion/token?state={t_state}&{targets}"))
@@ -632,7 +609,7 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
     let s = setup("").await;
     let req = notion();
     let p = s.prompt(&req).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let typed = "ntn_csrf_SENTINEL_attacker_key_77";
     let form = format!("state={state}&token={typed}");
     let other_port = format!("http://127.0.0.1:{}", s.addr().port() ^ 1);
@@ -761,7 +738,7 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
     for (i, headers) in accepted.iter().enumerate() {
         let req = notion().profile(format!("p{i}"));
         let p = s.prompt(&req).await;
-        let state = param(&p.url, "state");
+        let state = state_of(&p.url);
         let mut r = s
             .http
             .post(s.url("/auth/notion/token"))
@@ -787,13 +764,13 @@ async fn forged_replayed_expired_and_cross_provider_states_change_nothing() {
     let s = setup("").await;
     let gh_req = AuthRequest::new("github");
     let gh = s.prompt(&gh_req).await;
-    let gh_state = param(&gh.url, "state");
+    let gh_state = state_of(&gh.url);
     let ev_req = AuthRequest::new("evilidp");
     let ev = s.prompt(&ev_req).await;
-    let ev_state = param(&ev.url, "state");
+    let ev_state = state_of(&ev.url);
     let tp_req = notion();
     let tp = s.prompt(&tp_req).await;
-    let t_state = param(&tp.url, "state");
+    let t_state = state_of(&tp.url);
     let forged = "Zm9yZ2VkLXN0YXRlLXRoYXQtbG9va3MtcmVhbC0xMjM0NQ";
 
     let gets = [
@@ -902,7 +879,7 @@ async fn a_state_learned_elsewhere_completes_nothing() {
     // A token flow the victim opened: the attacker posts their own key with its state.
     let tp_req = notion();
     let tp = s.prompt(&tp_req).await;
-    let t_state = param(&tp.url, "state");
+    let t_state = state_of(&tp.url);
     let r = form(&t_state, "ntn_mallorys_account_key").await.unwrap();
     assert_eq!(r.status(), 400);
     let page = r.text().await.unwrap();
@@ -922,7 +899,7 @@ async fn a_state_learned_elsewhere_completes_nothing() {
     // An OAuth2 flow: the attacker brings their own code with the victim's state.
     let gh_req = AuthRequest::new("github");
     let gh = s.prompt(&gh_req).await;
-    let gh_state = param(&gh.url, "state");
+    let gh_state = state_of(&gh.url);
     let r = mallory
         .get(s.url(&format!(
             "/auth/github/oauth2/callback?state={gh_state}&code=code-of-mallory-1"
@@ -937,7 +914,7 @@ async fn a_state_learned_elsewhere_completes_nothing() {
     // A link nobody opened yet cannot be completed with its state alone either.
     let ev_req = AuthRequest::new("evilidp");
     let ev = s.unopened(&ev_req).await;
-    let ev_state = param(&ev.url, "state");
+    let ev_state = state_of(&ev.url);
     let r = mallory
         .get(s.url(&format!(
             "/auth/evilidp/oauth2/callback?state={ev_state}&code=code-of-mallory-2"
@@ -977,7 +954,7 @@ async fn a_token_state_on_the_oauth2_route_leaves_the_link_usable() {
     let s = setup("").await;
     let req = notion();
     let p = s.prompt(&req).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let r = s
         .get(&format!(
             "/auth/notion/oauth2/callback?state={state}&code=code-wrong-kind-1"
@@ -1017,7 +994,7 @@ async fn a_code_cannot_be_injected_into_another_sessions_flow() {
     let other = AuthRequest::new("github").thread("other");
     let v = s.prompt(&victim).await;
     let o = s.prompt(&other).await;
-    let v_state = param(&v.url, "state");
+    let v_state = state_of(&v.url);
     let injected = "code_INJECTED_by_attacker_4242";
     // No state, a forged one, and a duplicated code behind the real state.
     for path in [
@@ -1077,7 +1054,7 @@ async fn malformed_and_oversized_requests_get_4xx_and_the_server_keeps_serving()
     let addr = s.addr();
     let host = format!("Host: {addr}\r\nConnection: close\r\n");
     let p = s.prompt(&notion()).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let big_body = format!("state={state}&token={}", "a".repeat(2 * 1024 * 1024));
     let long_url = format!("/auth/notion/token?state={}", "A".repeat(1024 * 1024));
     let big_header = format!("X-Big: {}\r\n", "b".repeat(1024 * 1024));
@@ -1183,7 +1160,7 @@ async fn until_closed(sock: &mut tokio::net::TcpStream) -> String {
 async fn stalled_slow_and_idle_connections_are_closed_and_change_nothing() {
     let s = setup("[server]\nread_timeout_secs = 1").await;
     let p = s.prompt(&notion()).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let addr = s.addr();
     let connect = || tokio::net::TcpStream::connect(addr);
     // Headers begun and never finished.
@@ -1235,7 +1212,7 @@ async fn stalled_slow_and_idle_connections_are_closed_and_change_nothing() {
 async fn path_tricks_on_the_provider_segment_reach_nothing() {
     let s = setup("").await;
     let p = s.prompt(&notion()).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let long = "a".repeat(10_000);
     for path in [
         "/auth/../health".to_owned(),
@@ -1310,7 +1287,7 @@ async fn no_secret_reaches_logs_pages_or_panics() {
     // OAuth2: a success, then a failing exchange (the stub rejects the code).
     let req = AuthRequest::new("github");
     let p = s.prompt(&req).await;
-    let state = param(&p.url, "state");
+    let state = state_of(&p.url);
     let verifier = s
         .engine
         .store()
@@ -1332,7 +1309,7 @@ async fn no_secret_reaches_logs_pages_or_panics() {
         .set_response(StubResponse::oauth_error(400, "invalid_grant"));
     let req2 = AuthRequest::new("github").thread("t2");
     let p2 = s.prompt(&req2).await;
-    let state2 = param(&p2.url, "state");
+    let state2 = state_of(&p2.url);
     let code2 = "code_SENTINEL_rejected_0a1b2c";
     let r = s
         .get(&format!(
@@ -1343,7 +1320,7 @@ async fn no_secret_reaches_logs_pages_or_panics() {
     pages.push(r.text().await.unwrap());
     // Token page: a rejected entry, a refused cross-site post, then the real one.
     let tp = s.prompt(&notion()).await;
-    let tstate = param(&tp.url, "state");
+    let tstate = state_of(&tp.url);
     let typed = "ntn_SENTINEL_typed_key_31337";
     for r in [
         s.post_form(
@@ -1472,7 +1449,7 @@ async fn tls_serves_the_token_page_and_the_oauth2_callback() {
         .post(format!("{base}/auth/notion/token"))
         .header("origin", &base)
         .form(&[
-            ("state", param(&p.url, "state").as_str()),
+            ("state", state_of(&p.url).as_str()),
             ("token", "ntn_over_tls_1234"),
         ])
         .send()

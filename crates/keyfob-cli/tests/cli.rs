@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, free_port};
+use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, free_port, state_of};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -201,16 +201,6 @@ async fn approve_login(url: &str) -> u16 {
     let browser = Browser::new();
     let callback = browser.approve(url).await.expect("IdP approves");
     browser.get(&callback).await.unwrap().0.as_u16()
-}
-
-fn state_of(url: &str) -> String {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned()
 }
 
 fn grep_dir(dir: &Path, needle: &str) -> Vec<PathBuf> {

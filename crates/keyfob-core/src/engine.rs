@@ -2,7 +2,7 @@
 //! callback server, refreshes single-flight, and hands out credentials.
 //!
 //! This file holds the [`Engine`] handle and what its verbs share: the catalog, config, store,
-//! HTTP runtime and refresh state behind one `Arc`, the handler objects, random tokens and state
+//! HTTP runtime and refresh state behind one `Arc`, the flow drivers, random tokens and state
 //! hashes. Each verb lives in a module named after it: `request` (what callers send and get
 //! back), `builder` and `custom_provider` (making an engine), `flow` (`ensure`, `login`),
 //! `credentials`, `complete` (the callback server's side), `link` (start links bound to a
@@ -14,8 +14,8 @@
 //! - Pending flows are keyed and looked up by the SHA-256 of their `state` ([`state_hash`]),
 //!   never by the state itself.
 //! - A stored session is refreshed and turned into credentials by the handler it records
-//!   (`lookup_stored`), and a handler object is made per call from its spec and the provider's
-//!   config; none is cached.
+//!   (`lookup_stored`), and the driver that runs a handler is made per call from its spec and
+//!   the provider's config; none is cached.
 
 mod account;
 mod builder;
@@ -42,10 +42,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ProviderConfig};
+use crate::driver::{FlowDriver, TokenDriver};
 use crate::engine::builder::default_base;
 use crate::error::{Error, ErrorKind, Result};
-use crate::handler::{AuthHandler, TokenHandler};
-use crate::oauth::{OAuth2Handler, Runtime};
+use crate::oauth::{OAuth2Driver, Runtime};
 use crate::registry::Catalog;
 use crate::session::{DEFAULT, Session, SessionKey};
 use crate::spec::{Handler, OAuth2Spec, Provider};
@@ -164,14 +164,15 @@ impl Engine {
         }
     }
 
-    fn handler_object(
+    /// The driver that runs `handler`'s flow with the provider's config.
+    fn driver(
         &self,
         provider: &'static Provider,
         handler: &'static Handler,
-    ) -> Box<dyn AuthHandler> {
+    ) -> Box<dyn FlowDriver> {
         match handler {
-            Handler::Token(t) => Box::new(TokenHandler::new(t)),
-            Handler::OAuth2(o) => Box::new(OAuth2Handler::new(
+            Handler::Token(t) => Box::new(TokenDriver::new(t)),
+            Handler::OAuth2(o) => Box::new(OAuth2Driver::new(
                 provider.id,
                 o,
                 self.provider_config(provider.id),
@@ -180,12 +181,14 @@ impl Engine {
         }
     }
 
-    fn oauth2_handler(
+    /// The OAuth2 driver of `spec`, for what only OAuth2 handlers do (device login, revocation,
+    /// identity).
+    fn oauth2_driver(
         &self,
         provider: &'static Provider,
         spec: &'static OAuth2Spec,
-    ) -> OAuth2Handler {
-        OAuth2Handler::new(
+    ) -> OAuth2Driver {
+        OAuth2Driver::new(
             provider.id,
             spec,
             self.provider_config(provider.id),

@@ -6,11 +6,11 @@
 
 pub mod config;
 pub mod crypto;
+pub mod driver;
 pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod handler;
 pub mod oauth;
 pub mod record;
 pub mod registry;
@@ -18,16 +18,15 @@ pub mod scope;
 pub mod session;
 pub mod spec;
 pub mod store;
-pub mod store_suite;
 
 pub use config::Config;
+pub use driver::FlowDriver;
 pub use engine::{
     AuthRequest, CallbackParams, Completed, Engine, EngineBuilder, EngineStats, Ensured,
     LinkCookies, Opened, Prompt, RefreshAhead, RefreshAheadTask, Revocation, SessionInfo,
     SetCookie, SignOut, SignedOut, TokenPage,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use handler::AuthHandler;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use session::{Credentials, Grant, Session, SessionKey, SessionState};
 pub use spec::{

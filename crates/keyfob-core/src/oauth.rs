@@ -1,10 +1,10 @@
-//! The generic OAuth2 handler, on the `oauth2` crate: authorization code with PKCE S256, code
+//! OAuth2 for every OAuth2 handler, on the `oauth2` crate: authorization code with PKCE S256, code
 //! exchange and refresh, device authorization, revocation, userinfo and key checks, with a
 //! tolerant token-response normalizer in front of the crate's strict parser.
 //!
 //! Requests go through [`Runtime`] (`runtime.rs`): one HTTP client, metadata discovery
 //! (`discovery.rs`), and token requests whose answers `normalize.rs` rewrites into the RFC 6749
-//! shape. [`OAuth2Handler`] (`handler.rs`) drives the `oauth2` crate for one provider, on the
+//! shape. [`OAuth2Driver`] (`driver.rs`) drives the `oauth2` crate for one provider, on the
 //! endpoints `endpoints.rs` resolves; `form.rs` builds the requests the crate does not (for
 //! `device.rs` and `revoke.rs`); `key_check.rs` and `identity.rs` ask providers about keys and
 //! accounts.
@@ -19,9 +19,9 @@
 
 mod device;
 mod discovery;
+mod driver;
 mod endpoints;
 mod form;
-mod handler;
 mod identity;
 mod key_check;
 mod normalize;
@@ -30,10 +30,10 @@ mod runtime;
 
 pub use device::{DEVICE_CODE_GRANT, DeviceStart, Poll};
 pub(crate) use discovery::same_issuer;
+pub use driver::OAuth2Driver;
+pub(crate) use driver::TokenResp;
 pub use endpoints::Endpoints;
 pub(crate) use endpoints::fill_fields;
-pub use handler::OAuth2Handler;
-pub(crate) use handler::TokenResp;
 pub use identity::identity_from;
 pub use key_check::KeyCheck;
 pub(crate) use normalize::{normalize, normalized_response};

@@ -1,6 +1,6 @@
 //! The `SessionStore` trait, pending-flow records, and the in-memory store.
 //!
-//! Every store passes the same conformance suite (`keyfob_core::store_conformance!`).
+//! Every store passes the same conformance suite (`keyfob_testkit::store_conformance!`).
 
 use std::collections::HashMap;
 use std::fmt;

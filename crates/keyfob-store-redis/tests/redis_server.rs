@@ -11,10 +11,10 @@ use keyfob_core::crypto::Sealer;
 use keyfob_core::store::{Expect, FlowStatus, PendingFlow};
 use keyfob_core::{
     AuthRequest, CallbackParams, Config, Engine, Ensured, ErrorKind, ExposeSecret, Grant,
-    SecretString, Session, SessionKey, SessionStore, store_suite,
+    SecretString, Session, SessionKey, SessionStore,
 };
 use keyfob_store_redis::RedisStore;
-use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, free_port};
+use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, free_port, store_suite};
 
 /// Store helpers on the shared test server.
 #[allow(async_fn_in_trait)] // test-only helpers, never used through dyn or across threads
@@ -44,7 +44,7 @@ fn sealer(n: u8) -> Sealer {
     Sealer::new(&[n; 32])
 }
 
-keyfob_core::store_conformance!(async {
+keyfob_testkit::store_conformance!(async {
     let server = RedisServer::start(&[]);
     let store: Arc<dyn SessionStore> = Arc::new(server.store(None, "kf-suite").await);
     (store, server)

@@ -9,13 +9,13 @@ use std::time::Duration;
 use keyfob_core::crypto::Sealer;
 use keyfob_core::store::{Expect, FlowStatus, PendingFlow};
 use keyfob_core::{
-    ErrorKind, ExposeSecret, Grant, SecretString, Session, SessionKey, SessionStore, store_suite,
+    ErrorKind, ExposeSecret, Grant, SecretString, Session, SessionKey, SessionStore,
 };
 use keyfob_store_sqlite::SqliteStore;
-use keyfob_testkit::crash;
+use keyfob_testkit::{crash, store_suite};
 use tempfile::TempDir;
 
-keyfob_core::store_conformance!(async {
+keyfob_testkit::store_conformance!(async {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("sessions.db"), sealer(1)).unwrap();
     (Arc::new(store), dir)

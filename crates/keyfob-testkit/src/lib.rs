@@ -8,18 +8,24 @@
 //! - [`conformance!`]: the checks every provider crate runs on its `PROVIDER`.
 //! - [`StubServer`]: an HTTP server with a canned, configurable answer, for
 //!   fault tests (token endpoint answering 500, HTML, garbage, or hanging).
+//! - [`LogBuffer`]: a tracing writer that keeps log output in memory, for tests that search it
+//!   for secrets.
+//! - [`store_conformance!`]: the checks every `SessionStore` runs ([`store_suite`]).
 
 pub mod browser;
 pub mod conformance;
 pub mod crash;
 pub mod idp;
+pub mod logs;
 pub mod redis;
+pub mod store_suite;
 pub mod stub;
 
 pub use browser::Browser;
 /// Inline snapshots for [`conformance!`]: `snapshots = [("acme-oauth2", expect![[""]])]`.
 pub use expect_test::{Expect, expect};
 pub use idp::{Idp, IdpClient, IdpOptions, Stats};
+pub use logs::LogBuffer;
 pub use redis::RedisServer;
 pub use stub::{RecordedRequest, StubResponse, StubServer};
 
@@ -41,7 +47,7 @@ pub struct OpenedLink {
 /// If the prompt is not a start link or the engine refuses it.
 pub async fn open_prompt(engine: &keyfob_core::Engine, prompt: &keyfob_core::Prompt) -> OpenedLink {
     use keyfob_core::ExposeSecret;
-    let state = query_param(&prompt.url, "state").expect("the prompt's link has a state");
+    let state = state_of(&prompt.url);
     let opened = engine
         .open_link(
             &prompt.key.provider,
@@ -83,4 +89,25 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
         .query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// The `state` of a login link, an authorization URL or a callback: [`query_param`] for tests
+/// that cannot go on without one.
+///
+/// # Panics
+/// If the URL does not parse or carries no `state`.
+pub fn state_of(url: &str) -> String {
+    query_param(url, "state").unwrap_or_else(|| panic!("no state in the URL"))
+}
+
+/// Every parameter of `url`'s query, decoded, in order (repeated names kept).
+///
+/// # Panics
+/// If the URL does not parse.
+pub fn query_pairs(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .unwrap_or_else(|e| panic!("the URL does not parse: {e}"))
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }

@@ -2,12 +2,18 @@
 //!
 //! The protocol is done by hand here (no oauth2 crate), so these tests check
 //! the fixtures, not keyfob's client code.
+//!
+//! The store suite also runs here on keyfob-core's `MemoryStore` (module `memory_store`): the core
+//! cannot run it itself without a dev-dependency on this crate, which would compile the core a
+//! second time for its unit tests, and the two copies' store types would not even match.
 
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, StubResponse, StubServer, free_port};
+use keyfob_testkit::{
+    Browser, Idp, IdpClient, IdpOptions, StubResponse, StubServer, free_port, query_param,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -85,7 +91,7 @@ impl Fixture {
         let (verifier, challenge) = pkce();
         let url = self.authorize_url(client_id, &self.redirect_uri, scope, "st", &challenge);
         let back = Browser::new().approve(&url).await.unwrap();
-        let code = query(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
+        let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
         (code, verifier)
     }
 
@@ -133,14 +139,6 @@ impl Fixture {
     }
 }
 
-fn query(url: &str, key: &str) -> Option<String> {
-    Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
 fn str_field<'a>(body: &'a Value, key: &str) -> &'a str {
     body[key]
         .as_str()
@@ -169,9 +167,9 @@ async fn code_flow_with_basic_auth_single_use_codes_and_rotating_refresh_tokens(
     );
     let back = Browser::new().approve(&url).await.unwrap();
     assert!(back.starts_with(&format!("{}?", f.redirect_uri)), "{back}");
-    assert_eq!(query(&back, "state").as_deref(), Some("state-123"));
-    assert_eq!(query(&back, "iss").as_deref(), Some(f.idp.issuer()));
-    let code = query(&back, "code").unwrap();
+    assert_eq!(query_param(&back, "state").as_deref(), Some("state-123"));
+    assert_eq!(query_param(&back, "iss").as_deref(), Some(f.idp.issuer()));
+    let code = query_param(&back, "code").unwrap();
 
     let (status, tokens) = f.exchange(basic, &code, Some(&verifier)).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
@@ -272,18 +270,18 @@ async fn pkce_is_enforced() {
         .append_pair("state", "s");
     let back = Browser::new().approve(url.as_str()).await.unwrap();
     assert_eq!(
-        query(&back, "error").as_deref(),
+        query_param(&back, "error").as_deref(),
         Some("invalid_request"),
         "{back}"
     );
-    assert_eq!(query(&back, "state").as_deref(), Some("s"));
+    assert_eq!(query_param(&back, "state").as_deref(), Some("s"));
 
     let plain = f
         .authorize_url(BASIC_ID, &f.redirect_uri, "repo", "s", &verifier)
         .replace("code_challenge_method=S256", "code_challenge_method=plain");
     let back = Browser::new().approve(&plain).await.unwrap();
     assert_eq!(
-        query(&back, "error").as_deref(),
+        query_param(&back, "error").as_deref(),
         Some("invalid_request"),
         "{back}"
     );
@@ -381,9 +379,12 @@ async fn deny_redirects_with_access_denied() {
     let url = f.authorize_url(POST_ID, &f.redirect_uri, "repo", "state-9", &challenge);
     let back = Browser::new().deny(&url).await.unwrap();
     assert!(back.starts_with(&format!("{}?", f.redirect_uri)), "{back}");
-    assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
-    assert_eq!(query(&back, "state").as_deref(), Some("state-9"));
-    assert_eq!(query(&back, "code"), None);
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(query_param(&back, "state").as_deref(), Some("state-9"));
+    assert_eq!(query_param(&back, "code"), None);
 }
 
 #[tokio::test]
@@ -600,4 +601,11 @@ async fn device_flow_approve_and_deny() {
             .token("urn:ietf:params:oauth:grant-type:device_code"),
         3
     );
+}
+
+/// keyfob-core's in-memory store against the store suite (see the module doc).
+mod memory_store {
+    keyfob_testkit::store_conformance!(async {
+        std::sync::Arc::new(keyfob_core::MemoryStore::new())
+    });
 }

@@ -87,7 +87,7 @@ impl Engine {
         grant: &Grant,
     ) -> Option<String> {
         match handler {
-            Handler::OAuth2(spec) => self.oauth2_handler(provider, spec).identity(grant).await,
+            Handler::OAuth2(spec) => self.oauth2_driver(provider, spec).identity(grant).await,
             Handler::Token(_) => None,
         }
     }

@@ -14,10 +14,10 @@ use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::driver::{self, Field, FlowInput, TokenDriver};
 use crate::engine::link::LinkCookies;
 use crate::engine::{Engine, state_hash};
 use crate::error::{Error, ErrorKind, Result, printable};
-use crate::handler::{self, Field, FlowInput, TokenHandler};
 use crate::now;
 use crate::session::{Grant, Session, SessionKey};
 use crate::spec::{Handler, TokenEntry};
@@ -226,7 +226,7 @@ impl Engine {
             Some(Handler::Token(t)) => Ok(TokenPage {
                 display_name: p.display_name,
                 docs_url: t.docs_url,
-                fields: handler::fields(t.entry),
+                fields: driver::fields(t.entry),
                 expires_at: pending.expires_at,
             }),
             _ => Err(Error::new(
@@ -258,7 +258,7 @@ impl Engine {
             ));
         };
         // Check the input before claiming the state, so a typo does not burn the link.
-        let grant = TokenHandler::new(spec)
+        let grant = TokenDriver::new(spec)
             .grant_from_fields(fields)
             .map_err(|e| e.with_provider(provider))?;
         let mut warnings = Vec::new();
@@ -301,7 +301,7 @@ impl Engine {
             let mut grant = match input? {
                 FlowInput::Granted(grant) => *grant,
                 input => {
-                    self.handler_object(provider, handler)
+                    self.driver(provider, handler)
                         .complete(&claimed, input)
                         .await?
                 }

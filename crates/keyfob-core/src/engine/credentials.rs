@@ -9,9 +9,9 @@
 
 use secrecy::SecretString;
 
+use crate::driver::TokenDriver;
 use crate::engine::{Engine, no_session};
 use crate::error::Result;
-use crate::handler::TokenHandler;
 use crate::now;
 use crate::scope::Scopes;
 use crate::session::{Credentials, Session, SessionKey, SessionState};
@@ -77,7 +77,7 @@ impl Engine {
         let Some(fields) = env_fields(spec) else {
             return Ok(None);
         };
-        let grant = TokenHandler::new(spec)
+        let grant = TokenDriver::new(spec)
             .grant_from_fields(fields)
             .map_err(|e| e.with_provider(provider.id))?;
         tracing::debug!(provider = provider.id, "using the key from the environment");

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::driver::FlowInput;
 use crate::engine::request::Prompt;
 use crate::engine::{Engine, random_token, state_hash};
 use crate::error::{Error, ErrorKind, Result};
-use crate::handler::FlowInput;
 use crate::now;
-use crate::oauth::{OAuth2Handler, Poll};
+use crate::oauth::{OAuth2Driver, Poll};
 use crate::scope::Scopes;
 use crate::session::SessionKey;
 use crate::spec::{Handler, OAuth2Spec, Provider};
@@ -36,7 +36,7 @@ impl Engine {
         key: &SessionKey,
         scopes: Scopes,
     ) -> Result<Prompt> {
-        let oauth = self.oauth2_handler(provider, spec);
+        let oauth = self.oauth2_driver(provider, spec);
         let device = oauth.device_start(&scopes).await?;
         let now = now();
         // The flow's record is keyed like any other; this state never leaves the process.
@@ -88,7 +88,7 @@ impl Engine {
 
     async fn poll_device(
         &self,
-        oauth: OAuth2Handler,
+        oauth: OAuth2Driver,
         hash: String,
         device_code: SecretString,
         scopes: Scopes,

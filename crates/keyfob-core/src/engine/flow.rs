@@ -13,10 +13,10 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::driver::FlowStart;
 use crate::engine::request::{AuthRequest, Ensured, Prompt};
 use crate::engine::{Engine, random_token, state_hash};
 use crate::error::{ErrorKind, Result};
-use crate::handler::FlowStart;
 use crate::now;
 use crate::scope::{self, Scopes};
 use crate::session::{SessionKey, SessionState};
@@ -183,7 +183,7 @@ impl Engine {
             state,
             scopes,
         };
-        let started = self.handler_object(provider, handler).start(&flow).await?;
+        let started = self.driver(provider, handler).start(&flow).await?;
         // The user opens keyfob's start link, which binds the flow to their browser and sends it
         // on (engine/link.rs); the authorization URL and the token page are never the prompt.
         let start_url = format!(

@@ -135,11 +135,7 @@ impl Engine {
         if !refreshable && usable {
             return Ok(session);
         }
-        match self
-            .handler_object(provider, handler)
-            .refresh(&session.grant)
-            .await
-        {
+        match self.driver(provider, handler).refresh(&session.grant).await {
             Ok(grant) => {
                 let mut next = Session {
                     grant,

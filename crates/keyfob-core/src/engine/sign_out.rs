@@ -73,7 +73,7 @@ impl Engine {
                 let (provider, handler) = self.lookup_stored(s)?;
                 match handler {
                     Handler::OAuth2(spec) => {
-                        match self.oauth2_handler(provider, spec).revoke(&s.grant).await {
+                        match self.oauth2_driver(provider, spec).revoke(&s.grant).await {
                             Ok(()) => Revocation::Revoked,
                             Err(e) if e.kind() == ErrorKind::Unsupported => {
                                 Revocation::Unsupported(e.to_string())

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ErrorKind, Result, printable};
-use crate::oauth::{OAuth2Handler, TokenResp, UNAVAILABLE, UNREADABLE};
+use crate::oauth::{OAuth2Driver, TokenResp, UNAVAILABLE, UNREADABLE};
 use crate::scope::{self, Scopes};
 use crate::session::Grant;
 
@@ -67,7 +67,7 @@ struct DeviceResponse {
     interval: Option<u64>,
 }
 
-impl OAuth2Handler {
+impl OAuth2Driver {
     /// Starts a device authorization (RFC 8628 §3.1).
     ///
     /// # Errors

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::config::{ProviderConfig, endpoint_url, is_internal};
 use crate::error::{Error, ErrorKind, Result};
-use crate::oauth::OAuth2Handler;
+use crate::oauth::OAuth2Driver;
 
 /// The resolved endpoints of one provider.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct Endpoints {
     pub userinfo: Option<Url>,
 }
 
-impl OAuth2Handler {
+impl OAuth2Driver {
     /// Resolves endpoints: config overrides, then the issuer's discovery document, then the spec
     /// (with `{field}` placeholders filled from config). Every URL is validated.
     ///

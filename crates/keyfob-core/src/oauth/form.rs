@@ -14,14 +14,14 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::error::{ErrorKind, Result};
-use crate::oauth::OAuth2Handler;
+use crate::oauth::OAuth2Driver;
 use crate::oauth::runtime::status_and_body;
 use crate::spec::ClientAuth;
 
 /// A request body's fields.
 pub(super) type Form = Vec<(&'static str, String)>;
 
-impl OAuth2Handler {
+impl OAuth2Driver {
     /// A form with the client's credentials placed as `auth` says (the spec's method, except
     /// for revocation styles that name their own), and the Basic header when that is the
     /// method.

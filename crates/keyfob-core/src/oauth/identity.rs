@@ -13,7 +13,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::printable;
-use crate::oauth::{OAuth2Handler, Runtime};
+use crate::oauth::{OAuth2Driver, Runtime};
 use crate::session::Grant;
 
 /// The account's display name from a userinfo-like JSON answer: the first of the usual fields.
@@ -59,7 +59,7 @@ impl Runtime {
     }
 }
 
-impl OAuth2Handler {
+impl OAuth2Driver {
     /// The account behind a fresh grant, from the userinfo endpoint (config, discovery or
     /// spec); `None` when there is none or it does not say.
     pub async fn identity(&self, grant: &Grant) -> Option<String> {

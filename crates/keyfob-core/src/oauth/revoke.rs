@@ -12,14 +12,14 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{ErrorKind, Result};
-use crate::oauth::OAuth2Handler;
+use crate::oauth::OAuth2Driver;
 use crate::oauth::key_check::provider_message;
 use crate::oauth::normalize::says_error;
 use crate::oauth::runtime::status_and_body;
 use crate::session::Grant;
 use crate::spec::{ClientAuth, RevokeStyle};
 
-impl OAuth2Handler {
+impl OAuth2Driver {
     /// Revokes the grant's tokens at the provider's revocation endpoint: with RFC 7009 the
     /// refresh token (which ends the grant at most servers), then the access token; with
     /// another [`RevokeStyle`] one request for the access token (GitHub's `DELETE`, Slack's

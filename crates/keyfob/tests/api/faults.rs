@@ -17,7 +17,7 @@ use keyfob::{
     AuthRequest, CallbackParams, Config, Engine, Ensured, ErrorKind, ExposeSecret, Grant,
     SecretString, Session, SessionKey, SessionState,
 };
-use keyfob_testkit::{StubResponse, StubServer};
+use keyfob_testkit::{StubResponse, StubServer, state_of};
 use serde_json::json;
 
 /// A token-entry provider with no key check, so flows need no network at all.
@@ -99,16 +99,6 @@ async fn assert_unchanged(engine: &Engine, before: &Session, case: &str) {
         now.refresh_error, None,
         "{case}: a transient fault marked the session"
     );
-}
-
-fn state_of(url: &str) -> String {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .expect("a state in the prompt URL")
-        .1
-        .into_owned()
 }
 
 /// The faulty answers, the kind each must end in, and a fragment the message must hold. The

@@ -84,14 +84,6 @@ fn keyfob() -> Keyfob {
     k
 }
 
-fn query(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 #[test]
 fn three_ways_to_declare_the_same_auth() {
     let typed = ToolAuth::new(&keyfob::providers::github::PROVIDER).scopes(["repo"]);
@@ -170,7 +162,7 @@ fn bad_manifests_fail_at_load_time() {
 
 /// The user's browser: opens the prompt's link, then posts the token form.
 async fn submit_token(base: &str, prompt: &Prompt, token: &str) {
-    let state = query(&prompt.url, "state").unwrap();
+    let state = keyfob_testkit::query_param(&prompt.url, "state").unwrap();
     let browser = keyfob_testkit::Browser::new();
     browser.open_link(&prompt.url).await.unwrap();
     let (status, _) = browser
@@ -277,7 +269,7 @@ async fn preauth_groups_by_provider_and_merges_scopes() {
     let authorize = keyfob_testkit::open_prompt(k.engine(), github)
         .await
         .next_url;
-    let scope = query(&authorize, "scope").unwrap();
+    let scope = keyfob_testkit::query_param(&authorize, "scope").unwrap();
     assert!(
         scope.contains("repo") && scope.contains("read:user"),
         "{scope}"

@@ -2,10 +2,11 @@
 //!
 //! Each check is an `async fn` that takes a fresh, empty store and panics with a message naming
 //! the store and the broken rule. Store crates run them all with
-//! [`store_conformance!`](crate::store_conformance!):
+//! [`store_conformance!`](crate::store_conformance!) in their tests, with this crate as a
+//! dev-dependency:
 //!
 //! ```text
-//! keyfob_core::store_conformance!(async { std::sync::Arc::new(MyStore::new()) });
+//! keyfob_testkit::store_conformance!(async { std::sync::Arc::new(MyStore::new()) });
 //! ```
 //!
 //! The suite pins down what the trait's prose leaves open, the way the engine relies on it:
@@ -16,19 +17,17 @@
 //! - [`SessionStore::finish_pending`] and [`SessionStore::delete_pending`] of an unknown flow
 //!   are no-ops, because a newer login may have replaced the flow meanwhile.
 //!
-//! This is test support: it is compiled normally so that store crates need no extra feature, and
-//! it only panics, never returns errors.
+//! The checks only panic, never return errors. keyfob-core's own `MemoryStore` runs them from
+//! this crate's `tests/fixtures.rs`, since the core cannot depend on the testkit.
 
 use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
+use keyfob_core::scope;
+use keyfob_core::session::{Grant, Session, SessionKey};
+use keyfob_core::store::{Expect, FlowStatus, PendingFlow, SessionStore};
+use keyfob_core::{ErrorKind, ExposeSecret, SecretString};
 use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
-
-use crate::error::ErrorKind;
-use crate::scope;
-use crate::session::{Grant, Session, SessionKey};
-use crate::store::{Expect, FlowStatus, PendingFlow, SessionStore};
 
 /// How many tasks race in [`concurrent_cas`].
 const CAS_TASKS: usize = 50;
@@ -71,11 +70,11 @@ impl<F: Fixture, G> Fixture for (F, G) {
 ///
 /// The expansion is a private module `store_conformance` with one test per check, each on a
 /// two-worker tokio runtime. It names everything through `$crate`, so the calling crate needs only
-/// `keyfob-core` and `tokio` (with `macros` and `rt-multi-thread`); items of the enclosing module
-/// are visible to `$make`.
+/// `keyfob-testkit` and `tokio` (with `macros` and `rt-multi-thread`); items of the enclosing
+/// module are visible to `$make`.
 ///
 /// ```text
-/// keyfob_core::store_conformance!(async {
+/// keyfob_testkit::store_conformance!(async {
 ///     let dir = tempfile::tempdir().unwrap();
 ///     let store = MyStore::open(&dir.path().join("sessions.db")).unwrap();
 ///     (std::sync::Arc::new(store), dir)
@@ -569,7 +568,7 @@ pub async fn keys_are_distinct(store: Arc<dyn SessionStore>) {
 /// `put_pending`, then `pending` and `pending_for` return every field, for several statuses.
 pub async fn pending_round_trip(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let full = flow(key("acme", "t", "work"), hash(1), now + 600);
     let mut bare = flow(key("acme", "t", "home"), hash(2), now + 600);
     bare.verifier = None;
@@ -594,7 +593,7 @@ pub async fn pending_round_trip(store: Arc<dyn SessionStore>) {
 /// stay.
 pub async fn pending_replaced_per_key(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let k = key("acme", "t", "default");
     let other = flow(key("acme", "t", "work"), hash(9), now + 600);
     store.put_pending(&other).await.unwrap();
@@ -638,7 +637,7 @@ pub async fn pending_replaced_per_key(store: Arc<dyn SessionStore>) {
 /// `Claimed`, and a second claim (a replay) returns `None`.
 pub async fn claim_once(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let f = flow(key("acme", "t", "default"), hash(1), now + 600);
     store.put_pending(&f).await.unwrap();
     let claimed = store.claim_pending(&f.state_hash, now).await.unwrap();
@@ -676,7 +675,7 @@ pub async fn claim_once(store: Arc<dyn SessionStore>) {
 /// change nothing.
 pub async fn claim_refuses(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     assert!(
         store.claim_pending(&hash(99), now).await.unwrap().is_none(),
         "[{name}] claim of an unknown flow must be None"
@@ -710,7 +709,7 @@ pub async fn concurrent_claim(store: Arc<dyn SessionStore>) {
 /// When `stores` is empty, or a rule is broken.
 pub async fn concurrent_claim_on(stores: &[Arc<dyn SessionStore>]) {
     let name = stores[0].name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let f = flow(key("acme", "race", "default"), hash(1), now + 600);
     stores[0].put_pending(&f).await.unwrap();
     let barrier = Arc::new(Barrier::new(CLAIM_TASKS));
@@ -755,7 +754,7 @@ pub async fn concurrent_claim_on(stores: &[Arc<dyn SessionStore>]) {
 /// flow with the first one's hash, and the binding survives a claim.
 pub async fn bind_once(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let f = flow(key("acme", "t", "default"), hash(1), now + 600);
     store.put_pending(&f).await.unwrap();
     let mut want = f.clone();
@@ -794,7 +793,7 @@ pub async fn bind_once(store: Arc<dyn SessionStore>) {
 /// Binding an unknown, expired or no longer waiting flow returns `None` and changes nothing.
 pub async fn bind_refuses(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     assert!(
         store
             .bind_pending(&hash(99), &hash(50), now)
@@ -826,7 +825,7 @@ pub async fn bind_refuses(store: Arc<dyn SessionStore>) {
 /// Twenty browsers open one link at once: every bind returns the same, one browser.
 pub async fn concurrent_bind(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let f = flow(key("acme", "race", "default"), hash(1), now + 600);
     store.put_pending(&f).await.unwrap();
     let barrier = Arc::new(Barrier::new(CLAIM_TASKS));
@@ -865,7 +864,7 @@ pub async fn concurrent_bind(store: Arc<dyn SessionStore>) {
 /// `pending_for`, and keeps the other fields; finishing an unknown flow is a no-op.
 pub async fn finish_pending(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let statuses = [
         FlowStatus::Done,
         FlowStatus::Failed(ErrorKind::Denied, "the user refused access".into()),
@@ -925,7 +924,7 @@ pub async fn finish_pending(store: Arc<dyn SessionStore>) {
 /// unknown flow is a no-op.
 pub async fn delete_pending(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let gone = flow(key("acme", "t", "a"), hash(1), now + 600);
     let kept = flow(key("acme", "t", "b"), hash(2), now + 600);
     store.put_pending(&gone).await.unwrap();
@@ -965,7 +964,7 @@ pub async fn delete_pending(store: Arc<dyn SessionStore>) {
 /// returns how many, and leaves nothing of them behind.
 pub async fn purge_expired(store: Arc<dyn SessionStore>) {
     let name = store.name();
-    let now = crate::now();
+    let now = keyfob_core::now();
     let old = flow(key("acme", "t", "old"), hash(1), now - 100);
     let mut claimed = flow(key("acme", "t", "claimed"), hash(2), now - 1);
     claimed.status = FlowStatus::Claimed;
@@ -1122,7 +1121,7 @@ async fn join<T>(task: JoinHandle<T>) -> T {
     }
 }
 
-fn assert_conflict(name: &str, what: &str, result: crate::Result<u64>) {
+fn assert_conflict(name: &str, what: &str, result: keyfob_core::Result<u64>) {
     match result {
         Err(e) if e.kind() == ErrorKind::Conflict => {}
         other => panic!("[{name}] {what} must fail with ErrorKind::Conflict, got {other:?}"),
@@ -1196,9 +1195,4 @@ fn assert_same_flow(name: &str, got: Option<&PendingFlow>, want: &PendingFlow, w
         "{ctx}: next_url"
     );
     assert_eq!(got.browser, want.browser, "{ctx}: browser");
-}
-
-#[cfg(test)]
-mod memory {
-    crate::store_conformance!(async { std::sync::Arc::new(crate::MemoryStore::new()) });
 }

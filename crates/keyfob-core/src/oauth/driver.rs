@@ -1,4 +1,4 @@
-//! [`OAuth2Handler`]: one provider's OAuth2 handler on the `oauth2` crate: the authorization URL
+//! [`OAuth2Driver`]: runs one provider's OAuth2 handler on the `oauth2` crate: the authorization URL
 //! (PKCE S256, offline access, the spec's extra parameters), the code exchange, refresh, and the
 //! mapping of token errors onto [`ErrorKind`]s.
 //!
@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::ProviderConfig;
+use crate::driver::{FlowDriver, FlowInput, FlowStart, Started};
 use crate::error::{Error, ErrorKind, Result, printable};
-use crate::handler::{AuthHandler, FlowInput, FlowStart, Started};
 use crate::oauth::runtime::{TokenHttp, TransportError};
 use crate::oauth::{Endpoints, Runtime, UNAVAILABLE, UNREADABLE};
 use crate::scope::{self, Scopes};
@@ -68,32 +68,32 @@ type Client = oauth2::Client<
     EndpointSet,
 >;
 
-/// The generic OAuth2 handler for one spec and one provider's config.
-pub struct OAuth2Handler {
+/// The driver of OAuth2 handlers, for one spec and one provider's config.
+pub struct OAuth2Driver {
     pub(super) provider: &'static str,
     pub(super) spec: &'static OAuth2Spec,
     pub(super) config: ProviderConfig,
     pub(super) runtime: std::sync::Arc<Runtime>,
 }
 
-impl fmt::Debug for OAuth2Handler {
+impl fmt::Debug for OAuth2Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OAuth2Handler")
+        f.debug_struct("OAuth2Driver")
             .field("provider", &self.provider)
             .field("spec", &self.spec.name)
             .finish_non_exhaustive()
     }
 }
 
-impl OAuth2Handler {
-    /// A handler for `spec` of `provider` with its config.
+impl OAuth2Driver {
+    /// A driver for `spec` of `provider` with its config.
     pub fn new(
         provider: &'static str,
         spec: &'static OAuth2Spec,
         config: ProviderConfig,
         runtime: std::sync::Arc<Runtime>,
     ) -> Self {
-        OAuth2Handler {
+        OAuth2Driver {
             provider,
             spec,
             config,
@@ -250,7 +250,7 @@ fn strip_value(v: &mut Value) {
 }
 
 #[async_trait]
-impl AuthHandler for OAuth2Handler {
+impl FlowDriver for OAuth2Driver {
     async fn start(&self, flow: &FlowStart) -> Result<Started> {
         let endpoints = self.endpoints().await?;
         let client = self.client(&endpoints, Some(&flow.redirect_uri))?;

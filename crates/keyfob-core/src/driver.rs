@@ -1,4 +1,10 @@
-//! The `AuthHandler` trait and the generic token handler.
+//! The `FlowDriver` trait, what runs a handler's flow, and `TokenDriver`, the driver of every token
+//! handler.
+//!
+//! A handler (`spec::Handler`, named like `github-token`) is data: one way to authenticate with a
+//! provider. A driver is the behaviour that runs it: it starts the handler's flow, completes it
+//! with what the browser brought back, and refreshes its grants. The engine makes one per call
+//! from the handler's spec (`OAuth2Driver` in `oauth/driver.rs` for OAuth2 handlers).
 
 use std::fmt;
 
@@ -13,7 +19,7 @@ use crate::session::Grant;
 use crate::spec::{TokenEntry, TokenSpec};
 use crate::store::PendingFlow;
 
-/// What a handler needs to start a flow.
+/// What a driver needs to start a flow.
 pub struct FlowStart {
     /// The fresh, single-use `state`.
     pub state: SecretString,
@@ -53,7 +59,7 @@ pub enum FlowInput {
     Code(SecretString),
     /// Fields of the token-entry page, by name.
     Fields(Vec<(String, SecretString)>),
-    /// A grant the engine already obtained (by polling a device code); handlers never see it.
+    /// A grant the engine already obtained (by polling a device code); drivers never see it.
     Granted(Box<Grant>),
 }
 
@@ -67,9 +73,9 @@ impl fmt::Debug for FlowInput {
     }
 }
 
-/// One way to authenticate. Dyn-compatible: the engine holds `Box<dyn AuthHandler>`.
+/// What runs one handler's flow. Dyn-compatible: the engine holds `Box<dyn FlowDriver>`.
 #[async_trait]
-pub trait AuthHandler: Send + Sync + fmt::Debug {
+pub trait FlowDriver: Send + Sync + fmt::Debug {
     /// Starts a flow: the URL the user must visit, and what to keep for completing it.
     async fn start(&self, flow: &FlowStart) -> Result<Started>;
 
@@ -138,16 +144,16 @@ pub fn fields(entry: TokenEntry) -> &'static [Field] {
     }
 }
 
-/// The generic handler for keys a user enters.
+/// The driver of token handlers: keys a user enters.
 #[derive(Debug)]
-pub struct TokenHandler {
+pub struct TokenDriver {
     spec: &'static TokenSpec,
 }
 
-impl TokenHandler {
-    /// A handler for `spec`.
+impl TokenDriver {
+    /// A driver for `spec`.
     pub fn new(spec: &'static TokenSpec) -> Self {
-        TokenHandler { spec }
+        TokenDriver { spec }
     }
 
     /// Builds the grant from entered fields (also used for keys taken from the environment).
@@ -211,7 +217,7 @@ fn missing(name: &str) -> Error {
 }
 
 #[async_trait]
-impl AuthHandler for TokenHandler {
+impl FlowDriver for TokenDriver {
     async fn start(&self, flow: &FlowStart) -> Result<Started> {
         Ok(Started {
             url: flow.page_url.clone(),
@@ -255,7 +261,7 @@ mod tests {
 
     #[test]
     fn basic_auth_is_base64_of_user_colon_password() {
-        let g = TokenHandler::new(&BASIC)
+        let g = TokenDriver::new(&BASIC)
             .grant_from_fields(f(&[("username", "ann"), ("password", "pw")]))
             .unwrap();
         assert_eq!(g.access_token.expose_secret(), "YW5uOnB3");
@@ -263,7 +269,7 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_control_characters() {
-        let h = TokenHandler::new(&KEY);
+        let h = TokenDriver::new(&KEY);
         assert_eq!(
             h.grant_from_fields(f(&[("token", "  ")]))
                 .unwrap_err()
