@@ -186,6 +186,21 @@ impl TokenSpec {
         })
     }
 
+    /// `config` with the default of each config field it does not set.
+    pub fn with_defaults(
+        &self,
+        config: &crate::config::ProviderConfig,
+    ) -> crate::config::ProviderConfig {
+        let mut config = config.clone();
+        for (field, default) in self.config_defaults {
+            config
+                .extra
+                .entry((*field).to_owned())
+                .or_insert_with(|| (*default).to_owned());
+        }
+        config
+    }
+
     /// A warning when `key` does not look like this provider's keys; never contains the key.
     pub fn format_warning(&self, key: &str) -> Option<String> {
         if key.chars().any(char::is_whitespace) {
@@ -229,9 +244,10 @@ pub struct Verify {
     /// A 2xx answer accepts the key only when this JSON field (a JSON pointer) holds this value
     /// (Cloudflare answers 200 for a disabled or expired token, with `result.status`).
     pub accepted_when: Option<(&'static str, &'static str)>,
-    /// A 401 or 403 answer whose body contains this text means the key is valid but lacks this
-    /// permission, `(text, permission)`: it is saved, with a warning naming the permission.
-    pub lacking_when: Option<(&'static str, &'static str)>,
+    /// A 401 or 403 answer whose JSON field (a JSON pointer) holds this value means the key is
+    /// valid but lacks this permission, `(pointer, value, permission)`: it is saved, with a
+    /// warning naming the permission (ElevenLabs' `detail.status` `missing_permissions`).
+    pub lacking_when: Option<(&'static str, &'static str, &'static str)>,
 }
 
 impl Verify {
@@ -266,15 +282,25 @@ impl Verify {
         }
     }
 
-    /// The same check, where a 401 or 403 answer containing `text` means the key lacks
-    /// `permission` (see [`Verify::lacking_when`]).
-    pub const fn refusal_with_text_means_lacking(
+    /// The same check, where a 401 or 403 answer whose `pointer` holds `value` means the key
+    /// lacks `permission` (see [`Verify::lacking_when`]).
+    pub const fn refusal_means_lacking_when(
         self,
-        text: &'static str,
+        pointer: &'static str,
+        value: &'static str,
         permission: &'static str,
     ) -> Verify {
         Verify {
-            lacking_when: Some((text, permission)),
+            lacking_when: Some((pointer, value, permission)),
+            ..self
+        }
+    }
+
+    /// The same check, where a 403 says nothing about the key itself, only `why` the request
+    /// was refused (a key limited to other IP addresses): such a key is saved, with a warning.
+    pub const fn forbidden_means_unchecked(self, why: &'static str) -> Verify {
+        Verify {
+            forbidden: Forbidden::Unchecked(why),
             ..self
         }
     }
@@ -312,6 +338,10 @@ pub enum Forbidden {
     /// The key is valid but lacks this permission (Stripe's restricted keys without
     /// `Balance: Read`): it is saved, with a warning naming the permission.
     LacksPermission(&'static str),
+    /// The answer does not tell whether the key is valid, for this reason (ElevenLabs answers
+    /// 403 to a request from an IP address the key is not allowed from): it is saved, with a
+    /// warning giving the reason.
+    Unchecked(&'static str),
 }
 
 /// An HTTP method for [`Verify`].
@@ -596,10 +626,25 @@ pub fn validate(provider: &Provider) -> Result<(), Vec<String>> {
                         problems.push(format!("verify url of `{}` must be https", t.name));
                     }
                 }
-                if let Some((pointer, _)) = v.accepted_when {
-                    if !pointer.starts_with('/') {
+                let pointers = v
+                    .accepted_when
+                    .map(|(p, value)| ("accepted_when", p, value));
+                let pointers = pointers.into_iter().chain(
+                    v.lacking_when
+                        .map(|(p, value, _)| ("lacking_when", p, value)),
+                );
+                for (what, pointer, value) in pointers {
+                    if !pointer.starts_with('/') || value.is_empty() {
                         problems.push(format!(
-                            "accepted_when of `{}` must be a JSON pointer (`/result/status`)",
+                            "{what} of `{}` needs a JSON pointer (`/result/status`) and a value",
+                            t.name
+                        ));
+                    }
+                }
+                for (prefix, _) in v.url_by_prefix {
+                    if !t.key_prefixes.contains(prefix) {
+                        problems.push(format!(
+                            "url_by_prefix of `{}` names `{prefix}`, which is not one of its key_prefixes",
                             t.name
                         ));
                     }

@@ -139,7 +139,7 @@ async fn refused_and_nothing_stored(
 /// `tests/conformance.rs`.
 ///
 /// A provider none of whose handlers sends a request to the provider (token entry without a key
-/// check) names only its static: `keyfob_testkit::conformance!(keyfob_provider_mem0::PROVIDER);`.
+/// check) names only its static: `keyfob_testkit::conformance!(keyfob_provider_exa::PROVIDER);`.
 /// One with an OAuth2 handler or a key check also pins each such handler's requests:
 /// `conformance!(keyfob_provider_github::PROVIDER, snapshots = [("github-oauth2", expect![[…]]),
 /// ("github-token", expect![[…]])])`, which adds the `requests_pinned` test. The form must match

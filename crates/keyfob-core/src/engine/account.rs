@@ -6,6 +6,8 @@
 //!   cannot be checked (network, 5xx, a missing permission) is saved with a warning.
 //! - A check URL with per-account fields that are not set is not guessed: the key is saved
 //!   unchecked, with a hint naming the setting.
+//! - A key goes to its prefix's check URL; a key with no known prefix that the main URL refuses
+//!   is tried at each prefix URL whose fields are set before it is refused.
 //! - Naming a profile never overwrites a session: the target profile must be free.
 
 use secrecy::{ExposeSecret, SecretString};
@@ -33,50 +35,63 @@ impl Engine {
         let Some(verify) = &spec.verify else {
             return Ok((None, None));
         };
-        let mut config = self.provider_config(provider.id);
+        let config = spec.with_defaults(&self.provider_config(provider.id));
         if !config.verify_key {
             return Ok((None, None));
         }
-        for (field, default) in spec.config_defaults {
-            config
-                .extra
-                .entry((*field).to_owned())
-                .or_insert_with(|| (*default).to_owned());
-        }
-        let template = verify.url_for(key.expose_secret());
-        let raw = match &config.verify_url {
-            Some(url) => url.clone(),
-            None => {
-                // A per-account URL (`{base_url}/…`): unchecked, with a hint, until it is set.
-                if let Some(field) = spec.config_fields.iter().find(|f| {
-                    template.contains(&format!("{{{f}}}")) && !config.extra.contains_key(**f)
-                }) {
-                    return Ok((
-                        None,
-                        Some(format!(
-                            "the key was saved without a check: set `{field}` in [auth.{}] of \
-                             keyfob.toml to have {} keys checked",
-                            provider.id, provider.display_name
-                        )),
-                    ));
-                }
-                crate::oauth::fill_fields(template, spec.config_fields, &config, provider.id)?
-            }
+        let own = verify.url_for(key.expose_secret());
+        let missing = |template: &str| {
+            spec.config_fields
+                .iter()
+                .find(|f| template.contains(&format!("{{{f}}}")) && !config.extra.contains_key(**f))
         };
-        let url = endpoint_url(&raw, &format!("{} verify_url", provider.id))
-            .map_err(|e| e.with_provider(provider.id))?;
-        match self
-            .inner
-            .runtime
-            .check_key(provider.display_name, verify, &url, key)
-            .await
-        {
-            KeyCheck::Accepted(who) => Ok((who, None)),
-            KeyCheck::Rejected(message) => {
-                Err(Error::new(ErrorKind::InvalidInput, message).with_provider(provider.id))
-            }
-            KeyCheck::Unchecked(warning) => Ok((None, Some(warning))),
+        if let Some(field) = missing(own) {
+            // A per-account URL (`{base_url}/…`): unchecked, with a hint, until it is set.
+            return Ok((
+                None,
+                Some(format!(
+                    "the key was saved without a check: set `{field}` in [auth.{}] of \
+                     keyfob.toml to have {} keys checked",
+                    provider.id, provider.display_name
+                )),
+            ));
         }
+        // A key with no known prefix that its URL refuses is tried at each prefix's URL whose
+        // fields are set: keys made before the prefixes existed (Cloudflare's older
+        // account-owned tokens) carry no sign of their kind.
+        let mut candidates = vec![own];
+        if own == verify.url {
+            candidates.extend(
+                verify
+                    .url_by_prefix
+                    .iter()
+                    .map(|(_, url)| *url)
+                    .filter(|url| missing(url).is_none()),
+            );
+        }
+        let mut refusal = String::new();
+        for template in &candidates {
+            // `verify_url` in config replaces the main URL only.
+            let raw = match &config.verify_url {
+                Some(url) if *template == verify.url => url.as_str(),
+                _ => template,
+            };
+            let raw = crate::oauth::fill_fields(raw, spec.config_fields, &config, provider.id)?;
+            let url = endpoint_url(&raw, &format!("{} verify_url", provider.id))
+                .map_err(|e| e.with_provider(provider.id))?;
+            match self
+                .inner
+                .runtime
+                .check_key(provider.display_name, verify, &url, key)
+                .await
+            {
+                KeyCheck::Accepted(who) => return Ok((who, None)),
+                KeyCheck::Unchecked(warning) => return Ok((None, Some(warning))),
+                KeyCheck::Rejected(message) => refusal = message,
+            }
+        }
+        // Every candidate refused the key; the last refusal is the one the user reads.
+        Err(Error::new(ErrorKind::InvalidInput, refusal).with_provider(provider.id))
     }
 
     /// The account behind a fresh OAuth2 grant, where the provider has a userinfo endpoint.

@@ -54,7 +54,8 @@ impl EngineBuilder {
 
     /// Sends requests for `host` to `addr` instead of the address DNS gives (as curl's
     /// `--resolve`): a provider reached through a split-horizon network, or a test server
-    /// standing in for a provider at its real URL. TLS still checks the certificate for `host`.
+    /// standing in for a provider at its real URL. TLS still checks the certificate for `host`;
+    /// `addr`'s port is used unless the URL names one. Code only: no config key reaches it.
     #[must_use]
     pub fn resolve(mut self, host: &str, addr: std::net::SocketAddr) -> Self {
         self.network.resolve.push((host.to_owned(), addr));

@@ -4,9 +4,9 @@
 //! Invariants:
 //! - Every endpoint is parsed and checked (https, or http on a loopback host; no user info)
 //!   before it is used.
-//! - A field filled into a host must be a DNS name, a field at the start a URL; unless
-//!   `allow_internal_endpoints`, neither may make the endpoint a loopback, private or link-local
-//!   address.
+//! - A field filled into a host must be a DNS name, a field at the start a URL, a field in the
+//!   path one segment; unless `allow_internal_endpoints`, none may make the endpoint a loopback,
+//!   private or link-local address.
 //! - `{client_id}` is filled URL-encoded, in spec and config URLs alike.
 
 use url::Url;
@@ -154,9 +154,14 @@ pub(crate) fn fill_fields(
                 .ok_or_else(|| err(format!("set `{field}` in [auth.{provider}] of keyfob.toml")))?;
             let what = format!("auth.{provider}.{field}");
             let at = out.find(&needle).unwrap_or_default();
-            let host_end = out
-                .find("://")
-                .map(|i| i + 3)
+            // Where the host ends: after `scheme://host`, or after a leading `{field}` (a
+            // whole base URL) that is not filled yet.
+            let host_start = if out.starts_with('{') {
+                out.find('}')
+            } else {
+                out.find("://").map(|i| i + 3)
+            };
+            let host_end = host_start
                 .and_then(|i| out[i..].find('/').map(|j| i + j))
                 .unwrap_or(out.len());
             if at > host_end {
@@ -281,6 +286,15 @@ mod fields {
             "https://api.cloudflare.com/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens/verify"
         );
         assert!(fill("acct_1").is_ok());
+        // Whatever the order of the fields, a path field after a leading base field is a path
+        // field.
+        let tenant = fill_fields(
+            "{base_url}/accounts/{id}",
+            &["id", "base_url"],
+            &config(&[("id", "acct_1"), ("base_url", "https://t.example")]),
+            "x",
+        );
+        assert_eq!(tenant.unwrap(), "https://t.example/accounts/acct_1");
         for bad in ["..", "a/b", "x?y", "a#b", "", "%2e%2e", "a b"] {
             let e = fill(bad).expect_err(bad);
             assert!(e.to_string().contains("one path segment"), "{bad}: {e}");

@@ -2,9 +2,10 @@
 //!
 //! Invariants:
 //! - Only a clear refusal rejects a key: 401, 403 (unless the spec says a 403, or a refusal
-//!   with a given text, means a missing permission), Slack's `"ok": false`, or a 2xx answer
-//!   whose status field the spec names says otherwise (Cloudflare's `result.status`); anything
-//!   else saves it unchecked, with a warning.
+//!   whose status field holds a given value, means a missing permission or nothing about the
+//!   key), Slack's `"ok": false`, or a 2xx answer whose status field the spec names holds
+//!   another value (Cloudflare's `result.status`); anything else, a 2xx answer without that
+//!   field included, saves it unchecked, with a warning.
 //! - The provider's message is shown without the key in it.
 
 use secrecy::{ExposeSecret, SecretString};
@@ -48,12 +49,16 @@ pub(super) fn provider_message(body: &[u8], key: &str) -> String {
                 .and_then(|e| pick(e).or_else(|| e.as_str().map(str::to_owned)))
         })
         .unwrap_or_default();
-    let msg = if key.len() >= 4 {
-        msg.replace(key, "[key]")
+    redact(&msg, key)
+}
+
+/// `text` without the key in it, printable.
+fn redact(text: &str, key: &str) -> String {
+    if key.len() >= 4 {
+        printable(&text.replace(key, "[key]"))
     } else {
-        msg
-    };
-    printable(&msg)
+        printable(text)
+    }
 }
 
 impl Runtime {
@@ -111,28 +116,42 @@ impl Runtime {
                     ));
                 }
                 if let Some((pointer, want)) = verify.accepted_when {
-                    let got = v.pointer(pointer).and_then(Value::as_str).unwrap_or("");
-                    if got != want {
-                        let got = if got.is_empty() {
-                            "not active".to_owned()
-                        } else {
-                            printable(got)
-                        };
-                        return KeyCheck::Rejected(format!(
-                            "{display_name} says this key is {got} (`{pointer}` is not `{want}`)"
-                        ));
+                    match v.pointer(pointer).and_then(Value::as_str) {
+                        Some(got) if got == want => {}
+                        Some(got) => {
+                            let got = redact(got, secret);
+                            return KeyCheck::Rejected(format!(
+                                "{display_name} says this key is not usable: `{pointer}` is \
+                                 `{got}`, not `{want}`"
+                            ));
+                        }
+                        None => {
+                            return KeyCheck::Unchecked(format!(
+                                "the key was not checked: {display_name}'s answer has no \
+                                 `{pointer}`; it was saved anyway"
+                            ));
+                        }
                     }
                 }
                 KeyCheck::Accepted(identity_from(&v))
             }
             401 | 403
-                if let Some((text, permission)) = verify.lacking_when
-                    && String::from_utf8_lossy(&body).contains(text) =>
+                if let Some((pointer, value, permission)) = verify.lacking_when
+                    && serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v.pointer(pointer).map(|got| got == value))
+                        == Some(true) =>
             {
                 lacks(display_name, permission, status)
             }
             403 if let Forbidden::LacksPermission(permission) = verify.forbidden => {
                 lacks(display_name, permission, status)
+            }
+            403 if let Forbidden::Unchecked(why) = verify.forbidden => {
+                KeyCheck::Unchecked(format!(
+                    "the key was not checked: {display_name} answered HTTP 403, which can mean {why}; \
+                 it was saved anyway"
+                ))
             }
             401 | 403 => {
                 let said = provider_message(&body, secret);

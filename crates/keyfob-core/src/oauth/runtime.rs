@@ -26,8 +26,8 @@ use crate::spec::{BodyFormat, OAuth2Spec};
 /// Where requests to providers go and whom they trust, besides DNS and the system's roots.
 #[derive(Debug, Clone, Default)]
 pub struct Network {
-    /// Host names answered at these addresses instead of through DNS (the port is the one
-    /// connected to).
+    /// Host names answered at these addresses instead of through DNS (the address's port is
+    /// used unless the URL names one).
     pub resolve: Vec<(String, std::net::SocketAddr)>,
     /// Certificate authorities trusted besides the system's (PEM).
     pub root_certificates: Vec<Vec<u8>>,

@@ -25,8 +25,8 @@ use crate::stub::{StubResponse, StubServer};
 /// Pins every request a provider's handlers send to the provider: for an OAuth2 handler the
 /// authorize URL, the code exchange (and the identity lookup after it), a refresh, the sign-out's
 /// revocation and the device flow; for a token handler its key check. Each request is shown as
-/// the stub received it (method, path and query, every header keyfob chose, body) under the
-/// origin of the provider's URL, with the random parts (state, PKCE, the callback port) and the
+/// the stub received it at the spec's real URL (method, the host it named, path and query, every
+/// header keyfob chose, body), with the random parts (state, PKCE, the callback port) and the
 /// secrets replaced by placeholders, and compared with the handler's inline snapshot. The
 /// snapshot is written from the provider's documentation and reviewed; `UPDATE_EXPECT=1`
 /// rewrites it from what keyfob sends.

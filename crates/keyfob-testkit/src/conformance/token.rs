@@ -284,13 +284,14 @@ fn key_placed(handler: &str, verify: &Verify, r: &crate::RecordedRequest, key: &
 enum Meaning {
     /// The key is refused and nothing is stored.
     Refused,
-    /// The key is saved, with a warning naming this permission.
-    Lacks(&'static str),
+    /// The key is saved, with a warning containing this text (the permission it lacks, or why
+    /// it could not be checked).
+    SavedWarning(&'static str),
 }
 
-/// The answers whose meaning the spec defines: a 403 (refused, or a missing permission), a
-/// refusal carrying the spec's "lacks a permission" text, and a 2xx answer whose status field
-/// says the key is not active.
+/// The answers whose meaning the spec defines: a 403 (refused, a missing permission, or nothing
+/// about the key), a refusal whose status field says "lacks a permission", and a 2xx answer
+/// whose status field says the key is not usable, or lacks that field.
 async fn answers_mean_what_the_spec_says(
     engine: &Engine,
     stub: &StubServer,
@@ -299,55 +300,61 @@ async fn answers_mean_what_the_spec_says(
     verify: &Verify,
     fields: &[(String, SecretString)],
 ) {
+    let check = async |what: &str, answer: StubResponse, meaning: Meaning| {
+        answer_means(engine, stub, provider, spec, fields, what, answer, meaning).await;
+    };
     let forbidden = StubResponse::json(
         403,
         &json!({"message": "this key may not read this resource", "error": "forbidden"}),
     );
     let meaning = match verify.forbidden {
         Forbidden::Refused => Meaning::Refused,
-        Forbidden::LacksPermission(permission) => Meaning::Lacks(permission),
+        Forbidden::LacksPermission(permission) => Meaning::SavedWarning(permission),
+        Forbidden::Unchecked(why) => Meaning::SavedWarning(why),
     };
-    answer_means(
-        engine, stub, provider, spec, fields, "a 403", forbidden, meaning,
-    )
-    .await;
-    if let Some((text, permission)) = verify.lacking_when {
-        let lacking = StubResponse::json(
-            401,
-            &json!({"detail": {"status": text, "message": "this key lacks a permission"}}),
-        );
-        let what = format!("a 401 saying `{text}`");
-        answer_means(
-            engine,
-            stub,
-            provider,
-            spec,
-            fields,
-            &what,
-            lacking,
-            Meaning::Lacks(permission),
+    check("a 403", forbidden, meaning).await;
+    if let Some((pointer, value, permission)) = verify.lacking_when {
+        let mut body = json!({"message": "this key lacks a permission"});
+        set_pointer(&mut body, pointer, value);
+        let what = format!("a 401 whose `{pointer}` is `{value}`");
+        let lacking = StubResponse::json(401, &body);
+        check(&what, lacking, Meaning::SavedWarning(permission)).await;
+        // Another value there is a refusal.
+        set_pointer(&mut body, pointer, "invalid_api_key");
+        check(
+            "a 401 with another status",
+            StubResponse::json(401, &body),
+            Meaning::Refused,
         )
         .await;
     }
     if let Some((pointer, value)) = verify.accepted_when {
         let StubResponse { body, .. } = key_check_accepts(verify);
         let mut body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-        *body.pointer_mut(pointer).expect("the field is there") = json!("kit-disabled");
+        set_pointer(&mut body, pointer, "kit-disabled");
         let what = format!("a 200 whose `{pointer}` is not `{value}`");
-        let answer = StubResponse::json(200, &body);
-        answer_means(
-            engine,
-            stub,
-            provider,
-            spec,
-            fields,
-            &what,
-            answer,
-            Meaning::Refused,
-        )
-        .await;
+        check(&what, StubResponse::json(200, &body), Meaning::Refused).await;
+        let what = format!("a 200 without `{pointer}`");
+        let answer = StubResponse::json(200, &json!({"login": "kit-user"}));
+        check(&what, answer, Meaning::SavedWarning(pointer)).await;
     }
     stub.clear_requests();
+}
+
+/// Sets the field at JSON `pointer` in `body` to `value`, making the objects on the way.
+fn set_pointer(body: &mut serde_json::Value, pointer: &str, value: &str) {
+    let mut at = body;
+    for part in pointer.trim_start_matches('/').split('/') {
+        if !at.is_object() {
+            *at = json!({});
+        }
+        at = at
+            .as_object_mut()
+            .expect("made an object above")
+            .entry(part)
+            .or_insert(serde_json::Value::Null);
+    }
+    *at = json!(value);
 }
 
 /// Logs in with `fields` while the key check answers `answer`, and checks the outcome.
@@ -382,16 +389,12 @@ async fn answer_means(
             refused_and_nothing_stored(engine, &req, &e, spec.name).await;
             engine.cancel(&prompt).await.expect("cancel");
         }
-        Meaning::Lacks(permission) => {
-            let done = done.unwrap_or_else(|e| {
-                panic!(
-                    "{}: {what} means a valid key lacking {permission}: {e}",
-                    spec.name
-                )
-            });
+        Meaning::SavedWarning(text) => {
+            let done = done
+                .unwrap_or_else(|e| panic!("{}: after {what} the key is saved: {e}", spec.name));
             assert!(
-                done.warnings.iter().any(|w| w.contains(permission)),
-                "{}: after {what}, the warning names {permission}: {:?}",
+                done.warnings.iter().any(|w| w.contains(text)),
+                "{}: after {what}, the warning says {text}: {:?}",
                 spec.name,
                 done.warnings
             );
@@ -405,14 +408,7 @@ async fn answer_means(
 pub(super) fn key_check_accepts(verify: &Verify) -> StubResponse {
     let mut body = json!({"login": "kit-user"});
     if let Some((pointer, value)) = verify.accepted_when {
-        let mut at = &mut body;
-        for part in pointer.trim_start_matches('/').split('/') {
-            if !at.get(part).is_some_and(serde_json::Value::is_object) {
-                at[part] = json!({});
-            }
-            at = &mut at[part];
-        }
-        *at = json!(value);
+        set_pointer(&mut body, pointer, value);
     }
     StubResponse::json(200, &body)
 }

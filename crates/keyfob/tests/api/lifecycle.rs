@@ -780,6 +780,120 @@ async fn keys_come_with_their_site_or_region() {
     );
 }
 
+/// An engine with `toml` whose requests to `hosts` reach an HTTPS stub answering `answer` (the
+/// stub's certificate names them; the engine trusts its CA): key checks at the providers' real
+/// URLs.
+async fn engine_at_hosts(toml: &str, hosts: &[&str], answer: StubResponse) -> (StubServer, Engine) {
+    let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
+    let (stub, ca) = StubServer::start_tls(answer, &hosts).await.unwrap();
+    let mut builder = keyfob::builder()
+        .config(Config::from_toml(toml).unwrap())
+        .root_certificate_pem(ca.as_bytes());
+    for h in &hosts {
+        builder = builder.resolve(h, stub.addr());
+    }
+    (stub, builder.build().unwrap())
+}
+
+/// The host and path each key check went to.
+fn checked_at(stub: &StubServer) -> Vec<String> {
+    stub.requests()
+        .iter()
+        .map(|r| format!("{}{}", r.header("host").unwrap_or_default(), r.path))
+        .collect()
+}
+
+/// Key checks go where the account lives: ElevenLabs' configured residency host and Datadog's
+/// site (not the defaults); a Cloudflare account-owned token (`cfat_`) under its account, and
+/// without `account_id` it is saved unchecked with a hint naming the setting; an older token
+/// with no prefix that the user endpoint refuses is tried under the account once `account_id`
+/// is set.
+/// MUTATION: `insert` instead of `or_insert_with` in `TokenSpec::with_defaults` (the default
+/// winning over the configured host), checking every key at `Verify::url`, or dropping the retry
+/// at the prefix URLs each fail this.
+#[tokio::test]
+async fn key_checks_go_where_the_account_lives() {
+    let ok = StubResponse::json(200, &json!({"result": {"status": "active"}}));
+    let (stub, eleven) = engine_at_hosts(
+        "[auth.elevenlabs]\napi_host = \"api.eu.residency.elevenlabs.io\"\n\
+         [auth.datadog]\nsite = \"datadoghq.eu\"\n",
+        &["api.eu.residency.elevenlabs.io", "api.datadoghq.eu"],
+        ok.clone(),
+    )
+    .await;
+    for provider in ["elevenlabs", "datadog"] {
+        let link = token_state(&eleven, provider).await.unwrap();
+        enter(&eleven, provider, &link, "sk_sentinel")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        checked_at(&stub),
+        [
+            "api.eu.residency.elevenlabs.io/v1/user",
+            "api.datadoghq.eu/api/v1/validate"
+        ]
+    );
+
+    let account = "023e105f4ecef8ad9ca31a8372d0c353";
+    let (stub, cf) = engine_at_hosts(
+        &format!("[auth.cloudflare]\naccount_id = \"{account}\"\n"),
+        &["api.cloudflare.com"],
+        ok.clone(),
+    )
+    .await;
+    let link = token_state(&cf, "cloudflare").await.unwrap();
+    enter(&cf, "cloudflare", &link, "cfat_sentinel")
+        .await
+        .unwrap();
+    assert_eq!(
+        checked_at(&stub),
+        [format!(
+            "api.cloudflare.com/client/v4/accounts/{account}/tokens/verify"
+        )]
+    );
+
+    // An older token: the user endpoint refuses it, the account endpoint accepts it.
+    stub.clear_requests();
+    stub.push_responses([StubResponse::json(
+        401,
+        &json!({"success": false, "errors": [{"code": 1000, "message": "Invalid API Token"}]}),
+    )]);
+    let link = token_state(&cf, "cloudflare").await.unwrap();
+    let done = enter(&cf, "cloudflare", &link, "0123456789legacy")
+        .await
+        .unwrap();
+    assert_eq!(
+        checked_at(&stub),
+        [
+            "api.cloudflare.com/client/v4/user/tokens/verify".to_owned(),
+            format!("api.cloudflare.com/client/v4/accounts/{account}/tokens/verify")
+        ]
+    );
+    let creds = cf.credentials(&done.key).await.unwrap();
+    assert_eq!(
+        creds
+            .get("CLOUDFLARE_ACCOUNT_ID")
+            .map(|s| s.expose_secret().to_owned()),
+        Some(account.to_owned())
+    );
+
+    // Without account_id: an account token is saved unchecked, with the setting named.
+    let (stub, cf) = engine_at_hosts("", &["api.cloudflare.com"], ok).await;
+    let link = token_state(&cf, "cloudflare").await.unwrap();
+    let done = enter(&cf, "cloudflare", &link, "cfat_sentinel")
+        .await
+        .unwrap();
+    assert!(stub.requests().is_empty(), "{:?}", checked_at(&stub));
+    assert!(
+        done.warnings
+            .iter()
+            .any(|w| w.contains("set `account_id` in [auth.cloudflare]")),
+        "{:?}",
+        done.warnings
+    );
+}
+
 /// Canvas keys work only on the institution that issued them, so the check URL is per account:
 /// `{base_url}/api/v1/users/self`. Without `base_url` the key is saved unchecked, with a warning
 /// naming the setting; with it, Canvas's 401 (`{"errors": [{"message": …}]}`) refuses the key and

@@ -5,7 +5,8 @@
 //! <https://help.elevenlabs.io/hc/en-us/articles/19572237925521-API-Error-Code-400-or-401>.
 //!
 //! The key goes in the `xi-api-key` header. Keys can be limited to some permissions, credit
-//! quotas and IP allowlists (a request from another IP gets 403). `GET /v1/user` needs the
+//! quotas and IP allowlists (a request from another IP gets 403, so a 403 to the check saves the
+//! key with a warning: keyfob may run elsewhere than the tools). `GET /v1/user` needs the
 //! "User: Read" permission: a refused key gets 401 with `invalid_api_key`, and a valid key without
 //! that permission gets 401 with `missing_permissions`, which keyfob saves with a warning. The
 //! API also answers at data-residency hosts (`api.us.elevenlabs.io`,
@@ -26,7 +27,8 @@ static TOKEN: TokenSpec = TokenSpec {
                 prefix: "",
             },
         )
-        .refusal_with_text_means_lacking("missing_permissions", "User: Read"),
+        .refusal_means_lacking_when("/detail/status", "missing_permissions", "User: Read")
+        .forbidden_means_unchecked("a key limited to other IP addresses"),
     ),
     key_prefixes: &["sk_"],
     config_fields: &["api_host"],
