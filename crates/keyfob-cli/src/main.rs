@@ -91,7 +91,12 @@ enum Command {
 #[derive(Args)]
 struct KeyArgs {
     /// Provider id.
-    provider: String,
+    #[arg(required_unless_present = "mcp")]
+    provider: Option<String>,
+    /// A protected remote MCP server instead of a provider: its URL, or the name of its
+    /// [mcp.<name>] table. `login` discovers its authorization server and registers keyfob there.
+    #[arg(long, value_name = "URL|NAME", conflicts_with = "provider")]
+    mcp: Option<String>,
     /// Profile.
     #[arg(long, default_value = "default")]
     profile: String,
@@ -207,16 +212,53 @@ async fn engine(config: Option<&PathBuf>) -> anyhow::Result<Engine> {
     Ok(keyfob::open(config).await?)
 }
 
+/// The engine for a command on `k`; with `--mcp`, `k.provider` becomes the server's provider
+/// id, discovered and registered first when `discover` (a login), else from its stored record.
+async fn engine_for(
+    config: Option<&PathBuf>,
+    k: &mut KeyArgs,
+    discover: bool,
+) -> anyhow::Result<Engine> {
+    let (config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+    let Some(target) = &k.mcp else {
+        return Ok(keyfob::open(config).await?);
+    };
+    if discover {
+        let (engine, id) = keyfob::open_mcp(config, target).await?;
+        k.provider = Some(id);
+        return Ok(engine);
+    }
+    let id = keyfob::mcp::id_for(&config, target)?;
+    let engine = keyfob::open(config).await?;
+    if engine.catalog().provider(&id).is_err() {
+        anyhow::bail!(
+            "keyfob has not logged in to the MCP server {target} yet; run `keyfob login --mcp {target}`"
+        );
+    }
+    k.provider = Some(id);
+    Ok(engine)
+}
+
+impl KeyArgs {
+    /// The provider id (set from `--mcp` by [`engine_for`]).
+    fn id(&self) -> &str {
+        self.provider.as_deref().unwrap_or_default()
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_ref();
     match cli.command {
         Command::Providers { json } => providers(&engine(config).await?, json),
-        Command::Login(args) => login(engine(config).await?, args).await,
-        Command::Token(k) => {
-            let engine = engine(config).await?;
-            engine.catalog().provider(&k.provider)?;
+        Command::Login(mut args) => {
+            let engine = engine_for(config, &mut args.key, true).await?;
+            login(engine, args).await
+        }
+        Command::Token(mut k) => {
+            let engine = engine_for(config, &mut k, false).await?;
+            engine.catalog().provider(k.id())?;
             let creds = engine
-                .credentials(&SessionKey::new(&k.provider, &k.thread, &k.profile))
+                .credentials(&SessionKey::new(k.id(), &k.thread, &k.profile))
                 .await?;
             writeln!(std::io::stdout(), "{}", creds.access_token())?;
             Ok(ExitCode::SUCCESS)
@@ -224,7 +266,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { thread, json } => {
             status(&engine(config).await?, thread.as_deref(), json).await
         }
-        Command::Logout(args) => logout(&engine(config).await?, args).await,
+        Command::Logout(mut args) => {
+            let engine = engine_for(config, &mut args.key, false).await?;
+            logout(&engine, args).await
+        }
         Command::Exec {
             providers,
             profile,
@@ -428,7 +473,7 @@ fn interrupt() -> anyhow::Result<std::pin::Pin<Box<dyn std::future::Future<Outpu
 async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let interrupted = interrupt()?;
     let k = &args.key;
-    let mut req = AuthRequest::new(&k.provider)
+    let mut req = AuthRequest::new(k.id())
         .scopes(args.scopes.iter().cloned())
         .thread(&k.thread)
         .profile(&k.profile);
@@ -629,8 +674,8 @@ async fn finish_login(
 
 async fn logout(engine: &Engine, args: LogoutArgs) -> anyhow::Result<ExitCode> {
     let k = &args.key;
-    engine.catalog().provider(&k.provider)?;
-    let key = SessionKey::new(&k.provider, &k.thread, &k.profile);
+    engine.catalog().provider(k.id())?;
+    let key = SessionKey::new(k.id(), &k.thread, &k.profile);
     let out = engine
         .sign_out(
             &key,
@@ -642,7 +687,9 @@ async fn logout(engine: &Engine, args: LogoutArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let whose = format!(
         "{} (thread {}, profile {})",
-        k.provider, key.thread, key.profile
+        k.id(),
+        key.thread,
+        key.profile
     );
     match &out.revocation {
         Revocation::NoSession => {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, free_port, state_of};
+use keyfob_testkit::mcp::{Client as McpClient, ExampleServer};
+use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, free_port, query_param, state_of};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -1330,5 +1331,125 @@ mod real_browser {
         let (code, _, _) = home.run(&["token", "testidp"]).await;
         assert_eq!(code, 0);
         assert_eq!(idp.stats().await.token("authorization_code"), 1);
+    }
+}
+
+/// Logs in to the MCP example server through `login --mcp`: the browser opens the link, the
+/// demo authorization server approves at once, the callback completes. The authorize URL.
+async fn mcp_login(home: &Home, url: &str) -> String {
+    let (child, link) = start_login(home, &["login", "--mcp", url, "--no-browser"]).await;
+    let browser = Browser::new();
+    let authorize = browser
+        .open_link(&link)
+        .await
+        .expect("the login link opens");
+    let callback = browser
+        .redirect_of(&authorize)
+        .await
+        .expect("the demo authorization server approves at once");
+    let (status, page) = browser.get(&callback).await.unwrap();
+    assert_eq!(status.as_u16(), 200, "{page}");
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, 0, "{stderr}");
+    authorize
+}
+
+/// A protected MCP server that keyfob did not write (the TypeScript SDK's example, strict: it
+/// issues tokens only for its exact resource and checks their audience): `login --mcp` finds
+/// its authorization server from the 401, registers keyfob there, logs in with PKCE S256 and the
+/// resource; the token calls a tool; status lists the login; logout deletes it; a second login
+/// reuses the stored registration.
+#[tokio::test]
+async fn mcp_login_discovers_registers_and_the_token_calls_a_tool() {
+    let server = ExampleServer::start(true).await.unwrap();
+    let home = Home::new("");
+    let url = server.url();
+    let authorize = mcp_login(&home, &url).await;
+    assert_eq!(
+        query_param(&authorize, "resource").as_deref(),
+        Some(url.as_str())
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(
+        query_param(&authorize, "scope").as_deref(),
+        Some("mcp:tools")
+    );
+    assert!(authorize.starts_with(&server.issuer()), "{authorize}");
+    let client_id = query_param(&authorize, "client_id").expect("a registered client");
+
+    let (code, token, err) = home.run(&["token", "--mcp", &url]).await;
+    assert_eq!(code, 0, "{err}");
+    let mut mcp = McpClient::connect(&url, token.trim()).await.unwrap();
+    let hello = mcp
+        .call_tool("greet", serde_json::json!({"name": "keyfob"}))
+        .await
+        .unwrap();
+    assert_eq!(hello, "Hello, keyfob!");
+
+    let (code, status, _) = home.run(&["status"]).await;
+    assert_eq!(code, 0);
+    let id = format!(
+        "mcp_localhost_{}_mcp",
+        url.split(':').nth(2).unwrap().trim_end_matches("/mcp")
+    );
+    assert!(status.contains(&id), "{status}");
+    assert!(
+        !status.contains("~mcp"),
+        "the registration is not a session: {status}"
+    );
+
+    let (code, _, err) = home.run(&["logout", "--mcp", &url]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Logged out"), "{err}");
+    let (code, _, err) = home.run(&["token", "--mcp", &url]).await;
+    assert_eq!(code, 3, "{err}");
+
+    // The registration outlives the session: the next login uses the same client.
+    let again = mcp_login(&home, &url).await;
+    assert_eq!(query_param(&again, "client_id"), Some(client_id));
+}
+
+#[tokio::test]
+async fn mcp_errors_say_what_to_do() {
+    let home = Home::new("");
+    let closed = format!("http://localhost:{}/mcp", free_port());
+    for (args, code, says) in [
+        (
+            vec!["token", "--mcp", "http://localhost:9/mcp"],
+            1,
+            "has not logged in to the MCP server http://localhost:9/mcp yet; run `keyfob login --mcp",
+        ),
+        (
+            vec!["login", "--mcp", "linear", "--no-browser"],
+            1,
+            "no MCP server named `linear`: give its URL, or add [mcp.linear]",
+        ),
+        (
+            vec![
+                "login",
+                "--mcp",
+                "http://mcp.example.com/mcp",
+                "--no-browser",
+            ],
+            1,
+            "must use https",
+        ),
+        (
+            vec!["login", "--mcp", &closed, "--no-browser"],
+            1,
+            "cannot be reached",
+        ),
+        (
+            vec!["login", "--no-browser"],
+            2,
+            "required arguments were not provided",
+        ),
+    ] {
+        let (got, _, err) = home.run(&args).await;
+        assert_eq!(got, code, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
     }
 }

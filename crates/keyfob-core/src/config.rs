@@ -37,6 +37,23 @@ pub struct Config {
     pub auth: BTreeMap<String, ProviderConfig>,
     /// Generic OAuth2 providers defined in config, `[providers.<id>]`.
     pub providers: BTreeMap<String, CustomProvider>,
+    /// Protected remote MCP servers, `[mcp.<name>]`; each is the provider `mcp_<name>`.
+    pub mcp: BTreeMap<String, McpServer>,
+}
+
+/// `[mcp.<name>]`: a protected remote MCP server keyfob logs in to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpServer {
+    /// The server's URL (`https://mcp.example.com/mcp`; plain http only on loopback).
+    pub url: String,
+    /// A client registered in advance at its authorization server; without it keyfob registers
+    /// itself (RFC 7591) where the server allows.
+    pub client_id: Option<String>,
+    /// That client's secret, if it has one.
+    pub client_secret: Option<SecretString>,
+    /// Scopes asked for besides those the server names.
+    pub scopes: Vec<String>,
 }
 
 /// `[server]`.
@@ -183,6 +200,9 @@ pub struct ProviderConfig {
     /// Whether logins use the device flow (a code typed on another device) by default, where
     /// the provider offers it.
     pub device_flow: bool,
+    /// RFC 8707 resource indicator sent with every authorization, token and refresh request
+    /// (an MCP server's canonical URI).
+    pub resource: Option<String>,
     /// Provider fields such as Salesforce's `domain_url`.
     #[serde(flatten)]
     pub extra: BTreeMap<String, String>,
@@ -205,6 +225,7 @@ impl Default for ProviderConfig {
             verify_key: true,
             verify_url: None,
             device_flow: false,
+            resource: None,
             extra: BTreeMap::new(),
         }
     }
@@ -222,6 +243,7 @@ impl fmt::Debug for ProviderConfig {
             .field("issuer", &self.issuer)
             .field("authorize_url", &self.authorize_url)
             .field("token_url", &self.token_url)
+            .field("resource", &self.resource)
             .finish_non_exhaustive()
     }
 }
@@ -372,6 +394,15 @@ impl Config {
                     endpoint_url(v, &format!("auth.{id}.{what}"))?;
                 }
             }
+        }
+        for (name, m) in &self.mcp {
+            if !crate::spec::is_valid_id(&format!("mcp_{name}")) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("mcp.{name}: names must match ^[a-z0-9_]+$"),
+                ));
+            }
+            endpoint_url(&m.url, &format!("mcp.{name}.url"))?;
         }
         for (id, p) in &self.providers {
             if !crate::spec::is_valid_id(id) {

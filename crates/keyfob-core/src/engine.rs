@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ProviderConfig};
 use crate::driver::{FlowDriver, TokenDriver};
-use crate::engine::builder::default_base;
+pub(crate) use crate::engine::builder::default_base;
 use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::{OAuth2Driver, Runtime};
 use crate::registry::Catalog;

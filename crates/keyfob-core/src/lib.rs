@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod mcp;
 pub mod oauth;
 pub mod record;
 pub mod registry;

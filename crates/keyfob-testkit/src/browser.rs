@@ -137,6 +137,25 @@ impl Browser {
         Ok(base.join(location)?.into())
     }
 
+    /// GETs `url`, which must redirect (an authorization server that approves at once), and
+    /// returns where it sends the browser, without following.
+    ///
+    /// # Errors
+    /// When the request fails or the answer is not a redirect (its text is in the error).
+    pub async fn redirect_of(&self, url: &str) -> anyhow::Result<String> {
+        let base = Url::parse(url).with_context(|| format!("invalid URL {url:?}"))?;
+        let resp = self.http.get(base.clone()).send().await?;
+        let status = resp.status();
+        let Some(location) = resp.headers().get(header::LOCATION).cloned() else {
+            let body = resp.text().await.unwrap_or_default();
+            bail!(
+                "{url} answered {status}, not a redirect: {}",
+                page_text(&body)
+            );
+        };
+        Ok(base.join(location.to_str()?)?.into())
+    }
+
     /// GETs `url` with this browser's cookies (a callback, a token page): status and body.
     ///
     /// # Errors

@@ -17,6 +17,7 @@ pub mod conformance;
 pub mod crash;
 pub mod idp;
 pub mod logs;
+pub mod mcp;
 pub mod redis;
 pub mod store_suite;
 pub mod stub;

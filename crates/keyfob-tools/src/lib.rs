@@ -29,7 +29,7 @@ mod tool;
 
 pub use keyfob::{DELETE_SESSION, Invocation, Keyfob, LIST_SESSIONS, Providers};
 pub use manifest::{CommandTool, ManifestAuth, ToolManifest};
-pub use store::{open_store, open_with};
+pub use store::{open_mcp_with, open_store, open_with};
 pub use tool::{
     FnTool, IntoToolOutput, NoArgs, Tool, ToolAuth, ToolError, ToolFuture, Value, parse_args,
     schema_for,

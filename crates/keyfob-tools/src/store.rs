@@ -90,7 +90,25 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
 ///
 /// # Errors
 /// As [`open_store`], and invalid config.
-pub async fn open_with(builder: EngineBuilder, config: Config) -> Result<Engine> {
+pub async fn open_with(builder: EngineBuilder, mut config: Config) -> Result<Engine> {
     let store = open_store(&config).await?;
+    // MCP servers logged into before are providers too (from their records, no network).
+    keyfob_core::mcp::restore(&mut config, &*store).await?;
     builder.config(config).store(store).build()
+}
+
+/// As [`open_with`], with the MCP server `target` (a `[mcp.<name>]` name or a URL) discovered
+/// and registered first; returns the engine and the server's provider id (`mcp_<name>`).
+///
+/// # Errors
+/// As [`open_with`], and [`keyfob_core::mcp::prepare`]'s.
+pub async fn open_mcp_with(
+    builder: EngineBuilder,
+    mut config: Config,
+    target: &str,
+) -> Result<(Engine, String)> {
+    let store = open_store(&config).await?;
+    keyfob_core::mcp::restore(&mut config, &*store).await?;
+    let id = keyfob_core::mcp::prepare(&mut config, &*store, target).await?;
+    Ok((builder.config(config).store(store).build()?, id))
 }

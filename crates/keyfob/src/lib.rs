@@ -48,7 +48,7 @@ pub use keyfob_core::{
     Provider, RefreshAhead, RefreshAheadTask, Result, Revocation, SecretString, Session,
     SessionInfo, SessionKey, SessionState, SessionStore, SetCookie, SignOut, SignedOut,
 };
-pub use keyfob_core::{config, crypto, now, registry, spec, store};
+pub use keyfob_core::{config, crypto, mcp, now, registry, spec, store};
 pub use keyfob_macros::tool;
 #[cfg(feature = "store-redis")]
 pub use keyfob_store_redis as store_redis;
@@ -86,4 +86,13 @@ pub fn builder() -> EngineBuilder {
 /// As [`open_store`], and invalid config.
 pub async fn open(config: Config) -> Result<Engine> {
     keyfob_tools::open_with(builder(), config).await
+}
+
+/// An engine for `config` that serves the protected MCP server `target` (a `[mcp.<name>]` name
+/// or its URL), discovered and registered first; returns it with the server's provider id.
+///
+/// # Errors
+/// As [`open`], and discovery's and registration's errors.
+pub async fn open_mcp(config: Config, target: &str) -> Result<(Engine, String)> {
+    keyfob_tools::open_mcp_with(builder(), config, target).await
 }

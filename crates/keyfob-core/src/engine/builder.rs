@@ -102,7 +102,7 @@ impl EngineBuilder {
     }
 }
 
-pub(super) fn default_base(config: &Config) -> String {
+pub(crate) fn default_base(config: &Config) -> String {
     let prefix = &config.server.path_prefix;
     match &config.server.public_base_url {
         Some(u) => format!("{}{prefix}", u.trim_end_matches('/')),

@@ -58,6 +58,7 @@ impl Engine {
         let sessions = self.inner.store.list(thread).await?;
         Ok(sessions
             .into_iter()
+            .filter(|s| !crate::mcp::is_record(&s.key))
             .map(|s| SessionInfo {
                 state: s.state(&Scopes::new(), now, self.margin()),
                 provider: s.key.provider,

@@ -85,6 +85,9 @@ impl OAuth2Driver {
         if self.spec.scope_param.is_some() && !scopes.is_empty() {
             form.push(("scope", scope::join(scopes, self.spec.scope_separator)));
         }
+        if let Some(resource) = &self.config.resource {
+            form.push(("resource", resource.clone()));
+        }
         let (status, bytes) = self
             .post_form(&url, form, "the device authorization endpoint")
             .await?;
@@ -152,13 +155,14 @@ impl OAuth2Driver {
     /// and the code exchange's errors otherwise.
     pub async fn device_poll(&self, device_code: &SecretString, asked: &Scopes) -> Result<Poll> {
         let endpoints = self.endpoints().await?;
-        let req = self.form_request(
-            &endpoints.token,
-            vec![
-                ("grant_type", DEVICE_CODE_GRANT.to_owned()),
-                ("device_code", device_code.expose_secret().to_owned()),
-            ],
-        )?;
+        let mut form = vec![
+            ("grant_type", DEVICE_CODE_GRANT.to_owned()),
+            ("device_code", device_code.expose_secret().to_owned()),
+        ];
+        if let Some(resource) = &self.config.resource {
+            form.push(("resource", resource.clone()));
+        }
+        let req = self.form_request(&endpoints.token, form)?;
         let resp = self
             .runtime
             .send(self.spec, req)

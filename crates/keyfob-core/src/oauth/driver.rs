@@ -272,6 +272,9 @@ impl FlowDriver for OAuth2Driver {
         for (k, v) in self.spec.authorize_params.iter().chain(offline) {
             req = req.add_extra_param(*k, *v);
         }
+        if let Some(resource) = &self.config.resource {
+            req = req.add_extra_param("resource", resource);
+        }
         let verifier = match self.spec.pkce {
             Pkce::S256 => {
                 let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -299,6 +302,9 @@ impl FlowDriver for OAuth2Driver {
         let mut req = client.exchange_code(AuthorizationCode::new(code.expose_secret().to_owned()));
         if let Some(v) = &pending.verifier {
             req = req.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_owned()));
+        }
+        if let Some(resource) = &self.config.resource {
+            req = req.add_extra_param("resource", resource);
         }
         let http = TokenHttp {
             runtime: &self.runtime,
@@ -336,8 +342,11 @@ impl FlowDriver for OAuth2Driver {
             spec: self.spec,
         };
         tracing::debug!(provider = self.provider, "refreshing access token");
-        let resp = client
-            .exchange_refresh_token(&rt)
+        let mut req = client.exchange_refresh_token(&rt);
+        if let Some(resource) = &self.config.resource {
+            req = req.add_extra_param("resource", resource);
+        }
+        let resp = req
             .request_async(&http)
             .await
             .map_err(|e| self.map_token_error(e, true))?;

@@ -1,0 +1,258 @@
+//! A real protected MCP server for tests: the official TypeScript SDK's OAuth example
+//! (`@modelcontextprotocol/sdk` 1.32.2, `simpleStreamableHttp.js --oauth`), with its demo
+//! authorization server (dynamic registration, PKCE S256, RFC 8707 resources; no refresh
+//! tokens, no revocation), and a small MCP client speaking streamable HTTP to it.
+//!
+//! Invariants:
+//! - Both servers listen on 127.0.0.1 only (`idp/loopback.mjs` is preloaded) and stop with
+//!   the value.
+//! - In strict mode the authorization server issues tokens only for the exact resource
+//!   `http://localhost:<port>/mcp`, and the MCP server accepts only tokens for it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::{free_port, idp::Idp};
+
+/// The TypeScript SDK's OAuth-protected example server and its authorization server.
+#[derive(Debug)]
+pub struct ExampleServer {
+    _child: Child,
+    port: u16,
+    auth_port: u16,
+}
+
+impl ExampleServer {
+    /// Starts the example; `strict` checks resources and audiences (`--oauth-strict`).
+    ///
+    /// # Errors
+    /// When the node packages are missing (`npm ci --prefix crates/keyfob-testkit/idp`), node
+    /// cannot start, or the server does not listen within 20 s.
+    pub async fn start(strict: bool) -> anyhow::Result<ExampleServer> {
+        let dir = Idp::dir();
+        let script = dir.join(
+            "node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js",
+        );
+        if !script.is_file() {
+            bail!(
+                "the MCP SDK's example server is not installed ({} is missing); run `npm ci \
+                 --prefix crates/keyfob-testkit/idp` (or `cargo xtask test`, which does it)",
+                script.display()
+            );
+        }
+        let (port, auth_port) = (free_port(), free_port());
+        let node = std::env::var_os("KEYFOB_NODE").unwrap_or_else(|| "node".into());
+        let mut cmd = Command::new(&node);
+        cmd.arg("--import")
+            .arg(dir.join("loopback.mjs"))
+            .arg(&script)
+            .arg("--oauth");
+        if strict {
+            cmd.arg("--oauth-strict");
+        }
+        let mut child = cmd
+            .env("MCP_PORT", port.to_string())
+            .env("MCP_AUTH_PORT", auth_port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot run {node:?} for the MCP example server"))?;
+        for (name, pipe) in [
+            (
+                "stdout",
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            ),
+            (
+                "stderr",
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            ),
+        ] {
+            if let Some(pipe) = pipe {
+                tokio::spawn(async move {
+                    let mut lines = BufReader::new(pipe).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        eprintln!("[mcp-example {name}] {line}");
+                    }
+                });
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        for p in [port, auth_port] {
+            while tokio::net::TcpStream::connect(("127.0.0.1", p))
+                .await
+                .is_err()
+            {
+                if let Some(status) = child.try_wait()? {
+                    bail!("the MCP example server exited ({status}) before listening");
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!("the MCP example server did not listen on port {p} within 20 s");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(ExampleServer {
+            _child: child,
+            port,
+            auth_port,
+        })
+    }
+
+    /// The MCP endpoint, `http://localhost:<port>/mcp` (the server accepts `localhost` as its
+    /// host only).
+    pub fn url(&self) -> String {
+        format!("http://localhost:{}/mcp", self.port)
+    }
+
+    /// The authorization server's issuer, `http://localhost:<port>/` (with the slash).
+    pub fn issuer(&self) -> String {
+        format!("http://localhost:{}/", self.auth_port)
+    }
+}
+
+/// A minimal streamable-HTTP MCP client: `initialize`, then calls, each with `token` as bearer.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    session: Option<String>,
+    next_id: u64,
+}
+
+impl Client {
+    /// Connects to `url` with `token` (`initialize` and `notifications/initialized`).
+    ///
+    /// # Errors
+    /// The server's status and body when it refuses.
+    pub async fn connect(url: &str, token: &str) -> anyhow::Result<Client> {
+        let mut c = Client {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            url: url.to_owned(),
+            token: token.to_owned(),
+            session: None,
+            next_id: 1,
+        };
+        c.request(
+            "initialize",
+            serde_json::json!({
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "keyfob-tests", "version": "0"}
+            }),
+        )
+        .await?;
+        c.post(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await?;
+        Ok(c)
+    }
+
+    /// Calls the tool `name` with `arguments`: the result's text content, joined.
+    ///
+    /// # Errors
+    /// A refused request, a JSON-RPC error, or a result without text.
+    pub async fn call_tool(
+        &mut self,
+        name: &str,
+        arguments: serde_json::Value,
+    ) -> anyhow::Result<String> {
+        let result = self
+            .request(
+                "tools/call",
+                serde_json::json!({"name": name, "arguments": arguments}),
+            )
+            .await?;
+        let texts: Vec<&str> = result["content"]
+            .as_array()
+            .context("a tool result has content")?
+            .iter()
+            .filter_map(|c| c["text"].as_str())
+            .collect();
+        Ok(texts.join("\n"))
+    }
+
+    /// Sends a request; its `result`.
+    ///
+    /// # Errors
+    /// A refused request or a JSON-RPC error.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msgs = self
+            .post(
+                serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+            )
+            .await?;
+        let answer = msgs
+            .into_iter()
+            .find(|m| m["id"] == id)
+            .with_context(|| format!("no answer to {method}"))?;
+        if let Some(e) = answer.get("error") {
+            bail!("{method} failed: {e}");
+        }
+        Ok(answer["result"].clone())
+    }
+
+    /// POSTs one message; the messages of the answer (a JSON body or server-sent events).
+    async fn post(&mut self, msg: serde_json::Value) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&msg);
+        if let Some(s) = &self.session {
+            req = req.header("mcp-session-id", s);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        if let Some(s) = resp.headers().get("mcp-session-id") {
+            self.session = Some(s.to_str()?.to_owned());
+        }
+        let sse = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/event-stream"));
+        let body = resp.text().await?;
+        if !status.is_success() {
+            bail!("the MCP server answered {status}: {body}");
+        }
+        if body.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        if !sse {
+            return Ok(vec![serde_json::from_str(&body)?]);
+        }
+        // Events are separated by blank lines; an event may have an id and no data.
+        let mut out = Vec::new();
+        for event in body.split("\n\n") {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            if !data.is_empty() && !data.concat().is_empty() {
+                out.push(serde_json::from_str(&data.join("\n"))?);
+            }
+        }
+        Ok(out)
+    }
+}
