@@ -144,7 +144,8 @@ pub fn chromium() -> anyhow::Result<()> {
     bail!("{CHROMIUM_MISSING}")
 }
 
-/// Installs the test IdP's node packages (oidc-provider) when missing or stale.
+/// Installs the tests' node packages (oidc-provider, the MCP SDK's example server, the MCP
+/// Inspector's CLI, the MCP conformance suite with Node.js 22) when missing or stale.
 ///
 /// # Errors
 /// No node, or npm failing.
@@ -156,17 +157,27 @@ pub fn node_packages(root: &Path) -> anyhow::Result<()> {
             "the tests need Node.js 20 or later for the test OAuth2 server; install it (e.g. `apt-get install nodejs npm`)"
         );
     }
-    let installed = idp.join("node_modules/.package-lock.json");
-    let lock = idp.join("package-lock.json");
-    let stale = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
-        (Ok(i), Ok(l)) => i.modified()? < l.modified()?,
-        _ => true,
-    };
-    if stale {
-        eprintln!("xtask: installing the test IdP's node packages (npm ci)");
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&idp))?;
+    // The test servers and clients (idp/), and the MCP conformance suite with its Node.js 22
+    // (conformance-node/).
+    for dir in [
+        idp.clone(),
+        root.join("crates/keyfob-testkit/conformance-node"),
+    ] {
+        let installed = dir.join("node_modules/.package-lock.json");
+        let lock = dir.join("package-lock.json");
+        let stale = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
+            (Ok(i), Ok(l)) => i.modified()? < l.modified()?,
+            _ => true,
+        };
+        if stale {
+            eprintln!(
+                "xtask: installing the node packages of {} (npm ci)",
+                dir.display()
+            );
+            run(Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&dir))?;
+        }
     }
     Ok(())
 }

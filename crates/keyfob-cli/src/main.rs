@@ -16,6 +16,8 @@ use clap::{Args, Parser, Subcommand};
 use keyfob::{AuthRequest, Engine, ErrorKind, ExposeSecret, Revocation, SessionKey, SignOut};
 use keyfob_callback::identity::{self, Identity, Verdict};
 
+mod proxy;
+
 #[derive(Parser)]
 #[command(
     name = "keyfob",
@@ -70,6 +72,9 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Protected remote MCP servers.
+    #[command(subcommand)]
+    Mcp(McpCommand),
     /// Run the callback server on its own.
     Serve {
         /// Address to bind (default: [server] bind, 127.0.0.1:8975).
@@ -86,6 +91,38 @@ enum Command {
         #[arg(long, value_name = "PEM", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum McpCommand {
+    /// Bridge a stdio MCP client to a protected remote MCP server: give the client
+    /// `keyfob mcp proxy <URL>` as its server command. Logs in when needed (the link on stderr),
+    /// adds the token to every request and refreshes it before it expires; several proxies
+    /// for one server share one login.
+    Proxy(ProxyArgs),
+}
+
+#[derive(Args)]
+struct ProxyArgs {
+    /// The server's URL, or the name of its [mcp.<name>] table.
+    #[arg(value_name = "URL|NAME")]
+    target: String,
+    /// Profile.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Thread.
+    #[arg(long, default_value = "default")]
+    thread: String,
+    /// Do not open a browser for a login; just print the link on stderr.
+    #[arg(long)]
+    no_browser: bool,
+    /// Log in with a code typed on another device, where the server's authorization server
+    /// offers it.
+    #[arg(long, conflicts_with = "no_browser")]
+    device: bool,
+    /// Address for the callback server of a login (default: [server] bind).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
 }
 
 #[derive(Args)]
@@ -145,6 +182,18 @@ struct LoginArgs {
     /// Address for the callback server (default: [server] bind).
     #[arg(long)]
     bind: Option<SocketAddr>,
+    /// Print the link (and a device code) on stderr: stdout belongs to someone else (`mcp proxy`).
+    #[arg(skip)]
+    links_on_stderr: bool,
+}
+
+/// Prints a line a person must see and a script may read: on stdout, unless stdout is taken.
+fn show_line(links_on_stderr: bool, line: &str) {
+    if links_on_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 fn main() -> ExitCode {
@@ -228,7 +277,7 @@ async fn engine_for(
         k.provider = Some(id);
         return Ok(engine);
     }
-    let id = keyfob::mcp::id_for(&config, target)?;
+    let (id, _) = keyfob::mcp::server_of(&config, target)?;
     let engine = keyfob::open(config).await?;
     if engine.catalog().provider(&id).is_err() {
         anyhow::bail!(
@@ -285,6 +334,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
+        Command::Mcp(McpCommand::Proxy(p)) => mcp_proxy(config, p).await,
         Command::Serve {
             bind,
             tls,
@@ -300,6 +350,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve(config, bind).await
         }
     }
+}
+
+/// `keyfob mcp proxy`: discovers the server (reusing its registration), then bridges.
+async fn mcp_proxy(config: Option<&PathBuf>, p: ProxyArgs) -> anyhow::Result<ExitCode> {
+    let (config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+    let (_, url) = keyfob::mcp::server_of(&config, &p.target)?;
+    let (engine, id) = keyfob::open_mcp(config, &p.target).await?;
+    let key = SessionKey::new(&id, &p.thread, &p.profile);
+    let for_login = engine.clone();
+    let login: proxy::Login = Box::new(move |scopes| {
+        let args = LoginArgs {
+            key: KeyArgs {
+                provider: Some(id.clone()),
+                mcp: None,
+                profile: p.profile.clone(),
+                thread: p.thread.clone(),
+            },
+            handler: None,
+            scopes,
+            no_browser: p.no_browser,
+            device: p.device,
+            label_from_identity: false,
+            timeout: None,
+            bind: p.bind,
+            links_on_stderr: true,
+        };
+        let engine = for_login.clone();
+        Box::pin(async move {
+            match login(engine, args).await? {
+                code if code == ExitCode::SUCCESS => Ok(()),
+                _ => anyhow::bail!("the login did not complete"),
+            }
+        })
+    });
+    proxy::run(engine, key, url, login).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(serde::Serialize)]
@@ -490,7 +576,7 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     if device {
         match engine.login(&req.clone().device(true)).await {
             Ok(prompt) => {
-                show_device_prompt(&prompt);
+                show_device_prompt(&prompt, args.links_on_stderr);
                 return finish_login(&engine, &req, prompt, &args, None, interrupted).await;
             }
             Err(e) if !args.device && e.kind() == keyfob::ErrorKind::Unsupported => {
@@ -542,7 +628,7 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     };
     let prompt = engine.login(&req).await?;
     eprintln!("{}:", prompt.message);
-    println!("{}", prompt.url);
+    show_line(args.links_on_stderr, &prompt.url);
     let mut opener = None;
     if !args.no_browser {
         match open_browser(engine.config(), &prompt) {
@@ -725,11 +811,11 @@ fn browser_available() -> bool {
 }
 
 /// Prints the device-login instructions, with a QR code of the URL on a terminal.
-fn show_device_prompt(prompt: &keyfob::Prompt) {
+fn show_device_prompt(prompt: &keyfob::Prompt, links_on_stderr: bool) {
     let code = prompt.user_code.as_deref().unwrap_or("");
     eprintln!("{}.", prompt.message);
-    println!("{}", prompt.url);
-    println!("code: {code}");
+    show_line(links_on_stderr, &prompt.url);
+    show_line(links_on_stderr, &format!("code: {code}"));
     if std::io::stderr().is_terminal() {
         if let Ok(qr) = qrcode::QrCode::new(prompt.url.as_bytes()) {
             let art = qr

@@ -1453,3 +1453,238 @@ async fn mcp_errors_say_what_to_do() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// A `keyfob mcp proxy` child driven as a stdio MCP client drives its server command.
+struct Proxy {
+    child: Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    next_id: u64,
+}
+
+impl Proxy {
+    fn spawn(
+        home: &Home,
+        url: &str,
+    ) -> (
+        Proxy,
+        tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    ) {
+        let mut child = home
+            .cmd(&["mcp", "proxy", url, "--no-browser"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        (
+            Proxy {
+                child,
+                stdin,
+                stdout,
+                next_id: 1,
+            },
+            stderr,
+        )
+    }
+
+    async fn send(&mut self, msg: serde_json::Value) {
+        use tokio::io::AsyncWriteExt;
+        let mut line = msg.to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+    }
+
+    /// Sends a request and returns its answer; every line on stdout must be JSON-RPC.
+    async fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
+        .await;
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let line = self
+                    .stdout
+                    .next_line()
+                    .await
+                    .unwrap()
+                    .expect("the proxy answers");
+                let v: serde_json::Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout carries only JSON-RPC ({e}): {line}"));
+                assert_eq!(v["jsonrpc"], "2.0", "{line}");
+                if v["id"] == id {
+                    return v;
+                }
+            }
+        })
+        .await
+        .expect("an answer within 20 s")
+    }
+
+    /// `initialize`, `notifications/initialized`, then `greet`: the tool's text.
+    async fn greet(&mut self, name: &str) -> String {
+        let init = self
+            .request(
+                "initialize",
+                serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "keyfob-tests", "version": "0"}}),
+            )
+            .await;
+        assert!(init["result"]["serverInfo"].is_object(), "{init}");
+        self.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        let tools = self.request("tools/list", serde_json::json!({})).await;
+        assert!(tools.to_string().contains("\"greet\""), "{tools}");
+        let call = self
+            .request(
+                "tools/call",
+                serde_json::json!({"name": "greet", "arguments": {"name": name}}),
+            )
+            .await;
+        call["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{call}"))
+            .to_owned()
+    }
+
+    /// Closes stdin: the proxy ends the server's session and exits 0.
+    async fn close(self) {
+        drop(self.stdin);
+        let status = tokio::time::timeout(Duration::from_secs(20), {
+            let mut c = self.child;
+            async move { c.wait().await }
+        })
+        .await
+        .expect("the proxy exits at the end of stdin")
+        .unwrap();
+        assert!(status.success(), "{status}");
+    }
+}
+
+/// `keyfob mcp proxy` as a stdio client's server command: with no session it logs in first (the
+/// link on stderr, since stdout carries JSON-RPC only), then bridges initialize, a notification,
+/// tools/list and a tool call, whose answers arrive as server-sent events. A second proxy for
+/// the same server uses the stored login: no link, same tools.
+#[tokio::test]
+async fn mcp_proxy_logs_in_and_bridges_stdio_to_the_server() {
+    let server = ExampleServer::start(true).await.unwrap();
+    let home = Home::new("");
+    let url = server.url();
+    let (mut proxy, mut stderr) = Proxy::spawn(&home, &url);
+    let link = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.starts_with("http") {
+                return line;
+            }
+        }
+        panic!("the proxy printed no login link");
+    })
+    .await
+    .expect("a login link on stderr");
+    let browser = Browser::new();
+    let authorize = browser.open_link(&link).await.unwrap();
+    let callback = browser.redirect_of(&authorize).await.unwrap();
+    assert_eq!(browser.get(&callback).await.unwrap().0.as_u16(), 200);
+    assert_eq!(proxy.greet("proxy").await, "Hello, proxy!");
+    proxy.close().await;
+
+    let (mut again, stderr) = Proxy::spawn(&home, &url);
+    assert_eq!(again.greet("again").await, "Hello, again!");
+    again.close().await;
+    let mut said = Vec::new();
+    let mut stderr = stderr;
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        said.push(line);
+    }
+    assert!(
+        !said.iter().any(|l| l.contains("http")),
+        "the stored login was used: {said:?}"
+    );
+}
+
+/// A stdio MCP client keyfob did not write — the MCP Inspector's CLI (npm, pinned in the
+/// testkit) — with `keyfob mcp proxy` as its server command calls a tool of the protected
+/// server, on the login `login --mcp` stored.
+#[tokio::test]
+async fn mcp_inspector_cli_calls_a_tool_through_the_proxy() {
+    let server = ExampleServer::start(true).await.unwrap();
+    let home = Home::new("");
+    let url = server.url();
+    mcp_login(&home, &url).await;
+    // The inspector starts its server with a minimal environment: the home goes in the config.
+    let config = home.dir.path().join("inspector.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "home = {:?}\n{}",
+            home.data().display().to_string(),
+            std::fs::read_to_string(&home.config).unwrap()
+        ),
+    )
+    .unwrap();
+    let inspector =
+        Idp::dir().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js");
+    let out = Command::new("node")
+        .arg(&inspector)
+        .args([BIN, "--config"])
+        .arg(&config)
+        .args(["mcp", "proxy", &url, "--no-browser"])
+        .args([
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "greet",
+            "--tool-arg",
+            "name=inspector",
+        ])
+        // It imports its own package.json if `../package.json` exists from the working
+        // directory (a check meant for its source tree): run it where that holds.
+        .current_dir(Idp::dir().join("node_modules"))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Hello, inspector!"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The official MCP conformance suite (npm `@modelcontextprotocol/conformance` 0.1.16, pinned)
+/// with `keyfob mcp proxy` as the client: every scenario of the auth, back-compat and draft
+/// client suites passes — discovery variants, CIMD, registration, pre-registration, scope
+/// selection, step-up, the retry limit, the three token endpoint auth methods, the 2025-03-26
+/// fallbacks, a mismatched resource refused, offline access.
+#[tokio::test]
+async fn mcp_conformance_client_suites_pass() {
+    let script = keyfob_testkit::mcp::conformance_client_script();
+    for (suite, scenarios) in [("auth", 14), ("backcompat", 2), ("draft", 3)] {
+        let (verdicts, text) = keyfob_testkit::mcp::conformance_client_suite(
+            suite,
+            &script,
+            &[("KEYFOB_BIN", std::ffi::OsStr::new(BIN))],
+        )
+        .await
+        .unwrap();
+        let failed: Vec<&str> = verdicts
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert!(
+            failed.is_empty() && verdicts.len() == scenarios,
+            "suite {suite}: {} scenarios, failed: {failed:?}\n{text}",
+            verdicts.len()
+        );
+        eprintln!("conformance suite {suite}: {scenarios}/{scenarios} scenarios passed");
+    }
+}

@@ -52,6 +52,10 @@ pub struct McpServer {
     pub client_id: Option<String>,
     /// That client's secret, if it has one.
     pub client_secret: Option<SecretString>,
+    /// Where keyfob's Client ID Metadata Document is published (an https URL with a path):
+    /// the client id at authorization servers that accept such documents, instead of
+    /// registering.
+    pub client_metadata_url: Option<String>,
     /// Scopes asked for besides those the server names.
     pub scopes: Vec<String>,
 }
@@ -403,6 +407,16 @@ impl Config {
                 ));
             }
             endpoint_url(&m.url, &format!("mcp.{name}.url"))?;
+            if let Some(u) = &m.client_metadata_url {
+                let what = format!("mcp.{name}.client_metadata_url");
+                let url = endpoint_url(u, &what)?;
+                if url.scheme() != "https" || url.path().len() < 2 {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("{what} must be an https URL with a path (the document's address)"),
+                    ));
+                }
+            }
         }
         for (id, p) in &self.providers {
             if !crate::spec::is_valid_id(id) {

@@ -116,12 +116,14 @@ fn resolve(config: &Config, target: &str) -> Result<(String, McpServer)> {
     Ok((name_for(target)?, server))
 }
 
-/// The provider id of `target` (a `[mcp.<name>]` name or a URL), without the network.
+/// The provider id and the URL of `target` (a `[mcp.<name>]` name or a URL), without the
+/// network.
 ///
 /// # Errors
 /// [`ErrorKind::Config`] for an unknown name or a bad URL.
-pub fn id_for(config: &Config, target: &str) -> Result<String> {
-    Ok(provider_id(&resolve(config, target)?.0))
+pub fn server_of(config: &Config, target: &str) -> Result<(String, String)> {
+    let (name, server) = resolve(config, target)?;
+    Ok((provider_id(&name), server.url))
 }
 
 /// Resolves `target` — a `[mcp.<name>]` table's name or a server URL — to its server; discovers
@@ -155,6 +157,10 @@ pub async fn prepare(
                 .client_id
                 .as_deref()
                 .is_none_or(|c| is("client_id", c))
+            && (server.client_id.is_some()
+                || server.client_metadata_url.as_deref().is_none_or(|u| {
+                    is("client_id", u) || !found.auth.client_id_metadata_document_supported
+                }))
     });
     let record = match stored {
         Some(s) if fits => s,
@@ -162,8 +168,10 @@ pub async fn prepare(
             if stored.is_some() {
                 forget(store, &id).await?;
             }
-            let registration = match &server.client_id {
-                Some(client_id) => Registration {
+            // A client registered by hand, else the metadata document where the server takes
+            // one, else registration.
+            let registration = match (&server.client_id, &server.client_metadata_url) {
+                (Some(client_id), _) => Registration {
                     client_id: client_id.clone(),
                     auth_method: registration::auth_method(
                         &found.auth,
@@ -171,7 +179,14 @@ pub async fn prepare(
                     ),
                     client_secret: server.client_secret.clone(),
                 },
-                None => registration::register(&http, &found.auth, &redirect_uri, &name).await?,
+                (None, Some(document)) if found.auth.client_id_metadata_document_supported => {
+                    Registration {
+                        client_id: document.clone(),
+                        client_secret: None,
+                        auth_method: "none".into(),
+                    }
+                }
+                _ => registration::register(&http, &found.auth, &redirect_uri, &name).await?,
             };
             let record = record(&id, &found, &registration, &redirect_uri, &server.scopes);
             match store.put(&record, Expect::Absent).await {

