@@ -267,8 +267,13 @@ async fn engine_for(
     config: Option<&PathBuf>,
     k: &mut KeyArgs,
     discover: bool,
+    bind: Option<SocketAddr>,
 ) -> anyhow::Result<Engine> {
-    let (config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+    let (mut config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+    // The redirect URI registered for an MCP server names the callback's port.
+    if let Some(bind) = bind {
+        config.server.bind = bind;
+    }
     let Some(target) = &k.mcp else {
         return Ok(keyfob::open(config).await?);
     };
@@ -300,11 +305,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Providers { json } => providers(&engine(config).await?, json),
         Command::Login(mut args) => {
-            let engine = engine_for(config, &mut args.key, true).await?;
+            let engine = engine_for(config, &mut args.key, true, args.bind).await?;
             login(engine, args).await
         }
         Command::Token(mut k) => {
-            let engine = engine_for(config, &mut k, false).await?;
+            let engine = engine_for(config, &mut k, false, None).await?;
             engine.catalog().provider(k.id())?;
             let creds = engine
                 .credentials(&SessionKey::new(k.id(), &k.thread, &k.profile))
@@ -316,7 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             status(&engine(config).await?, thread.as_deref(), json).await
         }
         Command::Logout(mut args) => {
-            let engine = engine_for(config, &mut args.key, false).await?;
+            let engine = engine_for(config, &mut args.key, false, None).await?;
             logout(&engine, args).await
         }
         Command::Exec {
@@ -354,7 +359,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `keyfob mcp proxy`: discovers the server (reusing its registration), then bridges.
 async fn mcp_proxy(config: Option<&PathBuf>, p: ProxyArgs) -> anyhow::Result<ExitCode> {
-    let (config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+    let (mut config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+    if let Some(bind) = p.bind {
+        config.server.bind = bind;
+    }
     let (_, url) = keyfob::mcp::server_of(&config, &p.target)?;
     let (engine, id) = keyfob::open_mcp(config, &p.target).await?;
     let key = SessionKey::new(&id, &p.thread, &p.profile);
@@ -520,6 +528,11 @@ async fn keyfob_server_at(engine: &Engine, addr: SocketAddr) -> Verdict {
 fn fingerprint(config: &keyfob::Config) -> String {
     use keyfob::crypto::sha256_hex;
     let server = &config.server;
+    // The providers of MCP logins come from the store, not the file: a server started before a
+    // login added one must still be recognised (and is not used for MCP logins; see `login`).
+    let mine = |id: &&String| !id.starts_with("mcp_");
+    let auth: Vec<_> = config.auth.iter().filter(|(id, _)| mine(id)).collect();
+    let providers: Vec<_> = config.providers.iter().filter(|(id, _)| mine(id)).collect();
     let key = config
         .store
         .key
@@ -529,8 +542,8 @@ fn fingerprint(config: &keyfob::Config) -> String {
         "{:?}|{:?}|{key:?}|{:?}|{:?}|{:?}|{:?}|{}",
         config.home(),
         config.store,
-        config.auth,
-        config.providers,
+        auth,
+        providers,
         server.public_base_url,
         server.path_prefix,
         server.https()
@@ -592,6 +605,11 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let server = match keyfob_callback::start(engine.clone(), bind).await {
         Ok(s) => Some(s),
         Err(e) => match keyfob_server_at(&engine, bind).await {
+            // A server knows the MCP servers logged into before it started, and no others.
+            Verdict::Ours if req.provider.starts_with("mcp_") => anyhow::bail!(
+                "this user's keyfob server is listening on {bind}, and it cannot complete logins to \
+                 MCP servers; stop it for this login, or log in with --bind and another free port"
+            ),
             Verdict::Ours => {
                 // Prompts must point at the server that will receive the browser.
                 engine.set_callback_addr(bind);

@@ -190,12 +190,14 @@ impl Shared {
             {
                 req = req.header("mcp-session-id", s);
             }
-            if let Some(p) = self
+            // The version `initialize` settled on; on `initialize` itself, the one it offers.
+            let version = self
                 .protocol
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()
-            {
+                .or_else(|| msg["params"]["protocolVersion"].as_str().map(str::to_owned));
+            if let Some(p) = version {
                 req = req.header("mcp-protocol-version", p);
             }
             let resp = req.send().await.map_err(|e| {

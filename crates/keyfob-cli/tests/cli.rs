@@ -1392,7 +1392,7 @@ async fn mcp_login_discovers_registers_and_the_token_calls_a_tool() {
     let (code, status, _) = home.run(&["status"]).await;
     assert_eq!(code, 0);
     let id = format!(
-        "mcp_localhost_{}_mcp",
+        "mcp_localhost_{}_mcp_",
         url.split(':').nth(2).unwrap().trim_end_matches("/mcp")
     );
     assert!(status.contains(&id), "{status}");
@@ -1446,6 +1446,11 @@ async fn mcp_errors_say_what_to_do() {
             vec!["login", "--no-browser"],
             2,
             "required arguments were not provided",
+        ),
+        (
+            vec!["token", "github", "--thread", "~mcp"],
+            1,
+            "the thread `~mcp` is keyfob's own (MCP client registrations); choose another thread",
         ),
     ] {
         let (got, _, err) = home.run(&args).await;

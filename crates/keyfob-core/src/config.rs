@@ -207,6 +207,14 @@ pub struct ProviderConfig {
     /// RFC 8707 resource indicator sent with every authorization, token and refresh request
     /// (an MCP server's canonical URI).
     pub resource: Option<String>,
+    /// The issuer an authorization response's `iss` must equal exactly, without discovery (set
+    /// for MCP logins from their record; not a config key).
+    #[serde(skip)]
+    pub exact_issuer: Option<String>,
+    /// Whether that issuer names itself in every authorization response (RFC 9207), so that a
+    /// response without `iss` is refused.
+    #[serde(skip)]
+    pub iss_always: bool,
     /// Provider fields such as Salesforce's `domain_url`.
     #[serde(flatten)]
     pub extra: BTreeMap<String, String>,
@@ -230,6 +238,8 @@ impl Default for ProviderConfig {
             verify_url: None,
             device_flow: false,
             resource: None,
+            exact_issuer: None,
+            iss_always: false,
             extra: BTreeMap::new(),
         }
     }

@@ -93,6 +93,21 @@ fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// Refuses the keys of keyfob's own records (the MCP client registrations, thread `~mcp`): they
+/// hold client secrets, not sessions, and no verb reads or writes them.
+pub(crate) fn not_reserved(key: &SessionKey) -> Result<()> {
+    if crate::mcp::is_record(key) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the thread `{}` is keyfob's own (MCP client registrations); choose another thread",
+                crate::mcp::RECORD_THREAD
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Hex SHA-256 of a `state`: what stores key pending flows by.
 pub fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))

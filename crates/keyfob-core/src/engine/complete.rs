@@ -179,7 +179,32 @@ impl Engine {
     /// when the metadata says the server always sends it. Without a configured issuer there is
     /// nothing to compare with, and `iss` is ignored.
     async fn check_iss(&self, provider: &str, iss: Option<&str>) -> Result<()> {
-        let Some(issuer) = self.provider_config(provider).issuer else {
+        let config = self.provider_config(provider);
+        if let Some(issuer) = &config.exact_issuer {
+            // An MCP login: the issuer its metadata was validated against, compared as a
+            // string (2026-07-28: no normalisation at all).
+            return match iss {
+                Some(iss) if iss != issuer => Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "the authorization response comes from the issuer {:?}, but this login \
+                         expects exactly {issuer:?}; nothing was exchanged",
+                        printable(iss)
+                    ),
+                )
+                .with_provider(provider)),
+                None if config.iss_always => Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "the authorization response does not name its issuer, which {issuer} \
+                         says it always does (RFC 9207); nothing was exchanged"
+                    ),
+                )
+                .with_provider(provider)),
+                _ => Ok(()),
+            };
+        }
+        let Some(issuer) = config.issuer else {
             return Ok(());
         };
         let meta = self

@@ -27,6 +27,7 @@ impl Engine {
     /// [`ErrorKind::NoSession`]: crate::ErrorKind::NoSession
     /// [`ErrorKind::ReauthRequired`]: crate::ErrorKind::ReauthRequired
     pub async fn credentials(&self, key: &SessionKey) -> Result<Credentials> {
+        super::not_reserved(key)?;
         let session = match self.inner.store.get(key).await? {
             Some(s) => s,
             None => self

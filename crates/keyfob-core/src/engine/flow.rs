@@ -43,6 +43,7 @@ impl Engine {
     /// # Errors
     /// Unknown provider or handler, missing client config, store and transport failures.
     pub async fn ensure(&self, req: &AuthRequest) -> Result<Ensured> {
+        super::not_reserved(&req.key())?;
         let (provider, handler) = self
             .inner
             .catalog
@@ -107,6 +108,7 @@ impl Engine {
     /// # Errors
     /// As [`Engine::ensure`].
     pub async fn login(&self, req: &AuthRequest) -> Result<Prompt> {
+        super::not_reserved(&req.key())?;
         let (provider, handler) = self
             .inner
             .catalog

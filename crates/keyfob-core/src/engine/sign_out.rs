@@ -65,6 +65,7 @@ impl Engine {
     /// Unknown provider or handler of a stored session, store failures. A failed revocation is
     /// reported in the result, not as an error.
     pub async fn sign_out(&self, key: &SessionKey, opts: SignOut) -> Result<SignedOut> {
+        super::not_reserved(key)?;
         let session = self.inner.store.get(key).await?;
         let revocation = match (&session, opts.revoke) {
             (None, _) => Revocation::NoSession,
@@ -116,6 +117,7 @@ impl Engine {
     /// # Errors
     /// Store failures.
     pub async fn logout(&self, key: &SessionKey) -> Result<bool> {
+        super::not_reserved(key)?;
         if let Some(p) = self.inner.store.pending_for(key).await? {
             self.inner.store.delete_pending(&p.state_hash).await?;
         }
