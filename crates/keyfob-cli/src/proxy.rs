@@ -120,16 +120,19 @@ impl Shared {
         }
     }
 
-    /// Logs in again (asking for `scopes` too) unless another task already replaced `refused`
-    /// while this one waited.
+    /// Logs in again, asking for `scopes` besides the granted ones (a step-up: 2026-07-28 asks
+    /// for the union). Without more scopes, a token other than `refused` that another task got
+    /// while this one waited is used instead.
     async fn relogin(&self, refused: Option<&str>, scopes: Vec<String>) -> anyhow::Result<String> {
         let _one = self.logging_in.lock().await;
-        if let Ok(c) = self.engine.credentials(&self.key).await {
-            if refused.is_none_or(|r| r != c.access_token()) {
-                return Ok(c.access_token().to_owned());
+        if scopes.is_empty() {
+            if let Ok(c) = self.engine.credentials(&self.key).await {
+                if refused.is_none_or(|r| r != c.access_token()) {
+                    return Ok(c.access_token().to_owned());
+                }
             }
+            eprintln!("keyfob: the MCP server {} needs a login.", self.url);
         }
-        eprintln!("keyfob: the MCP server {} needs a login.", self.url);
         (self.login)(scopes).await?;
         Ok(self
             .engine
@@ -227,7 +230,7 @@ impl Shared {
                     stepped_up = true;
                     eprintln!("keyfob: the MCP server asks for more scopes ({scope}).");
                     let scopes = scope.split_whitespace().map(str::to_owned).collect();
-                    token = self.step_up(scopes).await?;
+                    token = self.relogin(None, scopes).await?;
                     continue;
                 }
             }
@@ -268,18 +271,6 @@ impl Shared {
                 self.deliver(v, msg).await
             };
         }
-    }
-
-    /// A login asking for the granted scopes and `scopes` (2026-07-28: the union).
-    async fn step_up(&self, scopes: Vec<String>) -> anyhow::Result<String> {
-        let _one = self.logging_in.lock().await;
-        (self.login)(scopes).await?;
-        Ok(self
-            .engine
-            .credentials(&self.key)
-            .await?
-            .access_token()
-            .to_owned())
     }
 
     /// Relays server-sent events as they arrive: each event's data is one message.
