@@ -70,6 +70,7 @@ async fn setup(ttl: u64, extra_config: &str) -> Setup {
         ],
         access_token_ttl_secs: ttl,
         extra_scopes: vec!["repo".into(), "read:user".into()],
+        mcp_resource: None,
     })
     .await
     .expect("the test IdP starts (run `npm ci --prefix crates/keyfob-testkit/idp`)");

@@ -1400,6 +1400,7 @@ async fn tls_serves_the_token_page_and_the_oauth2_callback() {
         )],
         access_token_ttl_secs: 3600,
         extra_scopes: vec![],
+        mcp_resource: None,
     })
     .await
     .expect("the test IdP starts (run `npm ci --prefix crates/keyfob-testkit/idp`)");

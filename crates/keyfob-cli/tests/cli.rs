@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use keyfob_testkit::mcp::{Client as McpClient, ExampleServer};
+use keyfob_testkit::mcp::{
+    Client as McpClient, ExampleServer, ResourceServer, StderrLines, StdioClient,
+};
 use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, free_port, query_param, state_of};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -101,6 +103,7 @@ async fn testidp_home(ttl: u64, provider: &str) -> (Idp, Home) {
         )],
         access_token_ttl_secs: ttl,
         extra_scopes: vec![],
+        mcp_resource: None,
     })
     .await
     .unwrap();
@@ -737,6 +740,7 @@ mod redis_server {
             )],
             access_token_ttl_secs: 60,
             extra_scopes: vec![],
+            mcp_resource: None,
         })
         .await
         .unwrap();
@@ -1610,6 +1614,138 @@ async fn mcp_proxy_logs_in_and_bridges_stdio_to_the_server() {
         !said.iter().any(|l| l.contains("http")),
         "the stored login was used: {said:?}"
     );
+}
+
+/// The first line starting with `http` a child writes to stderr (within 30 s).
+async fn link_on(stderr: &mut StderrLines) -> String {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.starts_with("http") {
+                return line;
+            }
+        }
+        panic!("no login link on stderr");
+    })
+    .await
+    .expect("a login link on stderr")
+}
+
+/// The user opens a login link, logs in and approves at the test authorization server, and
+/// lands on keyfob's callback.
+async fn approve_link(link: &str) {
+    let browser = Browser::new();
+    let authorize = browser.open_link(link).await.unwrap();
+    let callback = browser.approve(&authorize).await.unwrap();
+    let (status, page) = browser.get(&callback).await.unwrap();
+    assert_eq!(status.as_u16(), 200, "{page}");
+}
+
+/// The TypeScript SDK's stdio client with `keyfob mcp proxy <url>` as its server command.
+fn sdk_client_through_proxy(home: &Home, url: &str) -> (StdioClient, StderrLines) {
+    StdioClient::spawn(
+        Path::new(BIN),
+        &["mcp", "proxy", url, "--no-browser"],
+        &[
+            ("KEYFOB_HOME", home.data().as_os_str()),
+            ("KEYFOB_CONFIG", home.config.as_os_str()),
+        ],
+    )
+    .unwrap()
+}
+
+/// `keyfob mcp proxy` in front of an MCP server behind a real authorization server
+/// (oidc-provider with dynamic registration, resource indicators, rotating refresh tokens and
+/// JWT access tokens for that server), driven by the TypeScript SDK's stdio client: the login
+/// link on stderr, tool calls on the token; two proxies of one home whose token is due send one
+/// refresh between them and both calls go on; once the user revokes the grant and the token has
+/// expired, the next call prints a new login link and completes after the login, and the other
+/// proxy goes on with that login without asking.
+#[tokio::test]
+async fn mcp_proxies_share_one_refresh_and_log_in_again_when_the_grant_is_revoked() {
+    // Tokens live 8 s and are refreshed once less than 5 s are left: due after 3 s.
+    let (idp, server) = ResourceServer::start(8).await.unwrap();
+    let home = Home::new("[session]\nrefresh_margin_secs = 5\n");
+    let url = server.url();
+
+    let (mut a, mut a_err) = sdk_client_through_proxy(&home, url);
+    approve_link(&link_on(&mut a_err).await).await;
+    a.ready().await.unwrap();
+    let me = a.call("whoami", serde_json::json!({})).await.unwrap();
+    assert_eq!(me, "user-1 mcp:tools");
+    let (mut b, _b_err) = sdk_client_through_proxy(&home, url);
+    b.ready().await.unwrap();
+    let hello = b
+        .call("greet", serde_json::json!({"name": "b"}))
+        .await
+        .unwrap();
+    assert_eq!(hello, "Hello, b!");
+
+    idp.reset_stats().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (ra, rb) = tokio::join!(
+        a.call("greet", serde_json::json!({"name": "a"})),
+        b.call("greet", serde_json::json!({"name": "b"}))
+    );
+    assert_eq!(
+        (ra.unwrap(), rb.unwrap()),
+        ("Hello, a!".into(), "Hello, b!".into())
+    );
+    let stats = idp.stats().await;
+    assert_eq!(stats.token("refresh_token"), 1, "{stats:?}");
+    assert_eq!(stats.token_requests_total, 1, "{stats:?}");
+
+    assert!(idp.revoke_grants().await >= 1);
+    // Past the refreshed token's expiry: the refresh is refused, a new login is the way on.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let (again, ()) = tokio::join!(a.call("whoami", serde_json::json!({})), async {
+        approve_link(&link_on(&mut a_err).await).await;
+    });
+    assert_eq!(again.unwrap(), "user-1 mcp:tools");
+    let hello = tokio::time::timeout(
+        Duration::from_secs(20),
+        b.call("greet", serde_json::json!({"name": "b"})),
+    )
+    .await
+    .expect("the other proxy uses the new login without asking");
+    assert_eq!(hello.unwrap(), "Hello, b!");
+    assert_eq!(idp.stats().await.token("authorization_code"), 1);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+/// `login --mcp --device` on a machine without a browser: keyfob registers with the device
+/// grant where the authorization server offers it, the user approves the code elsewhere, the
+/// token calls a tool; `status` lists the login and `logout --mcp` revokes it at the server.
+#[tokio::test]
+async fn mcp_device_login_and_revoking_logout() {
+    let (idp, server) = ResourceServer::start(3600).await.unwrap();
+    let home = Home::new("");
+    let url = server.url();
+    let (child, link, code) =
+        start_device_login(home.cmd(&["login", "--mcp", url, "--device"])).await;
+    assert!(link.starts_with(idp.issuer()), "{link}");
+    assert!(code.starts_with("code: "), "{code}");
+    Browser::new().approve_device(&link).await.unwrap();
+    let (status, stderr) = finish(child).await;
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(idp.stats().await.token("authorization_code"), 0);
+
+    let (code, token, err) = home.run(&["token", "--mcp", url]).await;
+    assert_eq!(code, 0, "{err}");
+    let mut mcp = McpClient::connect(url, token.trim()).await.unwrap();
+    let me = mcp
+        .call_tool("whoami", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(me, "user-1 mcp:tools");
+    let (_, status, _) = home.run(&["status"]).await;
+    assert!(status.contains("mcp_127_0_0_1_"), "{status}");
+
+    let (code, _, err) = home.run(&["logout", "--mcp", url]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(idp.stats().await.revocation_requests >= 1);
+    let (_, status, _) = home.run(&["status", "--json"]).await;
+    assert_eq!(status.trim(), "[]");
 }
 
 /// A stdio MCP client keyfob did not write — the MCP Inspector's CLI (npm, pinned in the

@@ -4,7 +4,10 @@
 // Usage: node server.mjs ['<config json>']   (or the config in $KEYFOB_IDP_CONFIG)
 // Config: { "port": 0, "clients": [{ "client_id", "client_secret", "redirect_uris": [...],
 //           "token_endpoint_auth_method": "client_secret_basic" | "client_secret_post" }],
-//           "access_token_ttl": 3600, "scopes": ["repo", ...] }
+//           "access_token_ttl": 3600, "scopes": ["repo", ...],
+//           "mcp_resource": "http://127.0.0.1:<port>/mcp" }
+// With `mcp_resource`, it is that MCP server's authorization server: open dynamic registration
+// (RFC 7591), and access tokens for that resource (RFC 8707) as JWTs with scope `mcp:tools`.
 // Once ready it prints exactly one line to stdout: KEYFOB_IDP_LISTENING http://127.0.0.1:<port>
 
 import * as crypto from 'node:crypto';
@@ -38,7 +41,10 @@ const signingKey = {
   kid: 'keyfob-testkit',
 };
 
-const stats = { token_requests: {}, token_requests_total: 0 };
+const stats = { token_requests: {}, token_requests_total: 0, revocation_requests: 0 };
+// Every grant, so that `POST /__revoke_grants` can end them all (as a user revoking access).
+const grants = new Set();
+const mcpResource = config.mcp_resource ?? undefined;
 
 // The issuer URL contains the port, so listen first, then build the provider.
 const server = http.createServer();
@@ -48,6 +54,8 @@ const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
   clients,
+  // Clients that register themselves sign nothing with RS256: we only have an EC key.
+  clientDefaults: { id_token_signed_response_alg: 'ES256' },
   jwks: { keys: [signingKey] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   // Scopes not listed here are silently dropped from grants, so the test's extra
@@ -68,6 +76,24 @@ const provider = new Provider(issuer, {
   // (and replaying it revokes the whole grant).
   rotateRefreshToken: true,
   features: {
+    registration: { enabled: mcpResource !== undefined },
+    resourceIndicators: {
+      enabled: true,
+      // A refresh without `resource` stays with the resource the grant was for.
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, indicator) => {
+        if (mcpResource === undefined || indicator !== mcpResource) {
+          throw new errors.InvalidTarget(`unknown resource ${indicator}`);
+        }
+        return {
+          scope: 'mcp:tools',
+          audience: mcpResource,
+          accessTokenTTL: config.access_token_ttl ?? 3600,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES256' } },
+        };
+      },
+    },
     devInteractions: { enabled: false }, // we serve /interaction/:uid ourselves
     // Clients may revoke and introspect only their own tokens.
     revocation: {
@@ -122,10 +148,13 @@ ${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`);
   },
 });
 
+provider.on('grant.saved', (grant) => grants.add(grant.jti));
+
 const clientAuthPaths = new Set(
   ['token', 'revocation', 'introspection', 'device_authorization'].map((n) => provider.pathFor(n)),
 );
 const tokenPath = provider.pathFor('token');
+const revocationPath = provider.pathFor('revocation');
 
 // Runs before oidc-provider's own routing (provider.use inserts ahead of it).
 provider.use(async (ctx, next) => {
@@ -146,6 +175,7 @@ provider.use(async (ctx, next) => {
     stats.token_requests[gt] = (stats.token_requests[gt] ?? 0) + 1;
     stats.token_requests_total += 1;
   }
+  if (ctx.path === revocationPath) stats.revocation_requests += 1;
 
   const mismatch = await authMethodMismatch(ctx, form);
   if (mismatch) {
@@ -258,7 +288,20 @@ server.on('request', async (req, res) => {
     if (pathname === '/__stats/reset' && req.method === 'POST') {
       stats.token_requests = {};
       stats.token_requests_total = 0;
+      stats.revocation_requests = 0;
       return send(res, 200, 'application/json', JSON.stringify(stats));
+    }
+    if (pathname === '/__revoke_grants' && req.method === 'POST') {
+      let revoked = 0;
+      for (const id of grants) {
+        const grant = await provider.Grant.find(id);
+        if (grant) {
+          await grant.destroy();
+          revoked += 1;
+        }
+      }
+      grants.clear();
+      return send(res, 200, 'application/json', JSON.stringify({ revoked }));
     }
     const m = /^\/interaction\/([^/]+)(?:\/(approve|deny))?$/.exec(pathname);
     if (m && req.method === 'GET') {

@@ -72,15 +72,20 @@ pub struct IdpOptions {
     /// Scopes accepted beyond `openid` and `offline_access`, e.g. `repo`,
     /// `read:user`. Scopes not listed are silently left out of grants.
     pub extra_scopes: Vec<String>,
+    /// An MCP server's URL (`http://127.0.0.1:<port>/mcp`): the server then opens dynamic
+    /// registration (RFC 7591) and issues JWT access tokens with scope `mcp:tools` for that
+    /// resource (RFC 8707). See [`crate::mcp::ResourceServer`].
+    pub mcp_resource: Option<String>,
 }
 
 impl Default for IdpOptions {
-    /// No clients, one-hour access tokens, no extra scopes.
+    /// No clients, one-hour access tokens, no extra scopes, no MCP resource.
     fn default() -> Self {
         Self {
             clients: Vec::new(),
             access_token_ttl_secs: 3600,
             extra_scopes: Vec::new(),
+            mcp_resource: None,
         }
     }
 }
@@ -93,6 +98,9 @@ pub struct Stats {
     pub token_requests: BTreeMap<String, u64>,
     /// All POSTs to the token endpoint.
     pub token_requests_total: u64,
+    /// All POSTs to the revocation endpoint (RFC 7009), rejected ones included.
+    #[serde(default)]
+    pub revocation_requests: u64,
 }
 
 impl Stats {
@@ -161,6 +169,7 @@ impl Idp {
             "port": 0,
             "access_token_ttl": opts.access_token_ttl_secs,
             "scopes": opts.extra_scopes,
+            "mcp_resource": opts.mcp_resource,
             "clients": opts.clients.iter().map(|c| serde_json::json!({
                 "client_id": c.client_id,
                 "client_secret": c.client_secret,
@@ -319,6 +328,29 @@ impl Idp {
         }
         .await;
         result.unwrap_or_else(|e| panic!("GET {url}: {e}; IdP stderr:\n{}", self.logs()))
+    }
+
+    /// Ends every grant made so far, as a user revoking the client's access: their refresh
+    /// tokens are refused from now on (`invalid_grant`). Access tokens already issued as JWTs
+    /// stay valid until they expire. The number of grants ended.
+    ///
+    /// # Panics
+    ///
+    /// If the IdP cannot be reached (a broken fixture).
+    pub async fn revoke_grants(&self) -> u64 {
+        let url = format!("{}/__revoke_grants", self.issuer());
+        let result: reqwest::Result<serde_json::Value> = async {
+            self.http
+                .post(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        }
+        .await;
+        let v = result.unwrap_or_else(|e| panic!("POST {url}: {e}; IdP stderr:\n{}", self.logs()));
+        v["revoked"].as_u64().unwrap_or(0)
     }
 
     /// Sets all request counters to zero.

@@ -122,6 +122,202 @@ impl ExampleServer {
     }
 }
 
+/// A protected MCP server built from the TypeScript SDK's parts (`idp/mcp-resource.mjs`)
+/// behind the test authorization server ([`Idp`], oidc-provider): dynamic registration,
+/// RFC 8707 resources, rotating refresh tokens, device flow, revocation. Its access tokens are
+/// JWTs checked for signature, issuer, audience and expiry. Tools: `whoami` (`<subject>
+/// <scopes>`) and `greet`.
+#[derive(Debug)]
+pub struct ResourceServer {
+    _child: Child,
+    _stdin: tokio::process::ChildStdin,
+    url: String,
+}
+
+impl ResourceServer {
+    /// Starts the authorization server (access tokens living `access_token_ttl_secs`) and the
+    /// MCP server in front of it, both on 127.0.0.1.
+    ///
+    /// # Errors
+    /// When the node packages are missing, or either server does not start.
+    pub async fn start(access_token_ttl_secs: u64) -> anyhow::Result<(Idp, ResourceServer)> {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let idp = Idp::start(crate::IdpOptions {
+            access_token_ttl_secs,
+            mcp_resource: Some(url.clone()),
+            ..crate::IdpOptions::default()
+        })
+        .await?;
+        let node = std::env::var_os("KEYFOB_NODE").unwrap_or_else(|| "node".into());
+        let config = serde_json::json!({"port": port, "issuer": idp.issuer()});
+        let mut child = Command::new(&node)
+            .arg("mcp-resource.mjs")
+            .arg(config.to_string())
+            .current_dir(Idp::dir())
+            .env("KEYFOB_IDP_EXIT_ON_STDIN_EOF", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot run {node:?} for the MCP resource server"))?;
+        let stdin = child.stdin.take().context("node stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("node stdout")?).lines();
+        let mut stderr = BufReader::new(child.stderr.take().context("node stderr")?).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                eprintln!("[mcp-resource] {line}");
+            }
+        });
+        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = stdout.next_line().await? {
+                if line.starts_with("KEYFOB_MCP_LISTENING ") {
+                    return Ok(true);
+                }
+                eprintln!("[mcp-resource] {line}");
+            }
+            Ok::<_, std::io::Error>(false)
+        })
+        .await;
+        match ready {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => bail!("the MCP resource server exited before listening"),
+            Ok(Err(e)) => bail!("reading the MCP resource server's stdout: {e}"),
+            Err(_) => bail!("the MCP resource server did not listen within 20 s"),
+        }
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stdout.next_line().await {
+                eprintln!("[mcp-resource] {line}");
+            }
+        });
+        Ok((
+            idp,
+            ResourceServer {
+                _child: child,
+                _stdin: stdin,
+                url,
+            },
+        ))
+    }
+
+    /// The MCP endpoint, `http://127.0.0.1:<port>/mcp` (also the RFC 8707 resource).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A real stdio MCP client (the TypeScript SDK's `Client` over `StdioClientTransport`,
+/// `idp/mcp-stdio-client.mjs`) that launches a server command, as desktop MCP clients do.
+/// The server's stderr is handed to the test as lines.
+#[derive(Debug)]
+pub struct StdioClient {
+    child: Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    next_id: u64,
+}
+
+/// Lines a child writes to stderr.
+pub type StderrLines = tokio::io::Lines<BufReader<tokio::process::ChildStderr>>;
+
+impl StdioClient {
+    /// Starts the client, which launches `command` with `args` and `envs` (added to this
+    /// process's environment) and connects (`initialize`); see [`StdioClient::ready`].
+    ///
+    /// # Errors
+    /// When node cannot start.
+    pub fn spawn(
+        command: &std::path::Path,
+        args: &[&str],
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<(StdioClient, StderrLines)> {
+        let node = std::env::var_os("KEYFOB_NODE").unwrap_or_else(|| "node".into());
+        let mut child = Command::new(&node)
+            .arg(Idp::dir().join("mcp-stdio-client.mjs"))
+            .arg(command)
+            .args(args)
+            .envs(envs.iter().map(|&(k, v)| (k, v)))
+            .current_dir(Idp::dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot run {node:?} for the stdio MCP client"))?;
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().context("node stdout")?).lines();
+        let stderr = BufReader::new(child.stderr.take().context("node stderr")?).lines();
+        Ok((
+            StdioClient {
+                child,
+                stdin,
+                stdout,
+                next_id: 1,
+            },
+            stderr,
+        ))
+    }
+
+    /// Waits until the client has connected (at most 120 s: a login may come first).
+    ///
+    /// # Errors
+    /// The client's reason when `initialize` failed, or no answer in time.
+    pub async fn ready(&mut self) -> anyhow::Result<()> {
+        let v = self.next(Duration::from_secs(120)).await?;
+        if v["ready"] != true {
+            bail!("the stdio MCP client could not connect: {v}");
+        }
+        Ok(())
+    }
+
+    /// Calls `tool`: the text of its result.
+    ///
+    /// # Errors
+    /// The tool's or the connection's error, or no answer within 120 s.
+    pub async fn call(
+        &mut self,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> anyhow::Result<String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line = serde_json::json!({"id": id, "tool": tool, "arguments": arguments});
+        let stdin = self.stdin.as_mut().context("the client was closed")?;
+        tokio::io::AsyncWriteExt::write_all(stdin, format!("{line}\n").as_bytes()).await?;
+        let v = self.next(Duration::from_secs(120)).await?;
+        anyhow::ensure!(v["id"] == id, "an answer to another call: {v}");
+        match v["text"].as_str() {
+            Some(t) => Ok(t.to_owned()),
+            None => bail!("{tool} failed: {}", v["error"]),
+        }
+    }
+
+    /// Ends the session (the client closes the server's stdin) and waits for the client.
+    ///
+    /// # Errors
+    /// When the client does not exit within 20 s or fails.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .context("the stdio MCP client did not exit")??;
+        anyhow::ensure!(
+            status.success(),
+            "the stdio MCP client exited with {status}"
+        );
+        Ok(())
+    }
+
+    async fn next(&mut self, within: Duration) -> anyhow::Result<serde_json::Value> {
+        let line = tokio::time::timeout(within, self.stdout.next_line())
+            .await
+            .context("the stdio MCP client did not answer in time")??
+            .context("the stdio MCP client exited")?;
+        serde_json::from_str(&line).with_context(|| format!("not JSON: {line}"))
+    }
+}
+
 /// A minimal streamable-HTTP MCP client: `initialize`, then calls, each with `token` as bearer.
 #[derive(Debug)]
 pub struct Client {

@@ -40,6 +40,7 @@ async fn start() -> Fixture {
         ],
         access_token_ttl_secs: TTL,
         extra_scopes: vec!["repo".into(), "read:user".into(), "channels:read".into()],
+        mcp_resource: None,
     })
     .await
     .expect("start the IdP");

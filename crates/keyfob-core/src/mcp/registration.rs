@@ -37,6 +37,9 @@ impl std::fmt::Debug for Registration {
     }
 }
 
+/// RFC 8628's grant type.
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 #[derive(Deserialize)]
 struct Registered {
     client_id: String,
@@ -81,10 +84,15 @@ pub(super) async fn register(
             ),
         ));
     };
+    // The device grant too where the server offers it: a headless login needs it (RFC 8628).
+    let mut grant_types = vec!["authorization_code", "refresh_token"];
+    if auth.device_authorization_endpoint.is_some() {
+        grant_types.push(DEVICE_CODE_GRANT);
+    }
     let body = serde_json::json!({
         "client_name": "keyfob",
         "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": grant_types,
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
         "application_type": "native",

@@ -38,6 +38,7 @@ async fn idp_engine(ttl: u64) -> (Idp, Engine) {
         )],
         access_token_ttl_secs: ttl,
         extra_scopes: vec![],
+        mcp_resource: None,
     })
     .await
     .expect("IdP starts");

@@ -1,0 +1,47 @@
+// A real stdio MCP client for tests: the MCP TypeScript SDK's Client over its
+// StdioClientTransport, which launches the server command given as arguments (with this
+// process's environment; the server's stderr goes to ours). Driven by JSON lines:
+//
+//   stdin:  {"id": 1, "tool": "whoami", "arguments": {}}
+//   stdout: {"ready": true}                       once `initialize` succeeded (first line)
+//           {"id": 1, "text": "<the result's text content>"}   or   {"id": 1, "error": "..."}
+//
+// Calls run concurrently. At the end of stdin the client closes the connection and exits.
+//
+// Usage: node mcp-stdio-client.mjs <command> [args...]
+
+import * as readline from 'node:readline';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const [command, ...args] = process.argv.slice(2);
+const say = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`);
+
+const client = new Client({ name: 'keyfob-testkit-stdio', version: '1.0.0' });
+const transport = new StdioClientTransport({ command, args, env: process.env, stderr: 'inherit' });
+try {
+  // A login in a browser may come first: give it time.
+  await client.connect(transport, { timeout: 120_000 });
+} catch (err) {
+  say({ ready: false, error: String(err?.message ?? err) });
+  process.exit(1);
+}
+say({ ready: true });
+
+const pending = [];
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  const { id, tool, arguments: toolArgs } = JSON.parse(line);
+  pending.push(
+    client.callTool({ name: tool, arguments: toolArgs ?? {} }, undefined, { timeout: 120_000 })
+      .then((result) => {
+        const text = (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text);
+        say(result.isError ? { id, error: text.join('\n') } : { id, text: text.join('\n') });
+      })
+      .catch((err) => say({ id, error: String(err?.message ?? err) })),
+  );
+}
+await Promise.all(pending);
+await client.close();
+process.exit(0);
