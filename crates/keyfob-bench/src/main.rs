@@ -7,6 +7,11 @@
 //! cargo run --release -p keyfob-bench -- --json --quick      # seconds, for a smoke check
 //! cargo run --release -p keyfob-bench -- --scenario refresh_c100
 //! ```
+//!
+//! `mcp_call_proxy` runs the `keyfob` binary built next to this one (`cargo build --release
+//! -p keyfob-cli`) and the testkit's node servers (`cargo xtask test` installs them).
+
+mod mcp_proxy;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +41,8 @@ const SCENARIOS: &[&str] = &[
     "memory_per_finished_flow",
     "wrk_health",
     "wrk_token_page",
+    "mcp_call_direct",
+    "mcp_call_proxy",
 ];
 
 /// Every heap allocation goes through this counter, so the memory scenarios can read the bytes
@@ -991,6 +998,9 @@ fn main() -> std::process::ExitCode {
         }
         if want("wrk_token_page") {
             wrk(&opts, "wrk_token_page", wrk_secs).await;
+        }
+        if want("mcp_call_direct") || want("mcp_call_proxy") {
+            mcp_proxy::mcp_proxy(&opts, if opts.quick { 200 } else { 2_000 }).await;
         }
     });
     drop(rt);

@@ -151,17 +151,25 @@ async fn start_device_login(cmd: Command) -> (Child, String, String) {
 
 /// [`start_login`] for a command set up by the caller (its environment, say).
 async fn start_login_in(cmd: Command) -> (Child, String) {
-    let (child, mut lines) = spawn_piped(cmd);
+    let (mut child, mut lines) = spawn_piped(cmd);
     let url = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if line.starts_with("http") {
-                return line;
+                return Some(line);
             }
         }
-        panic!("login printed no URL");
+        None
     })
     .await
     .expect("login prints its URL");
+    let Some(url) = url else {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            use tokio::io::AsyncReadExt;
+            let _ = pipe.read_to_string(&mut stderr).await;
+        }
+        panic!("login printed no URL; its stderr:\n{stderr}");
+    };
     (child, url)
 }
 

@@ -60,7 +60,9 @@ const provider = new Provider(issuer, {
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   // Scopes not listed here are silently dropped from grants, so the test's extra
   // (non-OIDC) scopes such as `repo` must be declared to end up in tokens.
-  scopes: ['openid', 'offline_access', ...(config.scopes ?? [])],
+  // An MCP resource's scope is listed too: clients may name it when they register.
+  scopes: ['openid', 'offline_access', ...(config.scopes ?? []),
+    ...(mcpResource === undefined ? [] : ['mcp:tools'])],
   // Authorization code flow only (no implicit / hybrid response types).
   responseTypes: ['code'],
   // PKCE for every client, not only public ones; oidc-provider v9 supports S256 only.

@@ -68,18 +68,39 @@ pub async fn open_prompt(engine: &keyfob_core::Engine, prompt: &keyfob_core::Pro
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.
 ///
 /// Tests need the callback port before starting the [`Idp`], since redirect
-/// URIs are registered exactly. Another process may grab the port between this
-/// call and its use; on a test machine that is rare enough.
+/// URIs are registered exactly. Ports come from below the kernel's ephemeral
+/// range, so no outgoing connection of this machine holds one by chance, and
+/// each process walks its own sequence from a start derived from its pid, so
+/// two tests of one process never get the same port. Another process may still
+/// bind the port before its use; on a test machine that is rare enough.
 ///
 /// # Panics
 ///
-/// If no port can be bound on 127.0.0.1.
+/// If no port of the range can be bound on 127.0.0.1.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
-    listener
-        .local_addr()
-        .expect("local_addr of a bound listener")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Linux's default ephemeral range starts at 32768; read the real one where it exists.
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral > 12_000 {
+        (10_000, ephemeral)
+    } else {
+        (ephemeral.max(1024), 65_536)
+    };
+    let span = high - low;
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = low + (start + n) % span;
+        let port = u16::try_from(port).expect("a port number");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 between {low} and {high}")
 }
 
 /// The first value of query parameter `name` in `url` (a login link's `state`, a callback's

@@ -23,6 +23,7 @@
 //! | `store-sqlite` | the embedded encrypted store | yes |
 //! | `store-redis` | the shared Redis store, for several instances | no |
 //! | `all-stores` | every store | no |
+//! | `rmcp` | `keyfob::rmcp`: the official Rust MCP SDK's credential and state stores on keyfob's stores (Rust 1.88) | no |
 //!
 //! A provider whose feature is off is reported by name with the feature that enables it.
 //!
@@ -50,6 +51,8 @@ pub use keyfob_core::{
 };
 pub use keyfob_core::{config, crypto, mcp, now, registry, spec, store};
 pub use keyfob_macros::tool;
+#[cfg(feature = "rmcp")]
+pub use keyfob_rmcp as rmcp;
 #[cfg(feature = "store-redis")]
 pub use keyfob_store_redis as store_redis;
 #[cfg(feature = "store-sqlite")]
