@@ -607,9 +607,9 @@ mod redis_server {
     use super::*;
 
     /// Every command BENCHMARKS.md names runs and does what it says, as a reader would type it,
-    /// with two changes to keep the suite short: keyfob-bench is the debug build (the release
-    /// build alone would take minutes), and it and the scripts run with `--quick`, each distinct
-    /// command once. Each bench line is a measurement
+    /// with two changes to keep the suite short: keyfob-bench and what `cargo build` names are
+    /// debug builds (the release build alone would take minutes), and the bench and the scripts
+    /// run with `--quick`, each distinct command once. Each bench line is a measurement
     /// (no `skipped`, no `error`), every scenario in the document's tables is one the binary
     /// runs, and a `cargo test` command builds and selects at least one test.
     #[test]
@@ -623,7 +623,8 @@ mod redis_server {
             .filter_map(|l| l.split('`').next())
             .collect();
         assert!(!table.is_empty(), "BENCHMARKS.md has no figures table");
-        cargo(&root, &["build", "-p", "keyfob-bench"]);
+        // The MCP scenarios run the `keyfob` beside the bench.
+        cargo(&root, &["build", "-p", "keyfob-bench", "-p", "keyfob-cli"]);
         let bench = target_dir().join("debug/keyfob-bench");
         let bench_prefix = "cargo run --release -p keyfob-bench -- ";
         let mut ran: Vec<String> = Vec::new();
@@ -678,6 +679,13 @@ mod redis_server {
                     text(&out.stdout),
                     text(&out.stderr)
                 );
+            } else if let Some(args) = command.strip_prefix("cargo build ") {
+                // The debug build, next to the debug bench it serves (`mcp_call_proxy` runs the
+                // `keyfob` beside it).
+                let args: Vec<&str> = std::iter::once("build")
+                    .chain(args.split_whitespace().filter(|a| *a != "--release"))
+                    .collect();
+                cargo(&root, &args);
             } else if let Some(args) = command.strip_prefix("cargo test ") {
                 // The tests themselves run in the workspace suite; here the command must build
                 // and its filter must select tests (`--list` names them without running them).

@@ -185,6 +185,9 @@ struct LoginArgs {
     /// Print the link (and a device code) on stderr: stdout belongs to someone else (`mcp proxy`).
     #[arg(skip)]
     links_on_stderr: bool,
+    /// Also hands the link and its message to this (`mcp proxy`: a URL elicitation).
+    #[arg(skip)]
+    on_link: Option<proxy::LinkSink>,
 }
 
 /// Prints a line a person must see and a script may read: on stdout, unless stdout is taken.
@@ -367,7 +370,7 @@ async fn mcp_proxy(config: Option<&PathBuf>, p: ProxyArgs) -> anyhow::Result<Exi
     let (engine, id) = keyfob::open_mcp(config, &p.target).await?;
     let key = SessionKey::new(&id, &p.thread, &p.profile);
     let for_login = engine.clone();
-    let login: proxy::Login = Box::new(move |scopes| {
+    let login: proxy::Login = Box::new(move |scopes, on_link| {
         let args = LoginArgs {
             key: KeyArgs {
                 provider: Some(id.clone()),
@@ -383,6 +386,7 @@ async fn mcp_proxy(config: Option<&PathBuf>, p: ProxyArgs) -> anyhow::Result<Exi
             timeout: None,
             bind: p.bind,
             links_on_stderr: true,
+            on_link,
         };
         let engine = for_login.clone();
         Box::pin(async move {
@@ -590,6 +594,10 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
         match engine.login(&req.clone().device(true)).await {
             Ok(prompt) => {
                 show_device_prompt(&prompt, args.links_on_stderr);
+                if let Some(sink) = &args.on_link {
+                    let code = prompt.user_code.as_deref().unwrap_or("");
+                    sink(&prompt.url, &format!("{} (code {code})", prompt.message));
+                }
                 return finish_login(&engine, &req, prompt, &args, None, interrupted).await;
             }
             Err(e) if !args.device && e.kind() == keyfob::ErrorKind::Unsupported => {
@@ -647,6 +655,9 @@ async fn login(engine: Engine, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let prompt = engine.login(&req).await?;
     eprintln!("{}:", prompt.message);
     show_line(args.links_on_stderr, &prompt.url);
+    if let Some(sink) = &args.on_link {
+        sink(&prompt.url, &prompt.message);
+    }
     let mut opener = None;
     if !args.no_browser {
         match open_browser(engine.config(), &prompt) {

@@ -13,7 +13,13 @@
 //!   asking for the granted scopes and the challenge's, and one retry. A second refusal of the
 //!   same message becomes its error answer, so a server that keeps refusing gets at most three
 //!   authorization requests per message.
+//! - A login while the client is connected is also offered to a client that declared URL
+//!   elicitation (MCP 2025-11-25): an `elicitation/create` request in URL mode with the link,
+//!   then `notifications/elicitation/complete` once the login is done. Its answer is the
+//!   proxy's and never reaches the server. The link is keyfob's start link, bound to the first
+//!   browser that opens it, as on stderr.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -22,16 +28,24 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::Mutex as AsyncMutex;
 
-/// Runs a login asking for these scopes besides the server's (its link on stderr), when the
-/// session is missing, its token refused, or a call needs more scopes.
+/// Runs a login asking for these scopes besides the server's (its link on stderr, and handed
+/// to the sink when there is one), when the session is missing, its token refused, or a call
+/// needs more scopes.
 pub(crate) type Login = Box<
     dyn Fn(
             Vec<String>,
+            Option<LinkSink>,
         )
             -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>
         + Send
         + Sync,
 >;
+
+/// Receives a login's link and the message for the person who opens it.
+pub(crate) type LinkSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// The prefix of the ids of the proxy's own requests to the client.
+const OWN_ID: &str = "keyfob-login-";
 
 struct Shared {
     engine: Engine,
@@ -44,6 +58,12 @@ struct Shared {
     login: Login,
     /// Serializes logins: concurrent 401s wait for the same one.
     logging_in: AsyncMutex<()>,
+    /// The client declared URL elicitation in `initialize`.
+    elicits: AtomicBool,
+    /// Numbers the elicitations.
+    elicited: AtomicU64,
+    /// The proxy's own messages to the client, written in order by one task.
+    notices: tokio::sync::mpsc::UnboundedSender<Value>,
 }
 
 /// Runs the bridge until stdin ends; then ends the server's session.
@@ -60,6 +80,7 @@ pub(crate) async fn run(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("cannot build the HTTP client")?;
+    let (notices, mut notices_rx) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         engine,
         key,
@@ -70,7 +91,20 @@ pub(crate) async fn run(
         out: AsyncMutex::new(tokio::io::stdout()),
         login,
         logging_in: AsyncMutex::new(()),
+        elicits: AtomicBool::new(false),
+        elicited: AtomicU64::new(0),
+        notices,
     });
+    let writer = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            while let Some(msg) = notices_rx.recv().await {
+                if shared.write(&msg).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
     // Log in before the client speaks, so its first request does not wait on a browser.
     shared.token().await?;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -89,6 +123,20 @@ pub(crate) async fn run(
                 continue;
             }
         };
+        if msg["method"] == "initialize" {
+            let url = &msg["params"]["capabilities"]["elicitation"]["url"];
+            shared.elicits.store(url.is_object(), Ordering::Relaxed);
+        }
+        // The client's answer to one of our elicitations: ours, not the server's.
+        if msg.get("method").is_none()
+            && msg["id"].as_str().is_some_and(|id| id.starts_with(OWN_ID))
+        {
+            let action = msg["result"]["action"].as_str().unwrap_or("an error");
+            if action != "accept" {
+                eprintln!("keyfob: the client answered the login link with {action}");
+            }
+            continue;
+        }
         // Requests run side by side (a long tool call does not hold up the next); notifications
         // and responses keep their order.
         if msg.get("method").is_some() && msg.get("id").is_some() {
@@ -105,6 +153,7 @@ pub(crate) async fn run(
         done??;
     }
     shared.close().await;
+    writer.abort();
     Ok(())
 }
 
@@ -133,7 +182,28 @@ impl Shared {
             }
             eprintln!("keyfob: the MCP server {} needs a login.", self.url);
         }
-        (self.login)(scopes).await?;
+        let elicitation = self.elicits.load(Ordering::Relaxed).then(|| {
+            format!(
+                "{OWN_ID}{}",
+                self.elicited.fetch_add(1, Ordering::Relaxed) + 1
+            )
+        });
+        let sink = elicitation.clone().map(|id| {
+            let notices = self.notices.clone();
+            let server = self.url.clone();
+            Arc::new(move |url: &str, message: &str| {
+                let _ = notices.send(json!({"jsonrpc": "2.0", "id": id,
+                    "method": "elicitation/create", "params": {"mode": "url",
+                        "elicitationId": id, "url": url,
+                        "message": format!("{message} (keyfob, for the MCP server {server})")}}));
+            }) as LinkSink
+        });
+        (self.login)(scopes, sink).await?;
+        if let Some(id) = elicitation {
+            let _ = self.notices.send(json!({"jsonrpc": "2.0",
+                "method": "notifications/elicitation/complete",
+                "params": {"elicitationId": id}}));
+        }
         Ok(self
             .engine
             .credentials(&self.key)

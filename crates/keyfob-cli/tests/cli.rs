@@ -1649,13 +1649,18 @@ async fn approve_link(link: &str) {
 }
 
 /// The TypeScript SDK's stdio client with `keyfob mcp proxy <url>` as its server command.
-fn sdk_client_through_proxy(home: &Home, url: &str) -> (StdioClient, StderrLines) {
+/// With `elicits`, the client declares URL-mode elicitation.
+fn sdk_client_through_proxy(home: &Home, url: &str, elicits: bool) -> (StdioClient, StderrLines) {
     StdioClient::spawn(
         Path::new(BIN),
         &["mcp", "proxy", url, "--no-browser"],
         &[
             ("KEYFOB_HOME", home.data().as_os_str()),
             ("KEYFOB_CONFIG", home.config.as_os_str()),
+            (
+                "KEYFOB_TEST_ELICIT_URL",
+                std::ffi::OsStr::new(if elicits { "1" } else { "0" }),
+            ),
         ],
     )
     .unwrap()
@@ -1666,8 +1671,9 @@ fn sdk_client_through_proxy(home: &Home, url: &str) -> (StdioClient, StderrLines
 /// JWT access tokens for that server), driven by the TypeScript SDK's stdio client: the login
 /// link on stderr, tool calls on the token; two proxies of one home whose token is due send one
 /// refresh between them and both calls go on; once the user revokes the grant and the token has
-/// expired, the next call prints a new login link and completes after the login, and the other
-/// proxy goes on with that login without asking.
+/// expired, the next call offers a new login link (as a URL elicitation to the client that
+/// declared them, and on stderr) and completes after the login, and the other proxy goes on with
+/// that login without asking.
 #[tokio::test]
 async fn mcp_proxies_share_one_refresh_and_log_in_again_when_the_grant_is_revoked() {
     // Tokens live 8 s and are refreshed once less than 5 s are left: due after 3 s.
@@ -1675,12 +1681,12 @@ async fn mcp_proxies_share_one_refresh_and_log_in_again_when_the_grant_is_revoke
     let home = Home::new("[session]\nrefresh_margin_secs = 5\n");
     let url = server.url();
 
-    let (mut a, mut a_err) = sdk_client_through_proxy(&home, url);
+    let (mut a, mut a_err) = sdk_client_through_proxy(&home, url, true);
     approve_link(&link_on(&mut a_err).await).await;
     a.ready().await.unwrap();
     let me = a.call("whoami", serde_json::json!({})).await.unwrap();
     assert_eq!(me, "user-1 mcp:tools");
-    let (mut b, _b_err) = sdk_client_through_proxy(&home, url);
+    let (mut b, _b_err) = sdk_client_through_proxy(&home, url, false);
     b.ready().await.unwrap();
     let hello = b
         .call("greet", serde_json::json!({"name": "b"}))
@@ -1705,10 +1711,35 @@ async fn mcp_proxies_share_one_refresh_and_log_in_again_when_the_grant_is_revoke
     assert!(idp.revoke_grants().await >= 1);
     // Past the refreshed token's expiry: the refresh is refused, a new login is the way on.
     tokio::time::sleep(Duration::from_secs(9)).await;
-    let (again, ()) = tokio::join!(a.call("whoami", serde_json::json!({})), async {
-        approve_link(&link_on(&mut a_err).await).await;
-    });
-    assert_eq!(again.unwrap(), "user-1 mcp:tools");
+    // Client a declared URL elicitation: the link comes as an elicitation (and on stderr), then
+    // its completion, then the answer.
+    let call = a.start_call("whoami", serde_json::json!({})).await.unwrap();
+    let mut seen = Vec::new();
+    let answer = loop {
+        let m = a.next_message(Duration::from_secs(60)).await.unwrap();
+        if let Some(e) = m.get("elicit") {
+            assert_eq!(e["mode"], "url", "{e}");
+            let link = e["url"].as_str().unwrap();
+            assert!(link.contains("/start?"), "keyfob's start link: {link}");
+            assert_eq!(
+                link,
+                link_on(&mut a_err).await,
+                "the same link as on stderr"
+            );
+            approve_link(link).await;
+            seen.push(format!("elicit {}", e["elicitationId"]));
+        } else if let Some(id) = m.get("elicit_complete") {
+            seen.push(format!("complete {id}"));
+        } else {
+            break m;
+        }
+    };
+    assert_eq!(answer["id"], call);
+    assert_eq!(answer["text"], "user-1 mcp:tools", "{answer}");
+    assert_eq!(
+        seen,
+        [r#"elicit "keyfob-login-1""#, r#"complete "keyfob-login-1""#]
+    );
     let hello = tokio::time::timeout(
         Duration::from_secs(20),
         b.call("greet", serde_json::json!({"name": "b"})),

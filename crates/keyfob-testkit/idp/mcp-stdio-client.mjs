@@ -8,17 +8,39 @@
 //
 // Calls run concurrently. At the end of stdin the client closes the connection and exits.
 //
+// With KEYFOB_TEST_ELICIT_URL=1 the client declares URL-mode elicitation (MCP 2025-11-25),
+// accepts every `elicitation/create` and reports it and each completion notification:
+//           {"elicit": {"mode": "url", "url": ..., "message": ..., "elicitationId": ...}}
+//           {"elicit_complete": "<elicitationId>"}
+//
 // Usage: node mcp-stdio-client.mjs <command> [args...]
 
 import * as readline from 'node:readline';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import {
+  ElicitationCompleteNotificationSchema,
+  ElicitRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 
 const [command, ...args] = process.argv.slice(2);
 const say = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`);
 
-const client = new Client({ name: 'keyfob-testkit-stdio', version: '1.0.0' });
+const elicitUrl = process.env.KEYFOB_TEST_ELICIT_URL === '1';
+const client = new Client(
+  { name: 'keyfob-testkit-stdio', version: '1.0.0' },
+  { capabilities: elicitUrl ? { elicitation: { url: {} } } : {} },
+);
+if (elicitUrl) {
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    say({ elicit: request.params });
+    return { action: 'accept' };
+  });
+  client.setNotificationHandler(ElicitationCompleteNotificationSchema, async (notification) => {
+    say({ elicit_complete: notification.params.elicitationId });
+  });
+}
 const transport = new StdioClientTransport({ command, args, env: process.env, stderr: 'inherit' });
 try {
   // A login in a browser may come first: give it time.

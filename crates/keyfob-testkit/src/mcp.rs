@@ -271,6 +271,34 @@ impl StdioClient {
         Ok(())
     }
 
+    /// Starts calling `tool`; the call's id, which its answer carries (see
+    /// [`StdioClient::next_message`]).
+    ///
+    /// # Errors
+    /// When the client was closed or its stdin broke.
+    pub async fn start_call(
+        &mut self,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> anyhow::Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line = serde_json::json!({"id": id, "tool": tool, "arguments": arguments});
+        let stdin = self.stdin.as_mut().context("the client was closed")?;
+        tokio::io::AsyncWriteExt::write_all(stdin, format!("{line}\n").as_bytes()).await?;
+        Ok(id)
+    }
+
+    /// The next line the client reports: an answer (`{"id", "text"}` or `{"id", "error"}`), or,
+    /// with `KEYFOB_TEST_ELICIT_URL=1`, an elicitation (`{"elicit": params}`) or its completion
+    /// (`{"elicit_complete": id}`).
+    ///
+    /// # Errors
+    /// Nothing within `within`, or the client exited.
+    pub async fn next_message(&mut self, within: Duration) -> anyhow::Result<serde_json::Value> {
+        self.next(within).await
+    }
+
     /// Calls `tool`: the text of its result.
     ///
     /// # Errors
@@ -280,11 +308,7 @@ impl StdioClient {
         tool: &str,
         arguments: serde_json::Value,
     ) -> anyhow::Result<String> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let line = serde_json::json!({"id": id, "tool": tool, "arguments": arguments});
-        let stdin = self.stdin.as_mut().context("the client was closed")?;
-        tokio::io::AsyncWriteExt::write_all(stdin, format!("{line}\n").as_bytes()).await?;
+        let id = self.start_call(tool, arguments).await?;
         let v = self.next(Duration::from_secs(120)).await?;
         anyhow::ensure!(v["id"] == id, "an answer to another call: {v}");
         match v["text"].as_str() {

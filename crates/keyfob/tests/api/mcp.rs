@@ -206,3 +206,107 @@ async fn no_registration_says_what_to_configure() {
     );
     assert!(config.providers.is_empty(), "nothing is added on failure");
 }
+
+/// A registration endpoint that refuses: the server's reason and what to do instead, and nothing
+/// stored or configured.
+#[tokio::test]
+async fn a_refused_registration_says_why_and_stores_nothing() {
+    let stub = StubServer::start(not_found()).await.unwrap();
+    let base = stub.url().to_owned();
+    let url = format!("{base}/mcp");
+    stub.push_responses([
+        unauthorized(&format!(r#"Bearer resource_metadata="{base}/meta.json""#)),
+        StubResponse::json(
+            200,
+            &json!({"resource": url, "authorization_servers": [base]}),
+        ),
+        StubResponse::json(200, &as_metadata(&base)),
+        StubResponse::json(
+            400,
+            &json!({"error": "invalid_redirect_uri", "error_description": "loopback only"}),
+        ),
+    ]);
+    let mut config = keyfob::Config::default();
+    let store = keyfob::store::MemoryStore::new();
+    let e = keyfob::mcp::prepare(&mut config, &store, &url)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol);
+    assert!(
+        e.to_string().contains(&format!(
+            "{base} refused to register keyfob as a client (invalid_redirect_uri: loopback \
+             only); register one by hand and set client_id in [mcp."
+        )),
+        "{e}"
+    );
+    assert!(config.providers.is_empty(), "nothing is added on failure");
+    use keyfob::SessionStore;
+    assert!(
+        store
+            .list(Some(keyfob::mcp::RECORD_THREAD))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The server moves to another authorization server: the registration at the old one is not
+/// used there, and the old server's tokens are deleted rather than ever sent to the new one.
+#[tokio::test]
+async fn an_authorization_server_that_changes_ends_the_old_login() {
+    use keyfob::SessionStore;
+    let stub = StubServer::start(not_found()).await.unwrap();
+    let base = stub.url().to_owned();
+    let url = format!("{base}/mcp");
+    let found_at = |issuer: &str, client_id: &str| {
+        vec![
+            unauthorized(&format!(r#"Bearer resource_metadata="{base}/meta.json""#)),
+            StubResponse::json(
+                200,
+                &json!({"resource": url, "authorization_servers": [issuer]}),
+            ),
+            StubResponse::json(200, &as_metadata(issuer)),
+            StubResponse::json(201, &json!({"client_id": client_id})),
+        ]
+    };
+    let mut config = keyfob::Config::default();
+    let store = keyfob::store::MemoryStore::new();
+    stub.push_responses(found_at(&base, "client-at-old"));
+    let id = keyfob::mcp::prepare(&mut config, &store, &url)
+        .await
+        .unwrap();
+    let session = keyfob::Session {
+        key: keyfob::SessionKey::new(&id, "", ""),
+        handler: "oauth2".into(),
+        grant: keyfob::Grant::bearer("token-from-the-old-server".to_owned().into()),
+        created_at: 0,
+        updated_at: 0,
+        refresh_error: None,
+        version: 0,
+    };
+    store
+        .put(&session, keyfob::store::Expect::Absent)
+        .await
+        .unwrap();
+
+    let moved = format!("{base}/tenant");
+    stub.push_responses(found_at(&moved, "client-at-new"));
+    let mut config = keyfob::Config::default();
+    let again = keyfob::mcp::prepare(&mut config, &store, &url)
+        .await
+        .unwrap();
+    assert_eq!(again, id);
+    assert!(
+        store.get(&session.key).await.unwrap().is_none(),
+        "the old server's session is gone"
+    );
+    assert_eq!(
+        config.auth[&id].client_id.as_deref(),
+        Some("client-at-new"),
+        "registered anew at the new server"
+    );
+    assert_eq!(
+        config.providers[&id].token_url.as_deref(),
+        Some(format!("{moved}/token").as_str())
+    );
+}
