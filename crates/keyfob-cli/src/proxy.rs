@@ -22,6 +22,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
 use anyhow::Context;
 use keyfob::{Engine, ErrorKind, SessionKey};
 use serde_json::{Value, json};
@@ -109,6 +111,7 @@ pub(crate) async fn run(
     shared.token().await?;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut inflight = tokio::task::JoinSet::new();
+    let mut listener = None;
     while let Some(line) = lines.next_line().await.context("reading stdin")? {
         if line.trim().is_empty() {
             continue;
@@ -143,7 +146,12 @@ pub(crate) async fn run(
             let s = shared.clone();
             inflight.spawn(async move { s.forward(msg).await });
         } else {
+            let initialized = msg["method"] == "notifications/initialized";
             shared.forward(msg).await?;
+            // Now the server may talk on its own: listen, once.
+            if initialized && listener.is_none() {
+                listener = Some(tokio::spawn(shared.clone().listen()));
+            }
         }
         while let Some(done) = inflight.try_join_next() {
             done??;
@@ -151,6 +159,9 @@ pub(crate) async fn run(
     }
     while let Some(done) = inflight.join_next().await {
         done??;
+    }
+    if let Some(l) = listener {
+        l.abort();
     }
     shared.close().await;
     writer.abort();
@@ -324,12 +335,7 @@ impl Shared {
                     }
                 );
             }
-            let sse = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|t| t.starts_with("text/event-stream"));
-            return if sse {
+            return if is_sse(&resp) {
                 self.stream(resp, msg).await
             } else {
                 let body = resp.bytes().await.context("the answer broke off")?;
@@ -345,28 +351,91 @@ impl Shared {
 
     /// Relays server-sent events as they arrive: each event's data is one message.
     async fn stream(&self, mut resp: reqwest::Response, msg: &Value) -> anyhow::Result<()> {
-        let mut buf = String::new();
+        let mut sse = Sse::default();
         while let Some(chunk) = resp.chunk().await.context("the event stream broke off")? {
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            let normalized = buf.replace("\r\n", "\n");
-            buf = normalized;
-            while let Some(end) = buf.find("\n\n") {
-                let event: String = buf.drain(..end + 2).collect();
-                let data: Vec<&str> = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                    .collect();
-                let data = data.join("\n");
-                if data.trim().is_empty() {
-                    continue;
-                }
+            for event in sse.push(&chunk) {
                 let v: Value =
-                    serde_json::from_str(&data).context("an event's data is not JSON")?;
+                    serde_json::from_str(&event.data).context("an event's data is not JSON")?;
                 self.deliver(v, msg).await?;
             }
         }
         Ok(())
+    }
+
+    /// Listens on the server's own stream (streamable HTTP: a `GET` of the endpoint) for what it
+    /// sends outside any request (notifications, requests to the client) and relays it. After a
+    /// break it reconnects with `Last-Event-ID`, waiting what the server's `retry` asks (1 s
+    /// unless told). It stops for good when the server offers no such stream (405 or any other
+    /// refusal), after five failed connections in a row, or when stdout is gone; a refused token
+    /// also ends it (the next request's 401 brings the new login).
+    async fn listen(self: Arc<Self>) {
+        let mut last_event: Option<String> = None;
+        let mut wait = Duration::from_secs(1);
+        let mut failures = 0u32;
+        loop {
+            let Ok(creds) = self.engine.credentials(&self.key).await else {
+                return;
+            };
+            let mut req = self
+                .http
+                .get(&self.url)
+                .bearer_auth(creds.access_token())
+                .header("accept", "text/event-stream");
+            if let Some(s) = self
+                .session
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                req = req.header("mcp-session-id", s);
+            }
+            if let Some(p) = self
+                .protocol
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                req = req.header("mcp-protocol-version", p);
+            }
+            if let Some(id) = &last_event {
+                req = req.header("last-event-id", id);
+            }
+            match req.send().await {
+                Ok(mut resp) if resp.status().is_success() && is_sse(&resp) => {
+                    failures = 0;
+                    let mut sse = Sse::default();
+                    while let Ok(Some(chunk)) = resp.chunk().await {
+                        for event in sse.push(&chunk) {
+                            if let Some(r) = event.retry {
+                                wait = Duration::from_millis(r.clamp(100, 60_000));
+                            }
+                            if event.id.is_some() {
+                                last_event = event.id;
+                            }
+                            let Ok(v) = serde_json::from_str::<Value>(&event.data) else {
+                                eprintln!("keyfob: an event of the server's stream is not JSON");
+                                continue;
+                            };
+                            if self.write(&v).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Ok(_) => return,
+                Err(_) => {
+                    failures += 1;
+                    if failures >= 5 {
+                        eprintln!(
+                            "keyfob: the MCP server's event stream cannot be reached; it is no \
+                             longer listened to"
+                        );
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Writes a message from the server; remembers the protocol version `initialize` chose.
@@ -397,5 +466,81 @@ impl Shared {
             .header("mcp-session-id", session)
             .send()
             .await;
+    }
+}
+
+/// Whether an answer is a stream of server-sent events.
+fn is_sse(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream"))
+}
+
+/// One server-sent event with data.
+#[derive(Debug, PartialEq, Eq)]
+struct Event {
+    id: Option<String>,
+    data: String,
+    retry: Option<u64>,
+}
+
+/// Splits a stream of server-sent events into events as its chunks arrive (events end at a
+/// blank line; `data` lines are joined; comments and events without data are skipped).
+#[derive(Default)]
+struct Sse {
+    buf: String,
+}
+
+impl Sse {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
+        self.buf.push_str(&String::from_utf8_lossy(chunk));
+        self.buf = self.buf.replace("\r\n", "\n");
+        let mut out = Vec::new();
+        while let Some(end) = self.buf.find("\n\n") {
+            let event: String = self.buf.drain(..end + 2).collect();
+            let (mut id, mut data, mut retry) = (None, Vec::new(), None);
+            for line in event.lines() {
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match field {
+                    "id" => id = Some(value.to_owned()),
+                    "data" => data.push(value),
+                    "retry" => retry = value.parse().ok(),
+                    _ => {}
+                }
+            }
+            let data = data.join("\n");
+            if !data.trim().is_empty() {
+                out.push(Event { id, data, retry });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_split_across_chunks_with_their_ids() {
+        let mut sse = Sse::default();
+        assert_eq!(sse.push(b"id: 7\r\ndata: {\"a\":"), []);
+        assert_eq!(
+            sse.push(b"1}\r\n\r\n: comment\n\nretry: 500\ndata: x\ndata: y\n\n"),
+            [
+                Event {
+                    id: Some("7".into()),
+                    data: "{\"a\":1}".into(),
+                    retry: None
+                },
+                Event {
+                    id: None,
+                    data: "x\ny".into(),
+                    retry: Some(500)
+                },
+            ]
+        );
     }
 }

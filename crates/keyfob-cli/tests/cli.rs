@@ -1477,6 +1477,8 @@ struct Proxy {
     stdin: tokio::process::ChildStdin,
     stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
     next_id: u64,
+    /// Messages other than the answers waited for (notifications, requests).
+    seen: Vec<serde_json::Value>,
 }
 
 impl Proxy {
@@ -1503,6 +1505,7 @@ impl Proxy {
                 stdin,
                 stdout,
                 next_id: 1,
+                seen: Vec::new(),
             },
             stderr,
         )
@@ -1537,10 +1540,23 @@ impl Proxy {
                 if v["id"] == id {
                     return v;
                 }
+                self.seen.push(v);
             }
         })
         .await
         .expect("an answer within 20 s")
+    }
+
+    /// Waits (at most 20 s) until the messages seen besides answers satisfy `done`.
+    async fn wait_seen(&mut self, done: impl Fn(&[serde_json::Value]) -> bool) {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while !done(&self.seen) {
+                let line = self.stdout.next_line().await.unwrap().expect("open");
+                self.seen.push(serde_json::from_str(&line).unwrap());
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("seen: {:?}", self.seen));
     }
 
     /// `initialize`, `notifications/initialized`, then `greet`: the tool's text.
@@ -1586,7 +1602,8 @@ impl Proxy {
 /// `keyfob mcp proxy` as a stdio client's server command: with no session it logs in first (the
 /// link on stderr, since stdout carries JSON-RPC only), then bridges initialize, a notification,
 /// tools/list and a tool call, whose answers arrive as server-sent events. A second proxy for
-/// the same server uses the stored login: no link, same tools.
+/// the same server uses the stored login: no link, same tools, and the notifications the server
+/// sends outside any request (on its GET stream) reach the client.
 #[tokio::test]
 async fn mcp_proxy_logs_in_and_bridges_stdio_to_the_server() {
     let server = ExampleServer::start(true).await.unwrap();
@@ -1612,6 +1629,30 @@ async fn mcp_proxy_logs_in_and_bridges_stdio_to_the_server() {
 
     let (mut again, stderr) = Proxy::spawn(&home, &url);
     assert_eq!(again.greet("again").await, "Hello, again!");
+    // What the server sends outside any request comes on its GET stream, which the proxy
+    // listens to once the session is initialized: the example's periodic notifications.
+    let call = again
+        .request(
+            "tools/call",
+            serde_json::json!({"name": "start-notification-stream",
+                "arguments": {"interval": 50, "count": 3}}),
+        )
+        .await;
+    assert!(call["result"].is_object(), "{call}");
+    again
+        .wait_seen(|seen| {
+            let periodic = seen
+                .iter()
+                .filter(|m| {
+                    m["method"] == "notifications/message"
+                        && m["params"]["data"]
+                            .as_str()
+                            .is_some_and(|d| d.starts_with("Periodic notification #"))
+                })
+                .count();
+            periodic == 3
+        })
+        .await;
     again.close().await;
     let mut said = Vec::new();
     let mut stderr = stderr;
