@@ -37,6 +37,7 @@ pub(crate) use endpoints::fill_fields;
 pub use identity::identity_from;
 pub use key_check::KeyCheck;
 pub(crate) use normalize::{normalize, normalized_response};
+pub(crate) use runtime::read_capped;
 pub use runtime::{Network, Runtime};
 
 /// The private error code for responses that could not be read.

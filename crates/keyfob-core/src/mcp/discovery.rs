@@ -374,7 +374,9 @@ async fn json<T: serde::de::DeserializeOwned>(
     if !status.is_success() {
         return Err(format!("HTTP {}", status.as_u16()));
     }
-    let body = resp.bytes().await.map_err(|_| "the answer broke off")?;
+    let body = crate::oauth::read_capped(resp)
+        .await
+        .map_err(|e| e.to_string())?;
     serde_json::from_slice(&body).map_err(|e| format!("not the expected JSON ({e})"))
 }
 

@@ -37,9 +37,6 @@ impl std::fmt::Debug for Registration {
     }
 }
 
-/// RFC 8628's grant type.
-const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
 #[derive(Deserialize)]
 struct Registered {
     client_id: String,
@@ -87,7 +84,7 @@ pub(super) async fn register(
     // The device grant too where the server offers it: a headless login needs it (RFC 8628).
     let mut grant_types = vec!["authorization_code", "refresh_token"];
     if auth.device_authorization_endpoint.is_some() {
-        grant_types.push(DEVICE_CODE_GRANT);
+        grant_types.push(crate::oauth::DEVICE_CODE_GRANT);
     }
     let body = serde_json::json!({
         "client_name": "keyfob",
@@ -107,7 +104,7 @@ pub(super) async fn register(
         )
     })?;
     let status = resp.status().as_u16();
-    let bytes = resp.bytes().await.unwrap_or_default();
+    let bytes = crate::oauth::read_capped(resp).await.unwrap_or_default();
     if !(200..300).contains(&status) {
         let why = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()

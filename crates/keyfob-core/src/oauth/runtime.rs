@@ -172,12 +172,9 @@ impl Runtime {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let bytes = resp.bytes().await.map_err(|e| {
-            TransportError(format!(
-                "the token response broke off: {}",
-                source_chain(&e)
-            ))
-        })?;
+        let bytes = read_capped(resp)
+            .await
+            .map_err(|e| TransportError(format!("the token endpoint's answer: {e}")))?;
         Ok(normalized_response(status, &content_type, &bytes, spec))
     }
 }
@@ -197,13 +194,49 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// An answer's status and body (empty when the body cannot be read).
+/// An answer's status and body (empty when the body cannot be read or is over
+/// [`MAX_ANSWER`]).
 pub(super) async fn status_and_body(resp: reqwest::Response) -> (u16, Vec<u8>) {
     let status = resp.status().as_u16();
-    (
-        status,
-        resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
-    )
+    (status, read_capped(resp).await.unwrap_or_default())
+}
+
+/// The most keyfob reads of an authorization server's or MCP server's JSON answer (token,
+/// metadata, registration): 1 MiB, far above any real one, so a hostile server cannot make it
+/// hold gigabytes.
+pub(crate) const MAX_ANSWER: usize = 1 << 20;
+
+/// Why an answer's body was not read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unread {
+    /// It is (or says it is) larger than [`MAX_ANSWER`].
+    TooLarge,
+    /// The connection broke off.
+    Broken,
+}
+
+impl std::fmt::Display for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unread::TooLarge => "the answer is larger than 1 MiB",
+            Unread::Broken => "the answer broke off",
+        })
+    }
+}
+
+/// Reads a body of at most [`MAX_ANSWER`] bytes, stopping as soon as it is over.
+pub(crate) async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, Unread> {
+    if resp.content_length().is_some_and(|n| n > MAX_ANSWER as u64) {
+        return Err(Unread::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|_| Unread::Broken)? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(Unread::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The `oauth2` crate's view of `Runtime::send` for one spec.

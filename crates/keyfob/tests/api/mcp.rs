@@ -310,3 +310,24 @@ async fn an_authorization_server_that_changes_ends_the_old_login() {
         Some(format!("{moved}/token").as_str())
     );
 }
+
+/// A server whose metadata is larger than any real one (2 MiB) is refused after 1 MiB, with the
+/// reason; nothing more is read.
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let stub = StubServer::start(not_found()).await.unwrap();
+    let base = stub.url().to_owned();
+    let url = format!("{base}/mcp");
+    let huge = json!({"resource": url, "authorization_servers": [base],
+        "padding": "x".repeat(2 << 20)});
+    stub.push_responses([
+        unauthorized(&format!(r#"Bearer resource_metadata="{base}/meta.json""#)),
+        StubResponse::json(200, &huge),
+    ]);
+    let e = discover(&http(), &url).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(
+        e.to_string().contains("the answer is larger than 1 MiB"),
+        "{e}"
+    );
+}
