@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -100,6 +101,31 @@ enum McpCommand {
     /// adds the token to every request and refreshes it before it expires; several proxies
     /// for one server share one login.
     Proxy(ProxyArgs),
+    /// Serve keyfob's tools to an MCP client over stdio (give the client `keyfob mcp serve
+    /// --tools DIR` as its server command). A tool whose provider is not connected yet asks the
+    /// user to log in: through a URL elicitation where the client offers them, else with the
+    /// link in the tool's result.
+    Serve(McpServeArgs),
+}
+
+#[derive(Args)]
+struct McpServeArgs {
+    /// Serve over stdin and stdout (the only transport so far).
+    #[arg(long, default_value_t = true)]
+    stdio: bool,
+    /// A directory of tool manifests (`*.toml`, the reference system's format with its `[auth]`
+    /// table), each served as a tool besides the built-in session tools.
+    #[arg(long, value_name = "DIR")]
+    tools: Option<PathBuf>,
+    /// The thread whose sessions the tools use.
+    #[arg(long, default_value = "default")]
+    thread: String,
+    /// The profile whose sessions the tools use.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Address for the callback server the login links lead to (default: [server] bind).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
 }
 
 #[derive(Args)]
@@ -343,6 +369,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
         }
         Command::Mcp(McpCommand::Proxy(p)) => mcp_proxy(config, p).await,
+        Command::Mcp(McpCommand::Serve(a)) => mcp_serve(config, a).await,
         Command::Serve {
             bind,
             tls,
@@ -397,6 +424,58 @@ async fn mcp_proxy(config: Option<&PathBuf>, p: ProxyArgs) -> anyhow::Result<Exi
         })
     });
     proxy::run(engine, key, url, login).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keyfob mcp serve`: the tools of `--tools` and the built-in ones over stdio, with the
+/// callback server their login links lead to.
+async fn mcp_serve(config: Option<&PathBuf>, a: McpServeArgs) -> anyhow::Result<ExitCode> {
+    use rmcp::ServiceExt;
+    anyhow::ensure!(a.stdio, "only --stdio is served so far");
+    let (config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
+    let bind = a.bind.unwrap_or(config.server.bind);
+    let mut tools = keyfob::Keyfob::from_config(config).await?;
+    if let Some(dir) = &a.tools {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the tools directory {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let manifest = keyfob::tools::ToolManifest::load(&file, tools.engine().catalog())
+                .with_context(|| format!("in {}", file.display()))?;
+            let tool = manifest
+                .into_tool()
+                .with_context(|| format!("in {}", file.display()))?;
+            tools
+                .register(tool)
+                .with_context(|| format!("in {}", file.display()))?;
+        }
+    }
+    let engine = tools.engine().clone();
+    // The browser comes back to this process's callback server, or to this user's keyfob
+    // server when it already runs there.
+    let server = match keyfob_callback::start(engine.clone(), bind).await {
+        Ok(s) => Some(s),
+        Err(e) => match keyfob_server_at(&engine, bind).await {
+            Verdict::Ours => {
+                engine.set_callback_addr(bind);
+                None
+            }
+            _ => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{bind} is taken by a program that is not this user's keyfob server; stop                      it, or pass --bind with a free port"
+                )));
+            }
+        },
+    };
+    let service = keyfob_mcp_server::ToolServer::new(Arc::new(tools), &a.thread, &a.profile)
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("the MCP client did not initialize")?;
+    service.waiting().await.context("the MCP session failed")?;
+    drop(server);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -845,14 +924,14 @@ fn show_device_prompt(prompt: &keyfob::Prompt, links_on_stderr: bool) {
     eprintln!("{}.", prompt.message);
     show_line(links_on_stderr, &prompt.url);
     show_line(links_on_stderr, &format!("code: {code}"));
-    if std::io::stderr().is_terminal() {
-        if let Ok(qr) = qrcode::QrCode::new(prompt.url.as_bytes()) {
-            let art = qr
-                .render::<qrcode::render::unicode::Dense1x2>()
-                .quiet_zone(true)
-                .build();
-            eprintln!("{art}");
-        }
+    if std::io::stderr().is_terminal()
+        && let Ok(qr) = qrcode::QrCode::new(prompt.url.as_bytes())
+    {
+        let art = qr
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .quiet_zone(true)
+            .build();
+        eprintln!("{art}");
     }
 }
 

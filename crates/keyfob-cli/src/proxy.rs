@@ -186,10 +186,10 @@ impl Shared {
     async fn relogin(&self, refused: Option<&str>, scopes: Vec<String>) -> anyhow::Result<String> {
         let _one = self.logging_in.lock().await;
         if scopes.is_empty() {
-            if let Ok(c) = self.engine.credentials(&self.key).await {
-                if refused.is_none_or(|r| r != c.access_token()) {
-                    return Ok(c.access_token().to_owned());
-                }
+            if let Ok(c) = self.engine.credentials(&self.key).await
+                && refused.is_none_or(|r| r != c.access_token())
+            {
+                return Ok(c.access_token().to_owned());
             }
             eprintln!("keyfob: the MCP server {} needs a login.", self.url);
         }
@@ -440,10 +440,11 @@ impl Shared {
 
     /// Writes a message from the server; remembers the protocol version `initialize` chose.
     async fn deliver(&self, v: Value, msg: &Value) -> anyhow::Result<()> {
-        if msg["method"] == "initialize" && v.get("id") == msg.get("id") {
-            if let Some(p) = v["result"]["protocolVersion"].as_str() {
-                *self.protocol.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.to_owned());
-            }
+        if msg["method"] == "initialize"
+            && v.get("id") == msg.get("id")
+            && let Some(p) = v["result"]["protocolVersion"].as_str()
+        {
+            *self.protocol.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.to_owned());
         }
         self.write(&v).await
     }

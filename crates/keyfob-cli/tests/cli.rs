@@ -937,10 +937,10 @@ async fn login_chooses_a_device_code_without_a_display_and_the_browser_with_one(
     );
     let argv = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Ok(text) = std::fs::read_to_string(&args_file) {
-                if !text.is_empty() {
-                    return text;
-                }
+            if let Ok(text) = std::fs::read_to_string(&args_file)
+                && !text.is_empty()
+            {
+                return text;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -1826,6 +1826,183 @@ async fn mcp_device_login_and_revoking_logout() {
     assert!(idp.stats().await.revocation_requests >= 1);
     let (_, status, _) = home.run(&["status", "--json"]).await;
     assert_eq!(status.trim(), "[]");
+}
+
+/// `keyfob mcp serve` with a tool manifest that needs Notion (a token provider), driven by the
+/// TypeScript SDK's stdio client. A client that declared URL elicitation gets keyfob's link for
+/// Notion as an elicitation; the user types the key on keyfob's page; the completion
+/// notification follows and the same call returns what the tool made with the key. A client
+/// without URL elicitation (another thread, no session) gets the link in the result, and the
+/// call succeeds when made again after the login.
+#[tokio::test]
+async fn mcp_serve_asks_for_a_login_through_url_elicitation_or_the_result() {
+    let home = Home::new("");
+    let tools = home.dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    std::fs::write(
+        tools.join("notion_key.toml"),
+        r#"name = "notion_key"
+description = "Says how long the Notion key it was given is"
+command = ["sh", "-c", "printf 'a key of %s characters' ${#NOTION_TOKEN}"]
+
+[auth]
+auth_provider = "notion"
+auth_handler = "notion-token"
+"#,
+    )
+    .unwrap();
+    let serve = |thread: &str, elicits: bool| {
+        StdioClient::spawn(
+            Path::new(BIN),
+            &[
+                "mcp",
+                "serve",
+                "--tools",
+                tools.to_str().unwrap(),
+                "--thread",
+                thread,
+            ],
+            &[
+                ("KEYFOB_HOME", home.data().as_os_str()),
+                ("KEYFOB_CONFIG", home.config.as_os_str()),
+                (
+                    "KEYFOB_TEST_ELICIT_URL",
+                    std::ffi::OsStr::new(if elicits { "1" } else { "0" }),
+                ),
+            ],
+        )
+        .unwrap()
+    };
+    let key = "ntn_typed_on_keyfobs_page";
+
+    let (mut client, _stderr) = serve("default", true);
+    client.ready().await.unwrap();
+    let call = client
+        .start_call("notion_key", serde_json::json!({}))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let answer = loop {
+        let m = client.next_message(Duration::from_secs(60)).await.unwrap();
+        if let Some(e) = m.get("elicit") {
+            assert_eq!(e["mode"], "url", "{e}");
+            let link = e["url"].as_str().unwrap();
+            assert!(link.contains("/auth/notion/start?state="), "{link}");
+            let (status, page) = enter_token(link, key).await;
+            assert_eq!(status, 200, "{page}");
+            seen.push(format!("elicit {}", e["elicitationId"]));
+        } else if let Some(id) = m.get("elicit_complete") {
+            seen.push(format!("complete {id}"));
+        } else {
+            break m;
+        }
+    };
+    assert_eq!(answer["id"], call);
+    assert_eq!(
+        answer["text"],
+        format!("a key of {} characters", key.len()),
+        "{answer}"
+    );
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].replace("elicit", "complete"), seen[1], "{seen:?}");
+    // The session stays: the next call needs nobody.
+    let again = client
+        .call("notion_key", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(again, format!("a key of {} characters", key.len()));
+    client.close().await.unwrap();
+
+    let (mut plain, _stderr) = serve("other", false);
+    plain.ready().await.unwrap();
+    let refused = plain
+        .call("notion_key", serde_json::json!({}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(
+            "notion is not connected. Open this link to connect it, then call the tool again: http"
+        ),
+        "{refused}"
+    );
+    let link = refused
+        .split("call the tool again: ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    assert_eq!(enter_token(&link, "ntn_another_key").await.0, 200);
+    let after = plain
+        .call("notion_key", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(after, "a key of 15 characters");
+    plain.close().await.unwrap();
+}
+
+/// The MCP Inspector's CLI (a client keyfob did not write) lists the tools `keyfob mcp serve`
+/// serves: a manifest's, with its description and schema, and the built-in session tools.
+#[tokio::test]
+async fn mcp_inspector_cli_lists_the_tools_of_keyfob_mcp_serve() {
+    let home = Home::new("");
+    let tools = home.dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    std::fs::write(
+        tools.join("echo.toml"),
+        r#"name = "echo_text"
+description = "Echoes its text"
+command = ["cat"]
+parameters = { type = "object", properties = { text = { type = "string" } }, required = ["text"] }
+"#,
+    )
+    .unwrap();
+    let config = home.dir.path().join("inspector.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "home = {:?}\n{}",
+            home.data().display().to_string(),
+            std::fs::read_to_string(&home.config).unwrap()
+        ),
+    )
+    .unwrap();
+    let inspector =
+        Idp::dir().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js");
+    let out = Command::new("node")
+        .arg(&inspector)
+        .args([BIN, "--config"])
+        .arg(&config)
+        .args(["mcp", "serve", "--tools"])
+        .arg(&tools)
+        .args(["--method", "tools/list"])
+        .current_dir(Idp::dir().join("node_modules"))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["echo_text", "keyfob_list_sessions", "keyfob_delete_session"],
+        "{listed}"
+    );
+    assert_eq!(listed["tools"][0]["description"], "Echoes its text");
+    assert_eq!(listed["tools"][0]["inputSchema"]["required"][0], "text");
 }
 
 /// A stdio MCP client keyfob did not write — the MCP Inspector's CLI (npm, pinned in the

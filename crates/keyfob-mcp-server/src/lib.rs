@@ -1,0 +1,217 @@
+//! keyfob's tools over the Model Context Protocol, on the official Rust SDK ([`rmcp`]): every
+//! tool a [`Keyfob`] holds (`#[keyfob::tool]` functions, `Tool` impls, TOML manifests, the
+//! built-in session tools) is listed with its name, description and argument schema, and called
+//! with the credentials it declares.
+//!
+//! A call whose provider is not connected yet asks the user, the way the MCP specification
+//! (2025-11-25) gives for a third-party login:
+//! - a client that declared URL elicitation gets an `elicitation/create` request in URL mode
+//!   with keyfob's link for that provider (the token page of a token provider, the start of an
+//!   OAuth2 flow); once the user finished, `notifications/elicitation/complete` follows and the
+//!   call completes with the tool's result;
+//! - any other client gets a tool result that carries the link and says to call again.
+//!
+//! Invariants:
+//! - A link is keyfob's start link: it carries only the flow's single-use `state`, and the
+//!   first browser that opens it is the only one that can finish the flow, so a forwarded link
+//!   cannot attach someone else's account.
+//! - Form-mode elicitation is never used: secrets are typed on keyfob's page, never through
+//!   the MCP client.
+//! - A call waits for the user at most [`ToolServer::with_connect_timeout`] (five minutes by
+//!   default); then it answers that the login did not finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyfob_core::Prompt;
+use keyfob_tools::{Invocation, Keyfob};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomNotification,
+    ElicitRequestParams, ElicitationAction, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, ServerNotification, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+
+/// The MCP server of a [`Keyfob`]'s tools, for one thread and profile of keyfob's sessions.
+#[derive(Debug)]
+pub struct ToolServer<P> {
+    keyfob: Arc<Keyfob<P>>,
+    thread: String,
+    profile: String,
+    connect_timeout: Duration,
+}
+
+impl<P> Clone for ToolServer<P> {
+    fn clone(&self) -> Self {
+        ToolServer {
+            keyfob: self.keyfob.clone(),
+            thread: self.thread.clone(),
+            profile: self.profile.clone(),
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+impl<P> ToolServer<P> {
+    /// Serves `keyfob`'s tools with the sessions of `thread` and `profile`.
+    pub fn new(keyfob: Arc<Keyfob<P>>, thread: &str, profile: &str) -> Self {
+        ToolServer {
+            keyfob,
+            thread: thread.to_owned(),
+            profile: profile.to_owned(),
+            connect_timeout: Duration::from_secs(300),
+        }
+    }
+
+    /// How long a call waits for the user to finish a login it asked for.
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The tools as MCP lists them.
+    pub fn tools(&self) -> Vec<Tool> {
+        self.keyfob
+            .tools()
+            .map(|t| {
+                let schema = match t.parameters() {
+                    Value::Object(o) => o.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                Tool::new(t.name().to_owned(), t.description().to_owned(), schema)
+            })
+            .collect()
+    }
+
+    /// Runs a call: the tool's result, or the user's login first (see the crate's doc).
+    async fn call(
+        &self,
+        name: &str,
+        args: Value,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let invocation = self.invoke(name, args.clone()).await?;
+        let prompt = match invocation {
+            Invocation::Paused(p) => p,
+            done => return Ok(result(done)),
+        };
+        if !elicits_urls(context) {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "{} is not connected. Open this link to connect it, then call the tool again: {}",
+                prompt.key.provider, prompt.url
+            ))]));
+        }
+        match self.connect(&prompt, context).await {
+            Ok(()) => Ok(result(self.invoke(name, args).await?)),
+            Err(why) => Ok(CallToolResult::error(vec![ContentBlock::text(why)])),
+        }
+    }
+
+    async fn invoke(&self, name: &str, args: Value) -> Result<Invocation, ErrorData> {
+        self.keyfob
+            .invoke(name, args, &self.thread, &self.profile)
+            .await
+            .map_err(|e| match e.kind() {
+                keyfob_core::ErrorKind::InvalidInput => {
+                    ErrorData::invalid_params(e.to_string(), None)
+                }
+                _ => ErrorData::internal_error(e.to_string(), None),
+            })
+    }
+
+    /// Asks the user to finish `prompt` through a URL elicitation, then waits for the flow and
+    /// tells the client it completed. The reason, when the user did not connect.
+    async fn connect(
+        &self,
+        prompt: &Prompt,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(), String> {
+        let provider = &prompt.key.provider;
+        let asked = context
+            .peer
+            .create_elicitation(ElicitRequestParams::UrlElicitationParams {
+                meta: None,
+                message: format!("{} ({provider}, for keyfob)", prompt.message),
+                url: prompt.url.clone(),
+                elicitation_id: prompt.flow_id.clone(),
+            })
+            .await
+            .map_err(|e| format!("the client could not show the login link for {provider}: {e}"))?;
+        if asked.action != ElicitationAction::Accept {
+            return Err(format!("the user did not connect {provider}"));
+        }
+        self.keyfob
+            .wait(prompt, self.connect_timeout)
+            .await
+            .map_err(|e| format!("the login to {provider} did not finish: {e}"))?;
+        let done = CustomNotification::new(
+            "notifications/elicitation/complete",
+            Some(serde_json::json!({ "elicitationId": prompt.flow_id })),
+        );
+        if let Err(e) = context
+            .peer
+            .send_notification(ServerNotification::CustomNotification(done))
+            .await
+        {
+            tracing::debug!(error = %e, "cannot send the elicitation's completion");
+        }
+        Ok(())
+    }
+}
+
+/// Whether the client declared URL-mode elicitation in `initialize`.
+fn elicits_urls(context: &RequestContext<RoleServer>) -> bool {
+    context.peer.peer_info().is_some_and(|info| {
+        info.capabilities
+            .elicitation
+            .as_ref()
+            .is_some_and(|e| e.url.is_some())
+    })
+}
+
+/// A finished invocation as a tool result: the value as JSON text (and as structured content
+/// when it is an object), or the tool's error.
+fn result(invocation: Invocation) -> CallToolResult {
+    match invocation {
+        Invocation::Done(Value::String(text)) => {
+            CallToolResult::success(vec![ContentBlock::text(text)])
+        }
+        Invocation::Done(value) => {
+            CallToolResult::success(vec![ContentBlock::text(value.to_string())])
+        }
+        Invocation::Failed(e) => CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
+        Invocation::Paused(p) => CallToolResult::error(vec![ContentBlock::text(format!(
+            "{} is still not connected: {}",
+            p.key.provider, p.url
+        ))]),
+    }
+}
+
+impl<P: 'static> ServerHandler for ToolServer<P> {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("keyfob", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        self.call(&request.name, args, &context)
+            .await
+            .map(CallToolResponse::from)
+    }
+}
