@@ -110,9 +110,16 @@ enum McpCommand {
 
 #[derive(Args)]
 struct McpServeArgs {
-    /// Serve over stdin and stdout (the only transport so far).
-    #[arg(long, default_value_t = true)]
+    /// Serve over stdin and stdout (the default).
+    #[arg(long, conflicts_with = "http")]
     stdio: bool,
+    /// Serve over streamable HTTP at http://ADDR/mcp instead (e.g. 127.0.0.1:8976).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// A `Host` the HTTP server answers besides the loopback names (repeatable); any other is
+    /// refused, against DNS rebinding.
+    #[arg(long, value_name = "HOST", requires = "http")]
+    allowed_host: Vec<String>,
     /// A directory of tool manifests (`*.toml`, the reference system's format with its `[auth]`
     /// table), each served as a tool besides the built-in session tools.
     #[arg(long, value_name = "DIR")]
@@ -431,7 +438,6 @@ async fn mcp_proxy(config: Option<&PathBuf>, p: ProxyArgs) -> anyhow::Result<Exi
 /// callback server their login links lead to.
 async fn mcp_serve(config: Option<&PathBuf>, a: McpServeArgs) -> anyhow::Result<ExitCode> {
     use rmcp::ServiceExt;
-    anyhow::ensure!(a.stdio, "only --stdio is served so far");
     let (config, _) = keyfob::Config::load(config.map(PathBuf::as_path))?;
     let bind = a.bind.unwrap_or(config.server.bind);
     let mut tools = keyfob::Keyfob::from_config(config).await?;
@@ -470,11 +476,30 @@ async fn mcp_serve(config: Option<&PathBuf>, a: McpServeArgs) -> anyhow::Result<
             }
         },
     };
-    let service = keyfob_mcp_server::ToolServer::new(Arc::new(tools), &a.thread, &a.profile)
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("the MCP client did not initialize")?;
-    service.waiting().await.context("the MCP session failed")?;
+    let tools = keyfob_mcp_server::ToolServer::new(Arc::new(tools), &a.thread, &a.profile);
+    if let Some(addr) = a.http {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        hosts.extend(a.allowed_host);
+        eprintln!("keyfob MCP server listening on http://{addr}/mcp");
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        keyfob_mcp_server::serve_http(tools, listener, hosts, stop)
+            .await
+            .context("the MCP HTTP server stopped")?;
+    } else {
+        let service = tools
+            .serve(rmcp::transport::stdio())
+            .await
+            .context("the MCP client did not initialize")?;
+        service.waiting().await.context("the MCP session failed")?;
+    }
     drop(server);
     Ok(ExitCode::SUCCESS)
 }

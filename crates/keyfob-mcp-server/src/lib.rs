@@ -19,6 +19,8 @@
 //!   the MCP client.
 //! - A call waits for the user at most [`ToolServer::with_connect_timeout`] (five minutes by
 //!   default); then it answers that the login did not finish.
+//! - Over HTTP ([`serve_http`]) only the listed hosts are served (`Host` checked, loopback names
+//!   by default), so a web page cannot reach a local server through DNS rebinding.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,4 +216,32 @@ impl<P: 'static> ServerHandler for ToolServer<P> {
             .await
             .map(CallToolResponse::from)
     }
+}
+
+/// Serves `server` over streamable HTTP at `/mcp` on `listener` until `shutdown` resolves.
+/// `allowed_hosts` are the `Host` values (names, or `name:port`) served; any other is refused
+/// (403), which stops DNS-rebinding attacks on a local server.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve_http<P: Send + Sync + 'static>(
+    server: ToolServer<P>,
+    listener: tokio::net::TcpListener,
+    allowed_hosts: Vec<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+    let config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let app = axum::Router::new().nest_service("/mcp", service);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

