@@ -120,6 +120,18 @@ struct McpServeArgs {
     /// refused, against DNS rebinding.
     #[arg(long, value_name = "HOST", requires = "http")]
     allowed_host: Vec<String>,
+    /// Protect the HTTP server (MCP authorization): only JWT access tokens from this
+    /// authorization server, for this server's URL, are let in, and each token's subject uses
+    /// its own sessions.
+    #[arg(long, value_name = "ISSUER", requires = "http")]
+    auth_issuer: Option<String>,
+    /// A scope every access token must hold (repeatable).
+    #[arg(long, value_name = "SCOPE", requires = "auth_issuer")]
+    auth_scope: Vec<String>,
+    /// The URL clients reach this server at, the access tokens' audience (default:
+    /// http://ADDR/mcp).
+    #[arg(long, value_name = "URL", requires = "auth_issuer")]
+    public_url: Option<String>,
     /// A directory of tool manifests (`*.toml`, the reference system's format with its `[auth]`
     /// table), each served as a tool besides the built-in session tools.
     #[arg(long, value_name = "DIR")]
@@ -486,11 +498,29 @@ async fn mcp_serve(config: Option<&PathBuf>, a: McpServeArgs) -> anyhow::Result<
             .map(|h| (*h).to_owned())
             .collect();
         hosts.extend(a.allowed_host);
-        eprintln!("keyfob MCP server listening on http://{addr}/mcp");
+        let local = listener.local_addr()?;
+        let auth = match &a.auth_issuer {
+            Some(issuer) => {
+                let resource = a
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{local}/mcp"));
+                let auth = keyfob_mcp_server::auth::ResourceAuth::discover(
+                    issuer,
+                    &resource,
+                    a.auth_scope.clone(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Some(Arc::new(auth))
+            }
+            None => None,
+        };
+        eprintln!("keyfob MCP server listening on http://{local}/mcp");
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        keyfob_mcp_server::serve_http(tools, listener, hosts, stop)
+        keyfob_mcp_server::serve_http(tools, listener, hosts, auth, stop)
             .await
             .context("the MCP HTTP server stopped")?;
     } else {

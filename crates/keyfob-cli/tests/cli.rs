@@ -2043,6 +2043,154 @@ async fn mcp_serve_http_passes_the_conformance_server_scenarios() {
     child.kill().await.unwrap();
 }
 
+/// A protected `keyfob mcp serve --http` (MCP authorization) behind a real authorization server
+/// (oidc-provider issuing JWTs for it): without a token, or with a bad one, a 401 whose
+/// challenge points at its RFC 9728 metadata, which names the authorization server; keyfob as
+/// the MCP client logs two users in there (`login --mcp`); each user's call of a tool needing
+/// Notion asks for their own Notion key (the link in the result, this client declaring no URL
+/// elicitation), and each then gets a result made with their own key, never the other's.
+#[tokio::test]
+async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let idp = Idp::start(IdpOptions {
+        mcp_resource: Some(url.clone()),
+        ..IdpOptions::default()
+    })
+    .await
+    .unwrap();
+    let server_home = Home::new("");
+    let tools = server_home.dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    std::fs::write(
+        tools.join("notion_key.toml"),
+        r#"name = "notion_key"
+description = "Says which Notion key it was given"
+command = ["sh", "-c", "printf 'key %s' \"$NOTION_TOKEN\""]
+
+[auth]
+auth_provider = "notion"
+auth_handler = "notion-token"
+"#,
+    )
+    .unwrap();
+    let mut server = server_home
+        .cmd(&[
+            "mcp",
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--tools",
+            tools.to_str().unwrap(),
+            "--auth-issuer",
+            idp.issuer(),
+            "--auth-scope",
+            "mcp:tools",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_or_default();
+    assert!(line.contains("listening on"), "{line}");
+
+    let http = reqwest::Client::new();
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}});
+    for bearer in [None, Some("not-a-jwt")] {
+        let mut req = http
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 401);
+        let challenge = resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            challenge.contains(&format!(
+                r#"resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp""#
+            )) && challenge.contains(r#"scope="mcp:tools""#)
+                && challenge.contains(r#"error="invalid_token""#),
+            "{challenge}"
+        );
+    }
+    let prm: serde_json::Value = http
+        .get(format!(
+            "http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm["resource"], url.as_str());
+    assert_eq!(prm["authorization_servers"][0], idp.issuer());
+
+    // Two users log in to the server through keyfob (each in their own home).
+    let mut tokens = Vec::new();
+    for account in ["user-1", "user-2"] {
+        let home = Home::new("");
+        let (child, link) = start_login(&home, &["login", "--mcp", &url, "--no-browser"]).await;
+        let browser = Browser::new();
+        let authorize = browser.open_link(&link).await.unwrap();
+        let callback = if account == "user-1" {
+            browser.approve(&authorize).await.unwrap()
+        } else {
+            browser.approve_as(&authorize, account).await.unwrap()
+        };
+        assert_eq!(browser.get(&callback).await.unwrap().0.as_u16(), 200);
+        let (code, err) = finish(child).await;
+        assert_eq!(code, 0, "{err}");
+        let (code, token, err) = home.run(&["token", "--mcp", &url]).await;
+        assert_eq!(code, 0, "{err}");
+        tokens.push(token.trim().to_owned());
+    }
+
+    // Each user connects their own Notion key.
+    for (token, key) in tokens
+        .iter()
+        .zip(["ntn_key_of_user_one", "ntn_key_of_user_two"])
+    {
+        let mut mcp = McpClient::connect(&url, token).await.unwrap();
+        let asked = mcp
+            .call_tool("notion_key", serde_json::json!({}))
+            .await
+            .unwrap();
+        let link = asked
+            .split("call the tool again: ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{asked}"))
+            .to_owned();
+        assert_eq!(enter_token(&link, key).await.0, 200);
+        let answer = mcp
+            .call_tool("notion_key", serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(answer, format!("key {key}"));
+    }
+    // And keeps it: user 1 still gets user 1's key.
+    let mut first = McpClient::connect(&url, &tokens[0]).await.unwrap();
+    assert_eq!(
+        first
+            .call_tool("notion_key", serde_json::json!({}))
+            .await
+            .unwrap(),
+        "key ntn_key_of_user_one"
+    );
+    server.kill().await.unwrap();
+}
+
 /// A stdio MCP client keyfob did not write — the MCP Inspector's CLI (npm, pinned in the
 /// testkit) — with `keyfob mcp proxy` as its server command calls a tool of the protected
 /// server, on the login `login --mcp` stored.

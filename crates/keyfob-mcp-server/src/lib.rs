@@ -21,6 +21,11 @@
 //!   default); then it answers that the login did not finish.
 //! - Over HTTP ([`serve_http`]) only the listed hosts are served (`Host` checked, loopback names
 //!   by default), so a web page cannot reach a local server through DNS rebinding.
+//! - A protected server ([`auth::ResourceAuth`]) serves each user with their own sessions: the
+//!   thread is derived from the access token's issuer and subject, so one user's calls never
+//!   use another's credentials.
+
+pub mod auth;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,7 +100,8 @@ impl<P> ToolServer<P> {
         args: Value,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let invocation = self.invoke(name, args.clone()).await?;
+        let thread = self.thread_of(context);
+        let invocation = self.invoke(name, args.clone(), &thread).await?;
         let prompt = match invocation {
             Invocation::Paused(p) => p,
             done => return Ok(result(done)),
@@ -107,14 +113,27 @@ impl<P> ToolServer<P> {
             ))]));
         }
         match self.connect(&prompt, context).await {
-            Ok(()) => Ok(result(self.invoke(name, args).await?)),
+            Ok(()) => Ok(result(self.invoke(name, args, &thread).await?)),
             Err(why) => Ok(CallToolResult::error(vec![ContentBlock::text(why)])),
         }
     }
 
-    async fn invoke(&self, name: &str, args: Value) -> Result<Invocation, ErrorData> {
+    /// The thread of the caller's sessions: the token's user's own on a protected server, the
+    /// configured one otherwise.
+    fn thread_of(&self, context: &RequestContext<RoleServer>) -> String {
+        let subject = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<auth::Subject>());
+        match subject {
+            Some(s) => user_thread(s),
+            None => self.thread.clone(),
+        }
+    }
+
+    async fn invoke(&self, name: &str, args: Value, thread: &str) -> Result<Invocation, ErrorData> {
         self.keyfob
-            .invoke(name, args, &self.thread, &self.profile)
+            .invoke(name, args, thread, &self.profile)
             .await
             .map_err(|e| match e.kind() {
                 keyfob_core::ErrorKind::InvalidInput => {
@@ -162,6 +181,13 @@ impl<P> ToolServer<P> {
         }
         Ok(())
     }
+}
+
+/// The thread of a protected server's user: `mcp-user-` and 16 hex digits of the SHA-256 of
+/// the issuer and subject (a subject may hold any character; the hash keeps users apart).
+pub fn user_thread(s: &auth::Subject) -> String {
+    let digest = keyfob_core::crypto::sha256_hex(&format!("{}\0{}", s.issuer, s.subject));
+    format!("mcp-user-{}", &digest[..16])
 }
 
 /// Whether the client declared URL-mode elicitation in `initialize`.
@@ -220,7 +246,8 @@ impl<P: 'static> ServerHandler for ToolServer<P> {
 
 /// Serves `server` over streamable HTTP at `/mcp` on `listener` until `shutdown` resolves.
 /// `allowed_hosts` are the `Host` values (names, or `name:port`) served; any other is refused
-/// (403), which stops DNS-rebinding attacks on a local server.
+/// (403), which stops DNS-rebinding attacks on a local server. With `auth`, every request needs
+/// a valid access token, and the resource metadata is served at its well-known URL.
 ///
 /// # Errors
 /// When the listener fails.
@@ -228,6 +255,7 @@ pub async fn serve_http<P: Send + Sync + 'static>(
     server: ToolServer<P>,
     listener: tokio::net::TcpListener,
     allowed_hosts: Vec<String>,
+    auth: Option<Arc<auth::ResourceAuth>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -240,7 +268,20 @@ pub async fn serve_http<P: Send + Sync + 'static>(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let app = axum::Router::new().nest_service("/mcp", service);
+    let mut app = axum::Router::new().nest_service("/mcp", service);
+    if let Some(auth) = auth {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            auth::require_token,
+        ));
+        let metadata = axum::Json(auth.metadata());
+        let path = url::Url::parse(&auth.metadata_url())
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default();
+        let prm =
+            axum::Router::new().route(&path, axum::routing::get(move || async move { metadata }));
+        app = app.merge(prm);
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

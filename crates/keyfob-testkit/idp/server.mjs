@@ -241,16 +241,19 @@ async function interactionPage(req, res, uid) {
   send(res, 200, 'text/html; charset=utf-8', page(`<p>Client <code>${escapeHtml(params.client_id)}</code> asks for
 scope <code>${escapeHtml(params.scope ?? '')}</code> (prompt: ${escapeHtml(prompt.name)}).</p>
 <p><a id="approve" href="/interaction/${escapeHtml(uid)}/approve">Approve</a>
+<a id="approve-as-user-2" href="/interaction/${escapeHtml(uid)}/approve?account=user-2">Approve as user-2</a>
 <a id="deny" href="/interaction/${escapeHtml(uid)}/deny">Deny</a></p>`));
 }
 
-// Logs in ACCOUNT_ID and grants everything asked for in one go, so a single
-// interaction covers both the login and the consent prompt.
+// Logs in ACCOUNT_ID (or the `account` the link names: a second user) and grants
+// everything asked for in one go, so a single interaction covers both the login and the
+// consent prompt.
 async function approve(req, res, uid) {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) throw new errors.InvalidRequest('interaction uid mismatch');
   const { params, prompt } = details;
-  const accountId = details.session?.accountId ?? ACCOUNT_ID;
+  const named = new URL(req.url, issuer).searchParams.get('account');
+  const accountId = named ?? details.session?.accountId ?? ACCOUNT_ID;
 
   const grant = (details.grantId && await provider.Grant.find(details.grantId))
     || new provider.Grant({ accountId, clientId: params.client_id });

@@ -70,6 +70,16 @@ impl Browser {
         self.authorize(authorize_url, "approve").await
     }
 
+    /// Like [`approve`](Self::approve), but logs in as `account` (the test IdP offers
+    /// `user-2` besides its default `user-1`): a second user.
+    ///
+    /// # Errors
+    /// As for [`approve`](Self::approve).
+    pub async fn approve_as(&self, authorize_url: &str, account: &str) -> anyhow::Result<String> {
+        self.authorize(authorize_url, &format!("approve-as-{account}"))
+            .await
+    }
+
     /// Opens `authorize_url` and denies the request.
     ///
     /// Returns the absolute URL the IdP redirects to at the end: the client's
