@@ -260,30 +260,14 @@ impl Shared {
         let mut token = self.token().await?;
         let (mut relogged, mut stepped_up) = (false, false);
         loop {
-            let mut req = self
+            let req = self
                 .http
                 .post(&self.url)
                 .bearer_auth(&token)
                 .header("accept", "application/json, text/event-stream")
                 .json(msg);
-            if let Some(s) = self
-                .session
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-            {
-                req = req.header("mcp-session-id", s);
-            }
-            // The version `initialize` settled on; on `initialize` itself, the one it offers.
-            let version = self
-                .protocol
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-                .or_else(|| msg["params"]["protocolVersion"].as_str().map(str::to_owned));
-            if let Some(p) = version {
-                req = req.header("mcp-protocol-version", p);
-            }
+            // On `initialize` itself, the version it offers.
+            let req = self.with_session(req, msg["params"]["protocolVersion"].as_str());
             let resp = req.send().await.map_err(|e| {
                 anyhow::anyhow!(
                     "the MCP server {} cannot be reached{}",
@@ -376,27 +360,13 @@ impl Shared {
             let Ok(creds) = self.engine.credentials(&self.key).await else {
                 return;
             };
-            let mut req = self
-                .http
-                .get(&self.url)
-                .bearer_auth(creds.access_token())
-                .header("accept", "text/event-stream");
-            if let Some(s) = self
-                .session
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-            {
-                req = req.header("mcp-session-id", s);
-            }
-            if let Some(p) = self
-                .protocol
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-            {
-                req = req.header("mcp-protocol-version", p);
-            }
+            let mut req = self.with_session(
+                self.http
+                    .get(&self.url)
+                    .bearer_auth(creds.access_token())
+                    .header("accept", "text/event-stream"),
+                None,
+            );
             if let Some(id) = &last_event {
                 req = req.header("last-event-id", id);
             }
@@ -436,6 +406,32 @@ impl Shared {
             }
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Adds the server's session id and the protocol version `initialize` settled on (before
+    /// that, `offered`).
+    fn with_session(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        offered: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s);
+        }
+        let version = self
+            .protocol
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(p) = version.or_else(|| offered.map(str::to_owned)) {
+            req = req.header("mcp-protocol-version", p);
+        }
+        req
     }
 
     /// Writes a message from the server; remembers the protocol version `initialize` chose.

@@ -1828,6 +1828,55 @@ async fn mcp_device_login_and_revoking_logout() {
     assert_eq!(status.trim(), "[]");
 }
 
+/// A tools directory in `home` holding one manifest, `notion_key`, that needs a Notion key
+/// (the token handler) and runs `sh -c <script>` with it in `NOTION_TOKEN`.
+fn notion_tool(home: &Home, script: &str) -> PathBuf {
+    let tools = home.dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    std::fs::write(
+        tools.join("notion_key.toml"),
+        format!(
+            "name = \"notion_key\"\ndescription = \"Runs with a Notion key\"\n\
+             command = [\"sh\", \"-c\", {script:?}]\n\n[auth]\nauth_provider = \"notion\"\n\
+             auth_handler = \"notion-token\"\n"
+        ),
+    )
+    .unwrap();
+    tools
+}
+
+/// Runs the MCP Inspector's CLI (npm, pinned in the testkit) on `keyfob <server_args>` with
+/// `home`'s configuration and the inspector's own `args`.
+async fn inspector(home: &Home, server_args: &[&str], args: &[&str]) -> std::process::Output {
+    // The inspector starts its server with a minimal environment: the home goes in the config.
+    let config = home.dir.path().join("inspector.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "home = {:?}\n{}",
+            home.data().display().to_string(),
+            std::fs::read_to_string(&home.config).unwrap()
+        ),
+    )
+    .unwrap();
+    let inspector =
+        Idp::dir().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js");
+    Command::new("node")
+        .arg(&inspector)
+        .args([BIN, "--config"])
+        .arg(&config)
+        .args(server_args)
+        .args(args)
+        // It imports its own package.json if `../package.json` exists from the working
+        // directory (a check meant for its source tree): run it where that holds.
+        .current_dir(Idp::dir().join("node_modules"))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap()
+}
+
 /// `keyfob mcp serve` with a tool manifest that needs Notion (a token provider), driven by the
 /// TypeScript SDK's stdio client. A client that declared URL elicitation gets keyfob's link for
 /// Notion as an elicitation; the user types the key on keyfob's page; the completion
@@ -1837,20 +1886,7 @@ async fn mcp_device_login_and_revoking_logout() {
 #[tokio::test]
 async fn mcp_serve_asks_for_a_login_through_url_elicitation_or_the_result() {
     let home = Home::new("");
-    let tools = home.dir.path().join("tools");
-    std::fs::create_dir(&tools).unwrap();
-    std::fs::write(
-        tools.join("notion_key.toml"),
-        r#"name = "notion_key"
-description = "Says how long the Notion key it was given is"
-command = ["sh", "-c", "printf 'a key of %s characters' ${#NOTION_TOKEN}"]
-
-[auth]
-auth_provider = "notion"
-auth_handler = "notion-token"
-"#,
-    )
-    .unwrap();
+    let tools = notion_tool(&home, "printf 'a key of %s characters' ${#NOTION_TOKEN}");
     let serve = |thread: &str, elicits: bool| {
         StdioClient::spawn(
             Path::new(BIN),
@@ -1957,31 +1993,12 @@ parameters = { type = "object", properties = { text = { type = "string" } }, req
 "#,
     )
     .unwrap();
-    let config = home.dir.path().join("inspector.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "home = {:?}\n{}",
-            home.data().display().to_string(),
-            std::fs::read_to_string(&home.config).unwrap()
-        ),
+    let out = inspector(
+        &home,
+        &["mcp", "serve", "--tools", tools.to_str().unwrap()],
+        &["--method", "tools/list"],
     )
-    .unwrap();
-    let inspector =
-        Idp::dir().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js");
-    let out = Command::new("node")
-        .arg(&inspector)
-        .args([BIN, "--config"])
-        .arg(&config)
-        .args(["mcp", "serve", "--tools"])
-        .arg(&tools)
-        .args(["--method", "tools/list"])
-        .current_dir(Idp::dir().join("node_modules"))
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -2060,20 +2077,7 @@ async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
     .await
     .unwrap();
     let server_home = Home::new("");
-    let tools = server_home.dir.path().join("tools");
-    std::fs::create_dir(&tools).unwrap();
-    std::fs::write(
-        tools.join("notion_key.toml"),
-        r#"name = "notion_key"
-description = "Says which Notion key it was given"
-command = ["sh", "-c", "printf 'key %s' \"$NOTION_TOKEN\""]
-
-[auth]
-auth_provider = "notion"
-auth_handler = "notion-token"
-"#,
-    )
-    .unwrap();
+    let tools = notion_tool(&server_home, "printf 'key %s' \"$NOTION_TOKEN\"");
     let mut server = server_home
         .cmd(&[
             "mcp",
@@ -2200,40 +2204,19 @@ async fn mcp_inspector_cli_calls_a_tool_through_the_proxy() {
     let home = Home::new("");
     let url = server.url();
     mcp_login(&home, &url).await;
-    // The inspector starts its server with a minimal environment: the home goes in the config.
-    let config = home.dir.path().join("inspector.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "home = {:?}\n{}",
-            home.data().display().to_string(),
-            std::fs::read_to_string(&home.config).unwrap()
-        ),
-    )
-    .unwrap();
-    let inspector =
-        Idp::dir().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js");
-    let out = Command::new("node")
-        .arg(&inspector)
-        .args([BIN, "--config"])
-        .arg(&config)
-        .args(["mcp", "proxy", &url, "--no-browser"])
-        .args([
+    let out = inspector(
+        &home,
+        &["mcp", "proxy", &url, "--no-browser"],
+        &[
             "--method",
             "tools/call",
             "--tool-name",
             "greet",
             "--tool-arg",
             "name=inspector",
-        ])
-        // It imports its own package.json if `../package.json` exists from the working
-        // directory (a check meant for its source tree): run it where that holds.
-        .current_dir(Idp::dir().join("node_modules"))
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("Hello, inspector!"),

@@ -92,7 +92,14 @@ impl ResourceAuth {
             format!("{base}/.well-known/openid-configuration"),
             format!("{base}/.well-known/oauth-authorization-server"),
         ] {
-            let found = async { http.get(&url).send().await?.error_for_status()?.json().await };
+            let found = async {
+                http.get(&url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await
+            };
             if let Ok(m) = found.await {
                 metadata = Some(m);
                 break;
