@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use keyfob_testkit::mcp::{
-    Client as McpClient, ExampleServer, ResourceServer, StderrLines, StdioClient,
+    Client as McpClient, ExampleServer, ResourceServer, SdkClient, StderrLines,
 };
 use keyfob_testkit::{Browser, Idp, IdpClient, IdpOptions, free_port, query_param, state_of};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -730,6 +730,79 @@ async fn serve(home: &Home, port: u16) -> Child {
 /// leaves out every test whose name contains `redis_server::`.
 mod redis_server {
     use super::*;
+
+    /// Two `keyfob mcp serve --http` instances share one Redis. A client of the first (the
+    /// TypeScript SDK's, over streamable HTTP, with URL elicitation) calls a tool that needs
+    /// Notion; the user's browser is sent to the second instance (as a load balancer would),
+    /// types the key there, and the call waiting on the first instance completes with it.
+    #[tokio::test]
+    async fn mcp_serve_instances_sharing_redis_finish_each_others_logins() {
+        let redis = keyfob_testkit::RedisServer::start(&[]);
+        let mut home = Home::new(&format!(
+            "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"mcp-pool\"\n",
+            redis.url(None),
+        ));
+        home.env.push((
+            "KEYFOB_STORE__KEY".into(),
+            keyfob::crypto::Sealer::generate_key(),
+        ));
+        let tools = notion_tool(&home, "printf 'key %s' \"$NOTION_TOKEN\"");
+        let mut instances = Vec::new();
+        let mut ports = Vec::new();
+        for _ in 0..2 {
+            let (http, callback) = (free_port(), free_port());
+            let mut child = home
+                .cmd(&[
+                    "mcp",
+                    "serve",
+                    "--http",
+                    &format!("127.0.0.1:{http}"),
+                    "--bind",
+                    &format!("127.0.0.1:{callback}"),
+                    "--tools",
+                    tools.to_str().unwrap(),
+                ])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+            let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap_or_default();
+            assert!(line.contains("listening on"), "{line}");
+            instances.push(child);
+            ports.push((http, callback));
+        }
+        let (mut client, _) = SdkClient::http(
+            &format!("http://127.0.0.1:{}/mcp", ports[0].0),
+            &[("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1"))],
+        )
+        .unwrap();
+        client.ready().await.unwrap();
+        let call = client
+            .start_call("notion_key", serde_json::json!({}))
+            .await
+            .unwrap();
+        let m = client.next_message(Duration::from_secs(30)).await.unwrap();
+        let link = m["elicit"]["url"].as_str().unwrap_or_else(|| panic!("{m}"));
+        let on_a = format!("127.0.0.1:{}", ports[0].1);
+        assert!(link.contains(&on_a), "{link}");
+        let on_b = link.replace(&on_a, &format!("127.0.0.1:{}", ports[1].1));
+        assert_eq!(enter_token(&on_b, "ntn_through_b").await.0, 200);
+        let answer = loop {
+            let m = client.next_message(Duration::from_secs(30)).await.unwrap();
+            if m.get("elicit_complete").is_none() {
+                break m;
+            }
+        };
+        assert_eq!(answer["id"], call);
+        assert_eq!(answer["text"], "key ntn_through_b", "{answer}");
+        for mut c in instances {
+            c.kill().await.unwrap();
+        }
+    }
 
     /// Two `keyfob serve` processes share one Redis: a flow started through one (the waiting
     /// `login` uses it) completes through the other, for a token page and for OAuth2 against the
@@ -1691,8 +1764,8 @@ async fn approve_link(link: &str) {
 
 /// The TypeScript SDK's stdio client with `keyfob mcp proxy <url>` as its server command.
 /// With `elicits`, the client declares URL-mode elicitation.
-fn sdk_client_through_proxy(home: &Home, url: &str, elicits: bool) -> (StdioClient, StderrLines) {
-    StdioClient::spawn(
+fn sdk_client_through_proxy(home: &Home, url: &str, elicits: bool) -> (SdkClient, StderrLines) {
+    SdkClient::spawn(
         Path::new(BIN),
         &["mcp", "proxy", url, "--no-browser"],
         &[
@@ -1888,7 +1961,7 @@ async fn mcp_serve_asks_for_a_login_through_url_elicitation_or_the_result() {
     let home = Home::new("");
     let tools = notion_tool(&home, "printf 'a key of %s characters' ${#NOTION_TOKEN}");
     let serve = |thread: &str, elicits: bool| {
-        StdioClient::spawn(
+        SdkClient::spawn(
             Path::new(BIN),
             &[
                 "mcp",

@@ -207,11 +207,11 @@ impl ResourceServer {
     }
 }
 
-/// A real stdio MCP client (the TypeScript SDK's `Client` over `StdioClientTransport`,
-/// `idp/mcp-stdio-client.mjs`) that launches a server command, as desktop MCP clients do.
-/// The server's stderr is handed to the test as lines.
+/// A real MCP client (the TypeScript SDK's `Client`, `idp/mcp-sdk-client.mjs`): over stdio,
+/// launching a server command as desktop MCP clients do (the server's stderr handed to the
+/// test as lines), or over streamable HTTP.
 #[derive(Debug)]
-pub struct StdioClient {
+pub struct SdkClient {
     child: Child,
     stdin: Option<tokio::process::ChildStdin>,
     stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -221,9 +221,9 @@ pub struct StdioClient {
 /// Lines a child writes to stderr.
 pub type StderrLines = tokio::io::Lines<BufReader<tokio::process::ChildStderr>>;
 
-impl StdioClient {
+impl SdkClient {
     /// Starts the client, which launches `command` with `args` and `envs` (added to this
-    /// process's environment) and connects (`initialize`); see [`StdioClient::ready`].
+    /// process's environment) and connects (`initialize`); see [`SdkClient::ready`].
     ///
     /// # Errors
     /// When node cannot start.
@@ -231,11 +231,34 @@ impl StdioClient {
         command: &std::path::Path,
         args: &[&str],
         envs: &[(&str, &std::ffi::OsStr)],
-    ) -> anyhow::Result<(StdioClient, StderrLines)> {
+    ) -> anyhow::Result<(SdkClient, StderrLines)> {
+        let mut all = vec![command.as_os_str()];
+        all.extend(args.iter().map(std::ffi::OsStr::new));
+        Self::start(&all, envs)
+    }
+
+    /// Starts the client on the streamable-HTTP server at `url` (with `envs` added to its
+    /// environment) and connects; see [`SdkClient::ready`].
+    ///
+    /// # Errors
+    /// When node cannot start.
+    pub fn http(
+        url: &str,
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<(SdkClient, StderrLines)> {
+        Self::start(
+            &[std::ffi::OsStr::new("--http"), std::ffi::OsStr::new(url)],
+            envs,
+        )
+    }
+
+    fn start(
+        args: &[&std::ffi::OsStr],
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<(SdkClient, StderrLines)> {
         let node = std::env::var_os("KEYFOB_NODE").unwrap_or_else(|| "node".into());
         let mut child = Command::new(&node)
-            .arg(Idp::dir().join("mcp-stdio-client.mjs"))
-            .arg(command)
+            .arg(Idp::dir().join("mcp-sdk-client.mjs"))
             .args(args)
             .envs(envs.iter().map(|&(k, v)| (k, v)))
             .current_dir(Idp::dir())
@@ -249,7 +272,7 @@ impl StdioClient {
         let stdout = BufReader::new(child.stdout.take().context("node stdout")?).lines();
         let stderr = BufReader::new(child.stderr.take().context("node stderr")?).lines();
         Ok((
-            StdioClient {
+            SdkClient {
                 child,
                 stdin,
                 stdout,
@@ -272,7 +295,7 @@ impl StdioClient {
     }
 
     /// Starts calling `tool`; the call's id, which its answer carries (see
-    /// [`StdioClient::next_message`]).
+    /// [`SdkClient::next_message`]).
     ///
     /// # Errors
     /// When the client was closed or its stdin broke.

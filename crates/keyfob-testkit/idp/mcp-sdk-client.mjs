@@ -1,6 +1,7 @@
-// A real stdio MCP client for tests: the MCP TypeScript SDK's Client over its
-// StdioClientTransport, which launches the server command given as arguments (with this
-// process's environment; the server's stderr goes to ours). Driven by JSON lines:
+// A real MCP client for tests: the MCP TypeScript SDK's Client, over its StdioClientTransport,
+// which launches the server command given as arguments (with this process's environment; the
+// server's stderr goes to ours), or with `--http URL` over its StreamableHTTPClientTransport.
+// Driven by JSON lines:
 //
 //   stdin:  {"id": 1, "tool": "whoami", "arguments": {}}
 //   stdout: {"ready": true}                       once `initialize` succeeded (first line)
@@ -13,12 +14,13 @@
 //           {"elicit": {"mode": "url", "url": ..., "message": ..., "elicitationId": ...}}
 //           {"elicit_complete": "<elicitationId>"}
 //
-// Usage: node mcp-stdio-client.mjs <command> [args...]
+// Usage: node mcp-sdk-client.mjs <command> [args...]   |   node mcp-sdk-client.mjs --http <url>
 
 import * as readline from 'node:readline';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   ElicitationCompleteNotificationSchema,
   ElicitRequestSchema,
@@ -41,7 +43,9 @@ if (elicitUrl) {
     say({ elicit_complete: notification.params.elicitationId });
   });
 }
-const transport = new StdioClientTransport({ command, args, env: process.env, stderr: 'inherit' });
+const transport = command === '--http'
+  ? new StreamableHTTPClientTransport(new URL(args[0]))
+  : new StdioClientTransport({ command, args, env: process.env, stderr: 'inherit' });
 try {
   // A login in a browser may come first: give it time.
   await client.connect(transport, { timeout: 120_000 });
