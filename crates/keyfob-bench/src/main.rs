@@ -43,6 +43,8 @@ const SCENARIOS: &[&str] = &[
     "wrk_token_page",
     "mcp_call_direct",
     "mcp_call_proxy",
+    "mcp_tool_no_auth",
+    "mcp_tool_cached",
 ];
 
 /// Every heap allocation goes through this counter, so the memory scenarios can read the bytes
@@ -300,6 +302,68 @@ async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>)
         _ => "invoke_no_auth",
     };
     report(opts, name, samples, u64::from(batches * BATCH), per_call());
+}
+
+/// `mcp_tool_no_auth` and `mcp_tool_cached`: a tool call over streamable HTTP to keyfob's MCP
+/// server (`keyfob_mcp_server`, in process, on 127.0.0.1), one at a time, of a tool without
+/// auth and of one whose Notion session is stored (memory store): what auth adds to an MCP call.
+/// The client is the testkit's (reqwest, one keep-alive connection, JSON or event-stream
+/// answers).
+async fn mcp_tools(opts: &Opts, calls: usize) {
+    let engine = memory_engine("").await;
+    let req = AuthRequest::new("notion").handler("notion-token");
+    token_login(&engine, &req, "ntn_bench").await;
+    let mut keyfob = Keyfob::new(engine);
+    keyfob
+        .register(noop(
+            Some(ToolAuth::named("notion").handler("notion-token")),
+            "with_auth",
+        ))
+        .unwrap();
+    keyfob.register(noop(None, "no_auth")).unwrap();
+    let server = keyfob_mcp_server::ToolServer::new(Arc::new(keyfob), "default", "default");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(keyfob_mcp_server::serve_http(
+        server,
+        listener,
+        vec!["127.0.0.1".into()],
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut client = keyfob_testkit::mcp::Client::connect(&url, "unused")
+        .await
+        .expect("the MCP server answers");
+    let mut medians = Vec::new();
+    for (tool, scenario) in [
+        ("no_auth", "mcp_tool_no_auth"),
+        ("with_auth", "mcp_tool_cached"),
+    ] {
+        let mut samples = Vec::with_capacity(calls);
+        for i in 0..calls + calls / 10 {
+            let t = Instant::now();
+            let out = client.call_tool(tool, json!({})).await.expect("a result");
+            std::hint::black_box(out);
+            if i >= calls / 10 {
+                samples.push(t.elapsed().as_nanos() as u64);
+            }
+        }
+        let mut sorted = samples.clone();
+        sorted.sort_unstable();
+        medians.push(percentile(&sorted, 0.5));
+        let extra = if scenario == "mcp_tool_cached" {
+            json!({"baseline": "mcp_tool_no_auth",
+                "added_median_ns": medians[1].saturating_sub(medians[0])})
+        } else {
+            json!({})
+        };
+        report(opts, scenario, samples, calls as u64, extra);
+    }
+    let _ = stop.send(());
+    let _ = serving.await;
 }
 
 /// One keep-alive HTTP/1.1 connection, as a load generator such as wrk drives it: the request
@@ -998,6 +1062,9 @@ fn main() -> std::process::ExitCode {
         }
         if want("wrk_token_page") {
             wrk(&opts, "wrk_token_page", wrk_secs).await;
+        }
+        if want("mcp_tool_no_auth") || want("mcp_tool_cached") {
+            mcp_tools(&opts, if opts.quick { 500 } else { 5_000 }).await;
         }
         if want("mcp_call_direct") || want("mcp_call_proxy") {
             mcp_proxy::mcp_proxy(&opts, if opts.quick { 200 } else { 2_000 }).await;

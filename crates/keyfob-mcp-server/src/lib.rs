@@ -282,6 +282,12 @@ pub async fn serve_http<P: Send + Sync + 'static>(
             axum::Router::new().route(&path, axum::routing::get(move || async move { metadata }));
         app = app.merge(prm);
     }
+    // Answers go out in several small writes (headers, events): without TCP_NODELAY, Nagle's
+    // algorithm and the client's delayed ACK add about 40 ms to every call.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
