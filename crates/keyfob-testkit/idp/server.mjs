@@ -14,6 +14,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import { once } from 'node:events';
 
+import { importJWK, SignJWT } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 const ACCOUNT_ID = 'user-1';
@@ -295,6 +296,23 @@ server.on('request', async (req, res) => {
       stats.token_requests_total = 0;
       stats.revocation_requests = 0;
       return send(res, 200, 'application/json', JSON.stringify(stats));
+    }
+    // Test tooling for resource servers: an access token signed with this server's own key,
+    // with the claims the test names (an expired one, one for another audience, ...).
+    // Body: {"sub", "aud", "scope", "expires_in", "iss"?, "kid"?}.
+    if (pathname === '/__mint' && req.method === 'POST') {
+      const claims = JSON.parse((await readBody(req)).toString('utf8'));
+      const key = await importJWK(signingKey, 'ES256');
+      const now = Math.floor(Date.now() / 1000);
+      const jwt = await new SignJWT({ scope: claims.scope ?? '', client_id: 'minted' })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: claims.kid ?? signingKey.kid })
+        .setIssuer(claims.iss ?? issuer)
+        .setSubject(claims.sub ?? ACCOUNT_ID)
+        .setAudience(claims.aud)
+        .setIssuedAt(now)
+        .setExpirationTime(now + (claims.expires_in ?? 3600))
+        .sign(key);
+      return send(res, 200, 'text/plain', jwt);
     }
     if (pathname === '/__revoke_grants' && req.method === 'POST') {
       let revoked = 0;

@@ -353,6 +353,29 @@ impl Idp {
         v["revoked"].as_u64().unwrap_or(0)
     }
 
+    /// An access token signed with the server's own key (test tooling for resource servers):
+    /// `claims` may set `sub`, `aud`, `scope`, `expires_in` (negative for an expired token),
+    /// `iss` and `kid` (the header's key id). The compact JWT.
+    ///
+    /// # Panics
+    ///
+    /// If the IdP cannot be reached (a broken fixture).
+    pub async fn mint(&self, claims: serde_json::Value) -> String {
+        let url = format!("{}/__mint", self.issuer());
+        let result = async {
+            self.http
+                .post(&url)
+                .json(&claims)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await
+        }
+        .await;
+        result.unwrap_or_else(|e| panic!("POST {url}: {e}; IdP stderr:\n{}", self.logs()))
+    }
+
     /// Sets all request counters to zero.
     ///
     /// # Panics
