@@ -182,6 +182,43 @@ pub fn node_packages(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs the MCP Python SDK (a real MCP client for the tests) into a virtual environment,
+/// `crates/keyfob-testkit/python/.venv`, from the pinned `requirements.txt`, when missing or
+/// stale (a copy of the requirements it was made from is kept in it).
+///
+/// # Errors
+/// No `python3` with `venv`, or pip failing.
+pub fn python_packages(root: &Path) -> anyhow::Result<()> {
+    let dir = root.join("crates/keyfob-testkit/python");
+    let venv = dir.join(".venv");
+    let wanted = std::fs::read_to_string(dir.join("requirements.txt"))
+        .context("reading crates/keyfob-testkit/python/requirements.txt")?;
+    let made_from = std::fs::read_to_string(venv.join("requirements.txt")).unwrap_or_default();
+    if venv.join("bin/python").is_file() && made_from == wanted {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing the MCP Python SDK into {}",
+        venv.display()
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context(
+        "the tests need Python 3.10 or later with venv for the MCP Python SDK (e.g. `apt-get \
+         install python3-venv`)",
+    )?;
+    run(Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(dir.join("requirements.txt")))?;
+    std::fs::write(venv.join("requirements.txt"), wanted)?;
+    Ok(())
+}
+
 /// Which groups of tests to leave out (and count) instead of installing what they need.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Skip {
@@ -192,10 +229,10 @@ pub struct Skip {
 }
 
 /// Installs what the tests need: redis-server and wrk, and Chromium (unless skipped), then the
-/// node packages.
+/// node packages and the MCP Python SDK.
 ///
 /// # Errors
-/// See [`redis_server`], [`wrk`], [`chromium`] and [`node_packages`].
+/// See [`redis_server`], [`wrk`], [`chromium`], [`node_packages`] and [`python_packages`].
 pub fn setup(root: &Path, skip: Skip) -> anyhow::Result<()> {
     if !skip.redis {
         redis_server()?;
@@ -204,7 +241,8 @@ pub fn setup(root: &Path, skip: Skip) -> anyhow::Result<()> {
     if !skip.browser {
         chromium()?;
     }
-    node_packages(root)
+    node_packages(root)?;
+    python_packages(root)
 }
 
 /// Test counts summed over libtest's `test result:` lines.

@@ -26,7 +26,7 @@ fn target_dir() -> PathBuf {
     }
 }
 
-/// Copies the repository (without build output, node packages or git data) into `dest`,
+/// Copies the repository (without build output, node or Python packages or git data) into `dest`,
 /// keeping modification times.
 fn copy_repo(src: &Path, dest: &Path) {
     fn walk(src: &Path, dest: &Path) {
@@ -35,7 +35,7 @@ fn copy_repo(src: &Path, dest: &Path) {
             let e = e.unwrap();
             let name = e.file_name();
             let n = name.to_string_lossy();
-            if ["target", "node_modules", ".git"].contains(&n.as_ref()) {
+            if ["target", "node_modules", ".git", ".venv"].contains(&n.as_ref()) {
                 continue;
             }
             let (from, to) = (e.path(), dest.join(&name));

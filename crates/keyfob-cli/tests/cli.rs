@@ -2133,6 +2133,61 @@ async fn mcp_serve_http_passes_the_conformance_server_scenarios() {
     child.kill().await.unwrap();
 }
 
+/// The MCP Python SDK's client (a third client keyfob did not write) with `keyfob mcp serve`
+/// as its stdio server: it lists the tools, gets the URL elicitation for Notion, and once the
+/// user typed the key on keyfob's page, the call's result.
+#[tokio::test]
+async fn the_python_sdk_client_gets_the_elicitation_and_the_result() {
+    let (python, script) = keyfob_testkit::mcp::python_client().unwrap();
+    let home = Home::new("");
+    let tools = notion_tool(&home, "printf 'key %s' \"$NOTION_TOKEN\"");
+    let mut client = Command::new(&python)
+        .arg(&script)
+        .args([BIN, "mcp", "serve", "--tools", tools.to_str().unwrap()])
+        .env("KEYFOB_HOME", home.data())
+        .env("KEYFOB_CONFIG", &home.config)
+        .env("KEYFOB_TEST_TOOL", "notion_key")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let mut next = async || -> serde_json::Value {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the Python client reports")
+            .unwrap()
+            .expect("the Python client is running");
+        serde_json::from_str(&line).unwrap()
+    };
+    let listed = next().await;
+    assert_eq!(
+        listed["tools"],
+        serde_json::json!([
+            "notion_key",
+            "keyfob_list_sessions",
+            "keyfob_delete_session"
+        ])
+    );
+    let asked = next().await;
+    assert_eq!(asked["elicit"]["mode"], "url", "{asked}");
+    let link = asked["elicit"]["url"].as_str().unwrap().to_owned();
+    assert!(link.contains("/auth/notion/start?state="), "{link}");
+    assert_eq!(enter_token(&link, "ntn_from_python").await.0, 200);
+    let result = next().await;
+    assert_eq!(
+        result,
+        serde_json::json!({"text": "key ntn_from_python", "is_error": false})
+    );
+    let status = tokio::time::timeout(Duration::from_secs(20), client.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
 /// A protected `keyfob mcp serve --http` (MCP authorization) behind a real authorization server
 /// (oidc-provider issuing JWTs for it): without a token, or with a bad one, a 401 whose
 /// challenge points at its RFC 9728 metadata, which names the authorization server; keyfob as

@@ -207,6 +207,27 @@ impl ResourceServer {
     }
 }
 
+/// The MCP Python SDK's client (`python/mcp_client.py`, the SDK pinned in
+/// `python/requirements.txt`), ready to run: the virtual environment's python and the script.
+///
+/// # Errors
+/// When the SDK is not installed (`cargo xtask test` installs it).
+pub fn python_client() -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let dir = Idp::dir()
+        .parent()
+        .context("the testkit folder")?
+        .join("python");
+    let python = dir.join(".venv/bin/python");
+    if !python.is_file() {
+        bail!(
+            "the MCP Python SDK is not installed ({} is missing); run `cargo xtask test`, which \
+             makes the virtual environment from python/requirements.txt",
+            python.display()
+        );
+    }
+    Ok((python, dir.join("mcp_client.py")))
+}
+
 /// A real MCP client (the TypeScript SDK's `Client`, `idp/mcp-sdk-client.mjs`): over stdio,
 /// launching a server command as desktop MCP clients do (the server's stderr handed to the
 /// test as lines), or over streamable HTTP.
