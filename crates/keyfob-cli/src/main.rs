@@ -426,7 +426,8 @@ async fn mcp_proxy(config: Option<&PathBuf>, p: ProxyArgs) -> anyhow::Result<Exi
             },
             handler: None,
             scopes,
-            no_browser: p.no_browser,
+            // A client that shows the link (URL elicitation) opens it; two browsers would race.
+            no_browser: p.no_browser || on_link.is_some(),
             device: p.device,
             label_from_identity: false,
             timeout: None,

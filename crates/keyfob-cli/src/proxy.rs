@@ -15,8 +15,9 @@
 //!   authorization requests per message.
 //! - A login while the client is connected is also offered to a client that declared URL
 //!   elicitation (MCP 2025-11-25): an `elicitation/create` request in URL mode with the link,
-//!   then `notifications/elicitation/complete` once the login is done. Its answer is the
-//!   proxy's and never reaches the server. The link is keyfob's start link, bound to the first
+//!   then `notifications/elicitation/complete` once the login is done. Its answer (matched by
+//!   the ids the proxy is waiting on) is the proxy's and never reaches the server; no browser
+//!   is opened then, since the client shows the link. The link is keyfob's start link, bound to the first
 //!   browser that opens it, as on stderr.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -66,6 +67,8 @@ struct Shared {
     elicited: AtomicU64,
     /// The proxy's own messages to the client, written in order by one task.
     notices: tokio::sync::mpsc::UnboundedSender<Value>,
+    /// The ids of our elicitations the client has not answered yet.
+    asked: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Runs the bridge until stdin ends; then ends the server's session.
@@ -96,6 +99,7 @@ pub(crate) async fn run(
         elicits: AtomicBool::new(false),
         elicited: AtomicU64::new(0),
         notices,
+        asked: Mutex::default(),
     });
     let writer = {
         let shared = shared.clone();
@@ -131,9 +135,15 @@ pub(crate) async fn run(
             shared.elicits.store(url.is_object(), Ordering::Relaxed);
         }
         // The client's answer to one of our elicitations: ours, not the server's.
-        if msg.get("method").is_none()
-            && msg["id"].as_str().is_some_and(|id| id.starts_with(OWN_ID))
-        {
+        let ours = msg.get("method").is_none()
+            && msg["id"].as_str().is_some_and(|id| {
+                shared
+                    .asked
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(id)
+            });
+        if ours {
             let action = msg["result"]["action"].as_str().unwrap_or("an error");
             if action != "accept" {
                 eprintln!("keyfob: the client answered the login link with {action}");
@@ -200,6 +210,10 @@ impl Shared {
             )
         });
         let sink = elicitation.clone().map(|id| {
+            self.asked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone());
             let notices = self.notices.clone();
             let server = self.url.clone();
             Arc::new(move |url: &str, message: &str| {
@@ -337,7 +351,10 @@ impl Shared {
     async fn stream(&self, mut resp: reqwest::Response, msg: &Value) -> anyhow::Result<()> {
         let mut sse = Sse::default();
         while let Some(chunk) = resp.chunk().await.context("the event stream broke off")? {
-            for event in sse.push(&chunk) {
+            for event in sse.push(&chunk)? {
+                if event.data.trim().is_empty() {
+                    continue;
+                }
                 let v: Value =
                     serde_json::from_str(&event.data).context("an event's data is not JSON")?;
                 self.deliver(v, msg).await?;
@@ -375,12 +392,20 @@ impl Shared {
                     failures = 0;
                     let mut sse = Sse::default();
                     while let Ok(Some(chunk)) = resp.chunk().await {
-                        for event in sse.push(&chunk) {
+                        let Ok(events) = sse.push(&chunk) else {
+                            eprintln!("keyfob: {}", Oversized);
+                            break;
+                        };
+                        for event in events {
+                            // A priming event (id and retry, no data) counts too.
                             if let Some(r) = event.retry {
                                 wait = Duration::from_millis(r.clamp(100, 60_000));
                             }
                             if event.id.is_some() {
                                 last_event = event.id;
+                            }
+                            if event.data.trim().is_empty() {
+                                continue;
                             }
                             let Ok(v) = serde_json::from_str::<Value>(&event.data) else {
                                 eprintln!("keyfob: an event of the server's stream is not JSON");
@@ -474,7 +499,27 @@ fn is_sse(resp: &reqwest::Response) -> bool {
         .is_some_and(|t| t.starts_with("text/event-stream"))
 }
 
-/// One server-sent event with data.
+/// The most one server-sent event may hold before the stream is given up: far above any real
+/// message, so a server that never ends an event cannot make the proxy hold gigabytes.
+const MAX_EVENT: usize = 16 << 20;
+
+/// A server-sent event over [`MAX_EVENT`] bytes.
+#[derive(Debug)]
+struct Oversized;
+
+impl std::fmt::Display for Oversized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the MCP server sent an event larger than {} MiB; the stream is given up",
+            MAX_EVENT >> 20
+        )
+    }
+}
+
+impl std::error::Error for Oversized {}
+
+/// One server-sent event: its id, retry and data (empty for a priming event).
 #[derive(Debug, PartialEq, Eq)]
 struct Event {
     id: Option<String>,
@@ -482,38 +527,69 @@ struct Event {
     retry: Option<u64>,
 }
 
-/// Splits a stream of server-sent events into events as its chunks arrive (events end at a
-/// blank line; `data` lines are joined; comments and events without data are skipped).
+/// Splits a stream of server-sent events into events as its chunks arrive. Bytes are kept
+/// until an event is complete (so a character split across chunks stays whole), each chunk is
+/// scanned once, and an event over [`MAX_EVENT`] ends the stream. Comments are skipped.
 #[derive(Default)]
 struct Sse {
-    buf: String,
+    buf: Vec<u8>,
+    /// How much of `buf` holds no event boundary.
+    scanned: usize,
 }
 
 impl Sse {
-    fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
-        self.buf.push_str(&String::from_utf8_lossy(chunk));
-        self.buf = self.buf.replace("\r\n", "\n");
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Event>, Oversized> {
+        self.buf.extend_from_slice(chunk);
         let mut out = Vec::new();
-        while let Some(end) = self.buf.find("\n\n") {
-            let event: String = self.buf.drain(..end + 2).collect();
-            let (mut id, mut data, mut retry) = (None, Vec::new(), None);
-            for line in event.lines() {
-                let (field, value) = line.split_once(':').unwrap_or((line, ""));
-                let value = value.strip_prefix(' ').unwrap_or(value);
-                match field {
-                    "id" => id = Some(value.to_owned()),
-                    "data" => data.push(value),
-                    "retry" => retry = value.parse().ok(),
-                    _ => {}
-                }
-            }
-            let data = data.join("\n");
-            if !data.trim().is_empty() {
-                out.push(Event { id, data, retry });
+        // A boundary may straddle the previous chunk's end: look back three bytes.
+        while let Some((end, len)) = boundary(&self.buf, self.scanned.saturating_sub(3)) {
+            let raw: Vec<u8> = self.buf.drain(..end + len).collect();
+            self.scanned = 0;
+            if let Some(event) = parse_event(&String::from_utf8_lossy(&raw[..end])) {
+                out.push(event);
             }
         }
-        out
+        self.scanned = self.buf.len();
+        if self.buf.len() > MAX_EVENT {
+            return Err(Oversized);
+        }
+        Ok(out)
     }
+}
+
+/// Where the first blank line (the end of an event) at or after `from` starts, and its length.
+fn boundary(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    (from..buf.len()).find_map(|i| {
+        let rest = &buf[i..];
+        if rest.starts_with(b"\r\n\r\n") {
+            Some((i, 4))
+        } else if rest.starts_with(b"\n\n") || rest.starts_with(b"\r\r") {
+            Some((i, 2))
+        } else {
+            None
+        }
+    })
+}
+
+/// An event's fields (`None` for a block of comments only).
+fn parse_event(text: &str) -> Option<Event> {
+    let (mut id, mut data, mut retry, mut any) = (None, Vec::new(), None, false);
+    for line in text.split(['\n', '\r']).filter(|l| !l.is_empty()) {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => id = Some(value.to_owned()),
+            "data" => data.push(value),
+            "retry" => retry = value.parse().ok(),
+            _ => continue,
+        }
+        any = true;
+    }
+    any.then(|| Event {
+        id,
+        data: data.join("\n"),
+        retry,
+    })
 }
 
 #[cfg(test)]
@@ -523,13 +599,14 @@ mod tests {
     #[test]
     fn events_are_split_across_chunks_with_their_ids() {
         let mut sse = Sse::default();
-        assert_eq!(sse.push(b"id: 7\r\ndata: {\"a\":"), []);
+        assert_eq!(sse.push(b"id: 7\r\ndata: {\"a\":\"\xc3").unwrap(), []);
         assert_eq!(
-            sse.push(b"1}\r\n\r\n: comment\n\nretry: 500\ndata: x\ndata: y\n\n"),
+            sse.push(b"\xa9\"}\r\n\r\n: comment\n\nretry: 500\ndata: x\ndata: y\n\nid: 8\nretry: 3000\n\n")
+                .unwrap(),
             [
                 Event {
                     id: Some("7".into()),
-                    data: "{\"a\":1}".into(),
+                    data: "{\"a\":\"\u{e9}\"}".into(),
                     retry: None
                 },
                 Event {
@@ -537,7 +614,27 @@ mod tests {
                     data: "x\ny".into(),
                     retry: Some(500)
                 },
-            ]
+                Event {
+                    id: Some("8".into()),
+                    data: String::new(),
+                    retry: Some(3000)
+                },
+            ],
+            "a character split across chunks stays whole; a priming event is an event"
         );
+        // A boundary split across chunks.
+        assert_eq!(sse.push(b"data: z\r\n\r").unwrap(), []);
+        assert_eq!(sse.push(b"\n").unwrap()[0].data, "z");
+    }
+
+    #[test]
+    fn an_event_without_end_is_given_up_past_the_limit() {
+        let mut sse = Sse::default();
+        let line = vec![b'x'; 1 << 20];
+        assert!(sse.push(b"data: ").is_ok());
+        for _ in 0..15 {
+            assert!(sse.push(&line).is_ok());
+        }
+        assert!(sse.push(&line).is_err(), "16 MiB and more without an end");
     }
 }

@@ -2252,7 +2252,8 @@ async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
             challenge.contains(&format!(
                 r#"resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp""#
             )) && challenge.contains(r#"scope="mcp:tools""#)
-                && challenge.contains(r#"error="invalid_token""#),
+                // RFC 6750 §3.1: no error code when no token was sent.
+                && challenge.contains(r#"error="invalid_token""#) == bearer.is_some(),
             "{challenge}"
         );
     }

@@ -12,7 +12,10 @@
 //!   token.
 //! - The token's subject (with its issuer) is the user: [`Subject`] is put on the request, and
 //!   the tools use that user's own sessions.
-//! - Keys are fetched again when a token names a key id not yet known, at most every 30 s.
+//! - Keys are fetched again when a token names a key id not yet known, one fetch at a time and
+//!   at most every 30 s (attempts count), so forged key ids cannot make it hammer the server.
+//! - Only access tokens (`typ` `at+jwt`, RFC 9068) signed with a key published for signing and
+//!   for the token's algorithm, already valid (`nbf`) and not expired, get through.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +47,10 @@ pub struct ResourceAuth {
     scopes: Vec<String>,
     jwks_uri: String,
     http: reqwest::Client,
+    /// When the keys were last fetched (or tried), and the keys.
     keys: RwLock<(Instant, JwkSet)>,
+    /// Held while fetching the keys again.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 #[derive(Deserialize)]
@@ -63,7 +69,9 @@ struct Claims {
 /// Why a token was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// No token, or one that does not verify: 401.
+    /// No token at all: 401 without an error code (RFC 6750 §3.1).
+    NoToken,
+    /// A token that does not verify: 401.
     InvalidToken(String),
     /// A valid token without the scopes needed: 403.
     InsufficientScope,
@@ -120,6 +128,7 @@ impl ResourceAuth {
             jwks_uri: metadata.jwks_uri,
             http,
             keys: RwLock::new((Instant::now(), JwkSet { keys: Vec::new() })),
+            fetching: tokio::sync::Mutex::new(()),
         };
         auth.refresh_keys().await?;
         Ok(auth)
@@ -171,14 +180,38 @@ impl ResourceAuth {
             .kid
             .clone()
             .ok_or_else(|| invalid("the token names no key"))?;
+        // RFC 9068: an access token says so; an ID token with the right audience is not one.
+        if !head.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        }) {
+            return Err(invalid("the token is not an access token (typ at+jwt)"));
+        }
         let mut jwk = self.keys.read().await.1.find(&kid).cloned();
         if jwk.is_none() {
+            // One fetch at a time, at most every 30 s, however many tokens name unknown keys.
+            let _one = self.fetching.lock().await;
+            jwk = self.keys.read().await.1.find(&kid).cloned();
             let stale = self.keys.read().await.0.elapsed() > Duration::from_secs(30);
-            if stale && self.refresh_keys().await.is_ok() {
-                jwk = self.keys.read().await.1.find(&kid).cloned();
+            if jwk.is_none() && stale {
+                self.keys.write().await.0 = Instant::now();
+                if self.refresh_keys().await.is_ok() {
+                    jwk = self.keys.read().await.1.find(&kid).cloned();
+                }
             }
         }
         let jwk = jwk.ok_or_else(|| invalid("the token's key is unknown"))?;
+        let signs = jwk
+            .common
+            .public_key_use
+            .as_ref()
+            .is_none_or(|u| *u == jsonwebtoken::jwk::PublicKeyUse::Signature);
+        let same_alg = jwk
+            .common
+            .key_algorithm
+            .is_none_or(|a| format!("{a:?}") == format!("{:?}", head.alg));
+        if !signs || !same_alg {
+            return Err(invalid("the token's key is not for this algorithm"));
+        }
         let key =
             DecodingKey::from_jwk(&jwk).map_err(|_| invalid("the token's key is unusable"))?;
         if !matches!(
@@ -195,10 +228,12 @@ impl ResourceAuth {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.resource]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = 5;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
             invalid(match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired",
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => "the token is not valid yet",
                 jsonwebtoken::errors::ErrorKind::InvalidAudience => {
                     "the token is for another server"
                 }
@@ -222,6 +257,14 @@ impl ResourceAuth {
     fn refuse(&self, refusal: &Refusal) -> Response {
         let scope = self.scopes.join(" ");
         let (status, challenge, body) = match refusal {
+            Refusal::NoToken => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    r#"Bearer resource_metadata="{}", scope="{scope}""#,
+                    self.metadata_url()
+                ),
+                json!({"error": "invalid_request", "error_description": "no bearer token"}),
+            ),
             Refusal::InvalidToken(why) => (
                 StatusCode::UNAUTHORIZED,
                 format!(
@@ -263,7 +306,7 @@ pub(crate) async fn require_token(
         })
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return auth.refuse(&Refusal::InvalidToken("no bearer token".into()));
+        return auth.refuse(&Refusal::NoToken);
     };
     match auth.check(token).await {
         Ok(subject) => {

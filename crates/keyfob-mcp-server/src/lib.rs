@@ -164,10 +164,14 @@ impl<P> ToolServer<P> {
         if asked.action != ElicitationAction::Accept {
             return Err(format!("the user did not connect {provider}"));
         }
-        self.keyfob
-            .wait(prompt, self.connect_timeout)
-            .await
-            .map_err(|e| format!("the login to {provider} did not finish: {e}"))?;
+        tokio::select! {
+            waited = self.keyfob.wait(prompt, self.connect_timeout) => {
+                waited.map_err(|e| format!("the login to {provider} did not finish: {e}"))?;
+            }
+            () = context.ct.cancelled() => {
+                return Err(format!("the call was cancelled before {provider} was connected"));
+            }
+        }
         let done = CustomNotification::new(
             "notifications/elicitation/complete",
             Some(serde_json::json!({ "elicitationId": prompt.flow_id })),
@@ -183,11 +187,12 @@ impl<P> ToolServer<P> {
     }
 }
 
-/// The thread of a protected server's user: `mcp-user-` and 16 hex digits of the SHA-256 of
-/// the issuer and subject (a subject may hold any character; the hash keeps users apart).
+/// The thread of a protected server's user: `mcp-user-` and 32 hex digits (128 bits) of the
+/// SHA-256 of the issuer and subject (a subject may hold any character; the hash keeps users
+/// apart).
 pub fn user_thread(s: &auth::Subject) -> String {
     let digest = keyfob_core::crypto::sha256_hex(&format!("{}\0{}", s.issuer, s.subject));
-    format!("mcp-user-{}", &digest[..16])
+    format!("mcp-user-{}", &digest[..32])
 }
 
 /// Whether the client declared URL-mode elicitation in `initialize`.

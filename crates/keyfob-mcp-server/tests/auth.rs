@@ -43,6 +43,14 @@ async fn only_a_valid_token_for_this_server_gets_in() {
             json!({"kid": "not-a-key-of-the-server"}),
             invalid("the token's key is unknown"),
         ),
+        (
+            json!({"typ": "JWT"}),
+            invalid("the token is not an access token (typ at+jwt)"),
+        ),
+        (
+            json!({"not_before_in": 600}),
+            invalid("the token is not valid yet"),
+        ),
         (json!({"scope": "other"}), Err(Refusal::InsufficientScope)),
     ] {
         assert_eq!(

@@ -22,8 +22,11 @@
 //!   given), so `keyfob status` and [`keyfob_core::Engine::status`] list them and
 //!   [`keyfob_core::Engine::logout`] ends them; rmcp's registration (its client id) is kept
 //!   with them.
-//! - A refresh holds the store's lease for that session: of several processes whose token is
-//!   due, one asks the authorization server and the others read what it saved.
+//! - A refresh holds the store's lease for that session: processes whose token is due refresh
+//!   one after the other, each with the refresh token the one before saved, so a rotating
+//!   refresh token is never spent twice. (rmcp refreshes once it holds the guard, even when
+//!   another process has just done it; each process sends its own refresh.) The lease outlives
+//!   rmcp's 30 s HTTP timeout, so a slow authorization server cannot let a second refresh in.
 //! - An authorization state can be read until it expires (10 minutes) or is deleted.
 
 use std::sync::Arc;
@@ -40,8 +43,9 @@ use serde_json::{Map, Value};
 
 /// How long an authorization state is kept for its callback.
 const STATE_TTL_SECS: i64 = 600;
-/// How long a refresh may hold the lease before another process may take it.
-const LEASE_TTL_MS: u64 = 30_000;
+/// How long a refresh may hold the lease before another process may take it: longer than
+/// rmcp's HTTP timeout (30 s), so a refresh still in flight keeps it.
+const LEASE_TTL_MS: u64 = 90_000;
 /// The handler name of the sessions this crate writes.
 const HANDLER: &str = "rmcp";
 

@@ -7,7 +7,7 @@
 //
 // Usage: client.mjs <server URL> (the suite appends it); exits 0 when every call succeeded.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -113,4 +113,6 @@ if (init.error) {
 }
 proxy.stdin.end();
 const code = await exited;
+// The scenario's home (its sealed store) goes with it.
+rmSync(home, { recursive: true, force: true });
 process.exit(ok && code === 0 ? 0 : 1);

@@ -299,13 +299,15 @@ server.on('request', async (req, res) => {
     }
     // Test tooling for resource servers: an access token signed with this server's own key,
     // with the claims the test names (an expired one, one for another audience, ...).
-    // Body: {"sub", "aud", "scope", "expires_in", "iss"?, "kid"?}.
+    // Body: {"sub", "aud", "scope", "expires_in", "iss"?, "kid"?, "typ"?, "not_before_in"?}.
     if (pathname === '/__mint' && req.method === 'POST') {
       const claims = JSON.parse((await readBody(req)).toString('utf8'));
       const key = await importJWK(signingKey, 'ES256');
       const now = Math.floor(Date.now() / 1000);
-      const jwt = await new SignJWT({ scope: claims.scope ?? '', client_id: 'minted' })
-        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: claims.kid ?? signingKey.kid })
+      let token = new SignJWT({ scope: claims.scope ?? '', client_id: 'minted' })
+        .setProtectedHeader({ alg: 'ES256', typ: claims.typ ?? 'at+jwt', kid: claims.kid ?? signingKey.kid });
+      if (claims.not_before_in !== undefined) token = token.setNotBefore(now + claims.not_before_in);
+      const jwt = await token
         .setIssuer(claims.iss ?? issuer)
         .setSubject(claims.sub ?? ACCOUNT_ID)
         .setAudience(claims.aud)

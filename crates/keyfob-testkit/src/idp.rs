@@ -355,7 +355,8 @@ impl Idp {
 
     /// An access token signed with the server's own key (test tooling for resource servers):
     /// `claims` may set `sub`, `aud`, `scope`, `expires_in` (negative for an expired token),
-    /// `iss` and `kid` (the header's key id). The compact JWT.
+    /// `not_before_in`, `iss`, and the header's `kid` and `typ` (`at+jwt` unless set). The
+    /// compact JWT.
     ///
     /// # Panics
     ///
