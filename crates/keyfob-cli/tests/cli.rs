@@ -2193,7 +2193,8 @@ async fn the_python_sdk_client_gets_the_elicitation_and_the_result() {
 /// challenge points at its RFC 9728 metadata, which names the authorization server; keyfob as
 /// the MCP client logs two users in there (`login --mcp`); each user's call of a tool needing
 /// Notion asks for their own Notion key (the link in the result, this client declaring no URL
-/// elicitation), and each then gets a result made with their own key, never the other's.
+/// elicitation), and each then gets a result made with their own key, never the other's; one
+/// user's MCP session id is refused to the other.
 #[tokio::test]
 async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
     let port = free_port();
@@ -2311,6 +2312,40 @@ async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
             .await
             .unwrap();
         assert_eq!(answer, format!("key {key}"));
+    }
+    // An MCP session belongs to the user who opened it: user 2 with user 1's session id is
+    // answered as for an unknown session.
+    let opened = http
+        .post(&url)
+        .bearer_auth(&tokens[0])
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert!(opened.status().is_success(), "{}", opened.status());
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    for (token, status) in [(&tokens[1], 404), (&tokens[0], 200)] {
+        let resp = http
+            .post(&url)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&list)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            status,
+            "{}",
+            resp.text().await.unwrap()
+        );
     }
     // And keeps it: user 1 still gets user 1's key.
     let mut first = McpClient::connect(&url, &tokens[0]).await.unwrap();

@@ -11,7 +11,8 @@
 //! - The token is not passed on: tools get credentials from keyfob's sessions, never the MCP
 //!   token.
 //! - The token's subject (with its issuer) is the user: [`Subject`] is put on the request, and
-//!   the tools use that user's own sessions.
+//!   the tools use that user's own sessions. An MCP session (`Mcp-Session-Id`) belongs to the
+//!   user whose request opened it; anyone else's request with its id is a 404.
 //! - Keys are fetched again when a token names a key id not yet known, one fetch at a time and
 //!   at most every 30 s (attempts count), so forged key ids cannot make it hammer the server.
 //! - Only access tokens (`typ` `at+jwt`, RFC 9068) signed with a key published for signing and
@@ -51,6 +52,8 @@ pub struct ResourceAuth {
     keys: RwLock<(Instant, JwkSet)>,
     /// Held while fetching the keys again.
     fetching: tokio::sync::Mutex<()>,
+    /// The user of each MCP session (`Mcp-Session-Id`) opened through this server.
+    sessions: tokio::sync::Mutex<std::collections::HashMap<String, Subject>>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +132,7 @@ impl ResourceAuth {
             http,
             keys: RwLock::new((Instant::now(), JwkSet { keys: Vec::new() })),
             fetching: tokio::sync::Mutex::new(()),
+            sessions: tokio::sync::Mutex::default(),
         };
         auth.refresh_keys().await?;
         Ok(auth)
@@ -308,11 +312,43 @@ pub(crate) async fn require_token(
     let Some(token) = token else {
         return auth.refuse(&Refusal::NoToken);
     };
-    match auth.check(token).await {
-        Ok(subject) => {
-            req.extensions_mut().insert(subject);
-            next.run(req).await
+    let subject = match auth.check(token).await {
+        Ok(subject) => subject,
+        Err(refusal) => return auth.refuse(&refusal),
+    };
+    // An MCP session belongs to the user who opened it: another user's token with its id is
+    // answered as for an unknown session (404), so a leaked id gives nothing away.
+    let session = req
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &session {
+        let owner = auth.sessions.lock().await.get(id).cloned();
+        if owner.as_ref() != Some(&subject) {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"jsonrpc": "2.0", "id": null,
+                    "error": {"code": -32001, "message": "Session not found"}})),
+            )
+                .into_response();
         }
-        Err(refusal) => auth.refuse(&refusal),
     }
+    let closing = req.method() == axum::http::Method::DELETE;
+    req.extensions_mut().insert(subject.clone());
+    let resp = next.run(req).await;
+    let mut sessions = auth.sessions.lock().await;
+    match (&session, resp.headers().get("mcp-session-id")) {
+        // A session opened by this request (initialize) is this user's.
+        (None, Some(id)) => {
+            if let Ok(id) = id.to_str() {
+                sessions.insert(id.to_owned(), subject);
+            }
+        }
+        (Some(id), _) if closing && resp.status().is_success() => {
+            sessions.remove(id);
+        }
+        _ => {}
+    }
+    resp
 }
