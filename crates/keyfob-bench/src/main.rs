@@ -264,11 +264,9 @@ fn noop(auth: Option<ToolAuth>, name: &str) -> FnTool {
     )
 }
 
-async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>) {
-    let engine = match redis {
-        Some(store) => store_engine(store).await,
-        None => memory_engine("").await,
-    };
+/// The tools of the invoke scenarios on `engine`: `no_auth`, and `with_auth`, whose Notion
+/// session is logged in.
+async fn two_tools(engine: Engine) -> Keyfob {
     let req = AuthRequest::new("notion").handler("notion-token");
     token_login(&engine, &req, "ntn_bench").await;
     let mut keyfob = Keyfob::new(engine);
@@ -279,6 +277,15 @@ async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>)
         ))
         .unwrap();
     keyfob.register(noop(None, "no_auth")).unwrap();
+    keyfob
+}
+
+async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>) {
+    let engine = match redis {
+        Some(store) => store_engine(store).await,
+        None => memory_engine("").await,
+    };
+    let keyfob = two_tools(engine).await;
     let tool = if with_auth { "with_auth" } else { "no_auth" };
     let samples = micro(batches, || {
         let keyfob = &keyfob;
@@ -311,16 +318,7 @@ async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>)
 /// answers).
 async fn mcp_tools(opts: &Opts, calls: usize) {
     let engine = memory_engine("").await;
-    let req = AuthRequest::new("notion").handler("notion-token");
-    token_login(&engine, &req, "ntn_bench").await;
-    let mut keyfob = Keyfob::new(engine);
-    keyfob
-        .register(noop(
-            Some(ToolAuth::named("notion").handler("notion-token")),
-            "with_auth",
-        ))
-        .unwrap();
-    keyfob.register(noop(None, "no_auth")).unwrap();
+    let keyfob = two_tools(engine).await;
     let server = keyfob_mcp_server::ToolServer::new(Arc::new(keyfob), "default", "default");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());

@@ -751,8 +751,9 @@ mod redis_server {
         let mut ports = Vec::new();
         for _ in 0..2 {
             let (http, callback) = (free_port(), free_port());
-            let mut child = home
-                .cmd(&[
+            let child = serving_http(
+                &home,
+                &[
                     "mcp",
                     "serve",
                     "--http",
@@ -761,17 +762,9 @@ mod redis_server {
                     &format!("127.0.0.1:{callback}"),
                     "--tools",
                     tools.to_str().unwrap(),
-                ])
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-            let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap_or_default();
-            assert!(line.contains("listening on"), "{line}");
+                ],
+            )
+            .await;
             instances.push(child);
             ports.push((http, callback));
         }
@@ -1901,6 +1894,20 @@ async fn mcp_device_login_and_revoking_logout() {
     assert_eq!(status.trim(), "[]");
 }
 
+/// Starts `keyfob <args>` (an `mcp serve --http`) in `home` and waits (20 s) until it says it
+/// listens.
+async fn serving_http(home: &Home, args: &[&str]) -> Child {
+    let mut child = home.cmd(args).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_or_default();
+    assert!(line.contains("listening on"), "{line}");
+    child
+}
+
 /// A tools directory in `home` holding one manifest, `notion_key`, that needs a Notion key
 /// (the token handler) and runs `sh -c <script>` with it in `NOTION_TOKEN`.
 fn notion_tool(home: &Home, script: &str) -> PathBuf {
@@ -2103,18 +2110,11 @@ parameters = { type = "object", properties = { text = { type = "string" } }, req
 async fn mcp_serve_http_passes_the_conformance_server_scenarios() {
     let home = Home::new("");
     let port = free_port();
-    let mut child = home
-        .cmd(&["mcp", "serve", "--http", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap_or_default();
-    assert!(line.contains("listening on"), "{line}");
+    let mut child = serving_http(
+        &home,
+        &["mcp", "serve", "--http", &format!("127.0.0.1:{port}")],
+    )
+    .await;
     let url = format!("http://127.0.0.1:{port}/mcp");
     let runs = keyfob_testkit::mcp::conformance_server_run(
         &url,
@@ -2207,8 +2207,9 @@ async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
     .unwrap();
     let server_home = Home::new("");
     let tools = notion_tool(&server_home, "printf 'key %s' \"$NOTION_TOKEN\"");
-    let mut server = server_home
-        .cmd(&[
+    let mut server = serving_http(
+        &server_home,
+        &[
             "mcp",
             "serve",
             "--http",
@@ -2219,17 +2220,9 @@ async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
             idp.issuer(),
             "--auth-scope",
             "mcp:tools",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap_or_default();
-    assert!(line.contains("listening on"), "{line}");
+        ],
+    )
+    .await;
 
     let http = reqwest::Client::new();
     let init = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
