@@ -26,11 +26,13 @@
 //! long between requests. `SECURITY.md` at the repository root lists the defences and the
 //! tests that prove them.
 
+pub mod gate;
 pub mod identity;
 mod pages;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -44,32 +46,49 @@ use axum::routing::get;
 use keyfob_core::engine::LinkCookies;
 use keyfob_core::{CallbackParams, Engine, Error, ErrorKind, ExposeSecret, SecretString};
 
+pub use crate::gate::Gate;
 pub use crate::identity::Identity;
 pub use crate::tls::Tls;
 
 /// The largest request body accepted (the token form).
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// The router, with the engine's path prefix applied.
-pub fn router(engine: Engine) -> Router {
-    router_with(engine, None)
+/// What a server adds to the plain callback server.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Answers `/health` challenges with this proof (`keyfob serve`).
+    pub identity: Option<Identity>,
+    /// Checks who opens each login link (see [`gate`]).
+    pub gate: Option<Arc<dyn Gate>>,
 }
 
-/// [`router`], answering `/health` challenges with `identity`'s proof.
-pub fn router_with(engine: Engine, identity: Option<Identity>) -> Router {
+/// The router, with the engine's path prefix applied.
+pub fn router(engine: Engine) -> Router {
+    router_with(engine, &Options::default())
+}
+
+/// [`router`], with `options`.
+pub fn router_with(engine: Engine, options: &Options) -> Router {
     let prefix = engine.config().server.path_prefix.clone();
-    let identity = std::sync::Arc::new(identity);
-    let routes = Router::new()
+    let identity = Arc::new(options.identity.clone());
+    let gate = options.gate.clone();
+    let mut routes = Router::new()
         .route(
             "/health",
             get(move |q: RawQuery| health(identity.clone(), q)),
         )
-        .route("/auth/{provider}/start", get(start_link))
+        .route(
+            "/auth/{provider}/start",
+            get(move |engine, path, headers, query| start_link(engine, gate, path, headers, query)),
+        )
         .route("/auth/{provider}/oauth2/callback", get(oauth2_callback))
         .route("/auth/{provider}/token", get(token_form).post(token_submit))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(engine.clone());
+    if let Some(gate) = &options.gate {
+        routes = routes.merge(gate.routes().layer(DefaultBodyLimit::max(MAX_BODY)));
+    }
     let app = if prefix.is_empty() {
         routes
     } else {
@@ -309,17 +328,43 @@ fn provider_and_state(
 }
 
 /// The login link: binds the flow to this browser (a cookie) and sends it on with a 303 to the
-/// URL the engine recorded when the flow started. No request parameter chooses the target.
+/// URL the engine recorded when the flow started. No request parameter chooses the target. A
+/// gate sees the link first and may answer instead.
 async fn start_link(
     State(engine): State<Engine>,
+    gate: Option<Arc<dyn Gate>>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (provider, state) = match provider_and_state(&engine, path, query) {
+    let provider = match provider_of(path) {
         Ok(p) => p,
         Err(r) => return *r,
     };
+    if let Some(r) = unknown_provider(&engine, &provider) {
+        return r;
+    }
+    let mut query = match pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(q) => q,
+        Err(r) => return *r,
+    };
+    let state = take(&mut query, "state");
+    if let Some(gate) = gate {
+        let key = match engine.link_key(&provider, state.as_deref()).await {
+            Ok(k) => k,
+            Err(e) => return error_page(&e),
+        };
+        let link = gate::StartLink {
+            key: &key,
+            provider: &provider,
+            state: state.as_deref().unwrap_or_default(),
+            query: &query,
+            headers: &headers,
+        };
+        if let Some(answer) = gate.check(&link).await {
+            return answer;
+        }
+    }
     let opened = match engine
         .open_link(&provider, state.as_deref(), &cookies(&headers))
         .await
@@ -566,17 +611,17 @@ pub struct Server {
 /// # Errors
 /// [`ErrorKind::Config`] when the address cannot be bound, naming it.
 pub async fn start(engine: Engine, addr: SocketAddr) -> keyfob_core::Result<Server> {
-    start_with(engine, addr, None).await
+    start_with(engine, addr, Options::default()).await
 }
 
-/// [`start`], answering `/health` challenges with `identity`'s proof (`keyfob serve`).
+/// [`start`], with `options` (an identity for `keyfob serve`, a gate on who opens links).
 ///
 /// # Errors
 /// As [`start`].
 pub async fn start_with(
     engine: Engine,
     addr: SocketAddr,
-    identity: Option<Identity>,
+    options: Options,
 ) -> keyfob_core::Result<Server> {
     let server = &engine.config().server;
     if server.https() {
@@ -588,11 +633,11 @@ pub async fn start_with(
             },
             _ => Tls::self_signed_in(&engine.config().home()),
         };
-        return start_tls_with(engine.clone(), addr, &tls, identity).await;
+        return start_tls_with(engine.clone(), addr, &tls, options).await;
     }
     let (listener, addr) = bind(&engine, addr).await?;
     tracing::info!(%addr, "callback server listening");
-    Ok(serve(listener, addr, engine, None, identity))
+    Ok(serve(listener, addr, engine, None, &options))
 }
 
 /// Serves the router on `listener` until [`Server::shutdown`].
@@ -601,12 +646,12 @@ fn serve<L>(
     addr: SocketAddr,
     engine: Engine,
     tls: Option<tls::Reloadable>,
-    identity: Option<Identity>,
+    options: &Options,
 ) -> Server
 where
     L: axum::serve::Listener,
 {
-    let app = router_with(engine.clone(), identity);
+    let app = router_with(engine.clone(), options);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, app, read_timeout(&engine), rx));
     Server {
@@ -670,14 +715,14 @@ where
 /// [`ErrorKind::Config`] when the address cannot be bound, when the engine's callback base is
 /// not https, or when the certificate or key cannot be read, generated or used.
 pub async fn start_tls(engine: Engine, addr: SocketAddr, tls: &Tls) -> keyfob_core::Result<Server> {
-    start_tls_with(engine, addr, tls, None).await
+    start_tls_with(engine, addr, tls, Options::default()).await
 }
 
 async fn start_tls_with(
     engine: Engine,
     addr: SocketAddr,
     tls: &Tls,
-    identity: Option<Identity>,
+    options: Options,
 ) -> keyfob_core::Result<Server> {
     let config = tls::Reloadable::load(tls)?;
     let (listener, addr) = bind(&engine, addr).await?;
@@ -695,7 +740,7 @@ async fn start_tls_with(
     }
     let listener = tls::TlsListener::new(listener, config.clone());
     tracing::info!(%addr, "callback server listening (TLS)");
-    Ok(serve(listener, addr, engine, Some(config), identity))
+    Ok(serve(listener, addr, engine, Some(config), &options))
 }
 
 async fn bind(

@@ -132,6 +132,11 @@ struct McpServeArgs {
     /// http://ADDR/mcp).
     #[arg(long, value_name = "URL", requires = "auth_issuer")]
     public_url: Option<String>,
+    /// The client a browser signs in as before a login link opens (a public client whose
+    /// redirect URI is <callback base>/connect/callback); by default one is registered at the
+    /// authorization server (RFC 7591).
+    #[arg(long, value_name = "ID", requires = "auth_issuer")]
+    auth_client_id: Option<String>,
     /// A directory of tool manifests (`*.toml`, the reference system's format with its `[auth]`
     /// table), each served as a tool besides the built-in session tools.
     #[arg(long, value_name = "DIR")]
@@ -473,10 +478,54 @@ async fn mcp_serve(config: Option<&PathBuf>, a: McpServeArgs) -> anyhow::Result<
         }
     }
     let engine = tools.engine().clone();
+    // A protected server's login links open only for the user they were made for: its own
+    // callback server checks that (a gate), so another server cannot stand in for it.
+    let listener = match a.http {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
+    let auth = match (&a.auth_issuer, &listener) {
+        (Some(issuer), Some(listener)) => {
+            let resource = a
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}/mcp", listener.local_addr().unwrap_or(bind)));
+            let auth = keyfob_mcp_server::auth::ResourceAuth::discover(
+                issuer,
+                &resource,
+                a.auth_scope.clone(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(Arc::new(auth))
+        }
+        _ => None,
+    };
+    let gate = auth.as_ref().map(|auth| {
+        Arc::new(keyfob_mcp_server::connect::ConnectGate::new(
+            auth.clone(),
+            engine.clone(),
+            a.auth_client_id.clone(),
+        )) as Arc<dyn keyfob_callback::Gate>
+    });
+    let options = keyfob_callback::Options {
+        gate: gate.clone(),
+        ..keyfob_callback::Options::default()
+    };
     // The browser comes back to this process's callback server, or to this user's keyfob
-    // server when it already runs there.
-    let server = match keyfob_callback::start(engine.clone(), bind).await {
+    // server when it already runs there (not for a protected server: see above).
+    let server = match keyfob_callback::start_with(engine.clone(), bind, options).await {
         Ok(s) => Some(s),
+        Err(e) if gate.is_some() => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "a protected MCP server needs its own callback server, and {bind} is taken; \
+                 pass --bind with a free port"
+            )));
+        }
         Err(e) => match keyfob_server_at(&engine, bind).await {
             Verdict::Ours => {
                 engine.set_callback_addr(bind);
@@ -484,39 +533,20 @@ async fn mcp_serve(config: Option<&PathBuf>, a: McpServeArgs) -> anyhow::Result<
             }
             _ => {
                 return Err(anyhow::Error::new(e).context(format!(
-                    "{bind} is taken by a program that is not this user's keyfob server; stop                      it, or pass --bind with a free port"
+                    "{bind} is taken by a program that is not this user's keyfob server; stop \
+                     it, or pass --bind with a free port"
                 )));
             }
         },
     };
     let tools = keyfob_mcp_server::ToolServer::new(Arc::new(tools), &a.thread, &a.profile);
-    if let Some(addr) = a.http {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+    if let Some(listener) = listener {
         let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
             .iter()
             .map(|h| (*h).to_owned())
             .collect();
         hosts.extend(a.allowed_host);
         let local = listener.local_addr()?;
-        let auth = match &a.auth_issuer {
-            Some(issuer) => {
-                let resource = a
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{local}/mcp"));
-                let auth = keyfob_mcp_server::auth::ResourceAuth::discover(
-                    issuer,
-                    &resource,
-                    a.auth_scope.clone(),
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Some(Arc::new(auth))
-            }
-            None => None,
-        };
         eprintln!("keyfob MCP server listening on http://{local}/mcp");
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
@@ -1118,7 +1148,15 @@ async fn serve(config: keyfob::Config, bind: Option<SocketAddr>) -> anyhow::Resu
     let home = config.home();
     let engine = keyfob::open(config).await?;
     // `[server] tls` (or --tls) makes both the server and the engine's login links https.
-    let server = keyfob_callback::start_with(engine.clone(), bind, Some(identity.clone())).await?;
+    let server = keyfob_callback::start_with(
+        engine.clone(),
+        bind,
+        keyfob_callback::Options {
+            identity: Some(identity.clone()),
+            ..keyfob_callback::Options::default()
+        },
+    )
+    .await?;
     // How `keyfob login` recognises this server (see `keyfob_server_at`).
     let id_file = identity.write(&home, server.local_addr().port())?;
     println!(

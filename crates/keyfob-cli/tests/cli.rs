@@ -1905,6 +1905,12 @@ async fn serving_http(home: &Home, args: &[&str]) -> Child {
         .unwrap()
         .unwrap_or_default();
     assert!(line.contains("listening on"), "{line}");
+    // The rest goes to the test's output (shown when it fails).
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            eprintln!("keyfob mcp serve: {line}");
+        }
+    });
     child
 }
 
@@ -2188,13 +2194,30 @@ async fn the_python_sdk_client_gets_the_elicitation_and_the_result() {
     assert!(status.success(), "{status}");
 }
 
+/// Opens a protected MCP server's login `link` in `browser`, which signs in at the server's
+/// authorization server as `account`: the start link it is sent back to (with its pass), or
+/// the refusal's status and text.
+async fn connect_as(browser: &Browser, link: &str, account: &str) -> Result<String, String> {
+    let sign_in = browser.open_link(link).await.map_err(|e| e.to_string())?;
+    let back = if account == "user-1" {
+        browser.approve(&sign_in).await
+    } else {
+        browser.approve_as(&sign_in, account).await
+    }
+    .map_err(|e| e.to_string())?;
+    browser.redirect_of(&back).await.map_err(|e| e.to_string())
+}
+
 /// A protected `keyfob mcp serve --http` (MCP authorization) behind a real authorization server
 /// (oidc-provider issuing JWTs for it): without a token, or with a bad one, a 401 whose
 /// challenge points at its RFC 9728 metadata, which names the authorization server; keyfob as
 /// the MCP client logs two users in there (`login --mcp`); each user's call of a tool needing
-/// Notion asks for their own Notion key (the link in the result, this client declaring no URL
-/// elicitation), and each then gets a result made with their own key, never the other's; one
-/// user's MCP session id is refused to the other.
+/// Notion asks for their own Notion key — user 1 through the TypeScript SDK's client (a URL
+/// elicitation, then its completion and the result), user 2 through a client without URL
+/// elicitation (the link in the result, then the call again). Each link opens only for its own
+/// user (the browser signs in at the authorization server first; the other user is refused),
+/// each user gets a result made with their own key, never the other's, and one user's MCP
+/// session id is refused to the other.
 #[tokio::test]
 async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
     let port = free_port();
@@ -2284,28 +2307,69 @@ async fn mcp_serve_protects_itself_and_keeps_each_users_sessions() {
         tokens.push(token.trim().to_owned());
     }
 
-    // Each user connects their own Notion key.
-    for (token, key) in tokens
-        .iter()
-        .zip(["ntn_key_of_user_one", "ntn_key_of_user_two"])
-    {
-        let mut mcp = McpClient::connect(&url, token).await.unwrap();
-        let asked = mcp
-            .call_tool("notion_key", serde_json::json!({}))
+    // User 1, with the TypeScript SDK's client declaring URL elicitation, is asked for Notion.
+    let key_one = "ntn_key_of_user_one";
+    let (mut sdk, _stderr) = SdkClient::http(
+        &url,
+        &[
+            ("KEYFOB_TEST_BEARER", std::ffi::OsStr::new(&tokens[0])),
+            ("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1")),
+        ],
+    )
+    .unwrap();
+    sdk.ready().await.unwrap();
+    let call = sdk
+        .start_call("notion_key", serde_json::json!({}))
+        .await
+        .unwrap();
+    let asked = sdk.next_message(Duration::from_secs(60)).await.unwrap();
+    let link_one = asked["elicit"]["url"].as_str().unwrap().to_owned();
+    assert!(link_one.contains("/auth/notion/start?state="), "{asked}");
+    // User 2 opening user 1's link signs in as user 2 and is refused; the link stays user 1's.
+    let refused = connect_as(&Browser::new(), &link_one, "user-2")
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("403") && refused.contains("made for another user"),
+        "{refused}"
+    );
+    let browser = Browser::new();
+    let page = connect_as(&browser, &link_one, "user-1").await.unwrap();
+    assert_eq!(enter_token_with(&browser, &page, key_one).await.0, 200);
+    assert!(
+        sdk.next_message(Duration::from_secs(60)).await.unwrap()["elicit_complete"].is_string()
+    );
+    let answer = sdk.next_message(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(answer["id"], call);
+    assert_eq!(answer["text"], format!("key {key_one}"), "{answer}");
+    sdk.close().await.unwrap();
+
+    // User 2's client declares no URL elicitation: the link comes in the result; user 1
+    // cannot use it, user 2 can, and the call made again gets user 2's own key.
+    let key_two = "ntn_key_of_user_two";
+    let mut mcp = McpClient::connect(&url, &tokens[1]).await.unwrap();
+    let asked = mcp
+        .call_tool("notion_key", serde_json::json!({}))
+        .await
+        .unwrap();
+    let link_two = asked
+        .split("call the tool again: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_owned();
+    assert!(
+        connect_as(&Browser::new(), &link_two, "user-1")
             .await
-            .unwrap();
-        let link = asked
-            .split("call the tool again: ")
-            .nth(1)
-            .unwrap_or_else(|| panic!("{asked}"))
-            .to_owned();
-        assert_eq!(enter_token(&link, key).await.0, 200);
-        let answer = mcp
-            .call_tool("notion_key", serde_json::json!({}))
-            .await
-            .unwrap();
-        assert_eq!(answer, format!("key {key}"));
-    }
+            .is_err()
+    );
+    let browser = Browser::new();
+    let page = connect_as(&browser, &link_two, "user-2").await.unwrap();
+    assert_eq!(enter_token_with(&browser, &page, key_two).await.0, 200);
+    let answer = mcp
+        .call_tool("notion_key", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(answer, format!("key {key_two}"));
     // An MCP session belongs to the user who opened it: user 2 with user 1's session id is
     // answered as for an unknown session.
     let opened = http

@@ -43,11 +43,13 @@ pub struct Subject {
 /// How the server checks access tokens, and what its metadata says.
 #[derive(Debug)]
 pub struct ResourceAuth {
-    issuer: String,
-    resource: String,
-    scopes: Vec<String>,
+    pub(crate) issuer: String,
+    pub(crate) resource: String,
+    pub(crate) scopes: Vec<String>,
     jwks_uri: String,
-    http: reqwest::Client,
+    /// Where the connect page signs a browser in (see [`crate::connect`]).
+    pub(crate) endpoints: SignInEndpoints,
+    pub(crate) http: reqwest::Client,
     /// When the keys were last fetched (or tried), and the keys.
     keys: RwLock<(Instant, JwkSet)>,
     /// Held while fetching the keys again.
@@ -60,6 +62,16 @@ pub struct ResourceAuth {
 struct AsMetadata {
     issuer: String,
     jwks_uri: String,
+    #[serde(flatten)]
+    endpoints: SignInEndpoints,
+}
+
+/// The authorization server's endpoints a browser signs in with.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct SignInEndpoints {
+    pub(crate) authorization_endpoint: Option<String>,
+    pub(crate) token_endpoint: Option<String>,
+    pub(crate) registration_endpoint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +141,7 @@ impl ResourceAuth {
             resource: resource.to_owned(),
             scopes,
             jwks_uri: metadata.jwks_uri,
+            endpoints: metadata.endpoints,
             http,
             keys: RwLock::new((Instant::now(), JwkSet { keys: Vec::new() })),
             fetching: tokio::sync::Mutex::new(()),

@@ -13,8 +13,9 @@
 //!
 //! Invariants:
 //! - A link is keyfob's start link: it carries only the flow's single-use `state`, and the
-//!   first browser that opens it is the only one that can finish the flow, so a forwarded link
-//!   cannot attach someone else's account.
+//!   first browser that opens it is the only one that can finish the flow. On a protected
+//!   server that browser must also sign in as the user the link was made for
+//!   ([`connect::ConnectGate`]), so a forwarded link cannot attach someone else's account.
 //! - Form-mode elicitation is never used: secrets are typed on keyfob's page, never through
 //!   the MCP client.
 //! - A call waits for the user at most [`ToolServer::with_connect_timeout`] (five minutes by
@@ -26,6 +27,7 @@
 //!   use another's credentials.
 
 pub mod auth;
+pub mod connect;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,12 +189,15 @@ impl<P> ToolServer<P> {
     }
 }
 
+/// How the threads of a protected server's users begin.
+pub const USER_THREAD_PREFIX: &str = "mcp-user-";
+
 /// The thread of a protected server's user: `mcp-user-` and 32 hex digits (128 bits) of the
 /// SHA-256 of the issuer and subject (a subject may hold any character; the hash keeps users
 /// apart).
 pub fn user_thread(s: &auth::Subject) -> String {
     let digest = keyfob_core::crypto::sha256_hex(&format!("{}\0{}", s.issuer, s.subject));
-    format!("mcp-user-{}", &digest[..32])
+    format!("{USER_THREAD_PREFIX}{}", &digest[..32])
 }
 
 /// Whether the client declared URL-mode elicitation in `initialize`.

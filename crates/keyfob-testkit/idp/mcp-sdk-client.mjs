@@ -14,6 +14,8 @@
 //           {"elicit": {"mode": "url", "url": ..., "message": ..., "elicitationId": ...}}
 //           {"elicit_complete": "<elicitationId>"}
 //
+// With KEYFOB_TEST_BEARER set, HTTP requests carry it as their bearer token.
+//
 // Usage: node mcp-sdk-client.mjs <command> [args...]   |   node mcp-sdk-client.mjs --http <url>
 
 import * as readline from 'node:readline';
@@ -43,8 +45,11 @@ if (elicitUrl) {
     say({ elicit_complete: notification.params.elicitationId });
   });
 }
+const bearer = process.env.KEYFOB_TEST_BEARER;
 const transport = command === '--http'
-  ? new StreamableHTTPClientTransport(new URL(args[0]))
+  ? new StreamableHTTPClientTransport(new URL(args[0]), bearer
+    ? { requestInit: { headers: { Authorization: `Bearer ${bearer}` } } }
+    : undefined)
   : new StdioClientTransport({ command, args, env: process.env, stderr: 'inherit' });
 try {
   // A login in a browser may come first: give it time.

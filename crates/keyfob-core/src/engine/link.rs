@@ -25,6 +25,7 @@ use crate::engine::complete::unknown_link;
 use crate::engine::{Engine, random_token, state_hash};
 use crate::error::{Error, ErrorKind, Result};
 use crate::now;
+use crate::session::SessionKey;
 use crate::store::PendingFlow;
 
 /// The prefix of every cookie keyfob sets.
@@ -197,6 +198,15 @@ impl Engine {
             }),
             next_url,
         })
+    }
+
+    /// The session a waiting flow's link will write, without opening it: for a gate that
+    /// checks who may open the link (the user the flow is for) before [`Engine::open_link`].
+    ///
+    /// # Errors
+    /// As [`Engine::open_link`] for an unknown, expired or used `state`.
+    pub async fn link_key(&self, provider: &str, state: Option<&str>) -> Result<SessionKey> {
+        Ok(self.waiting_flow(provider, state).await?.1.key)
     }
 
     /// Refuses a flow unless `cookies` prove this is the browser that opened its link.
