@@ -2109,16 +2109,46 @@ parameters = { type = "object", properties = { text = { type = "string" } }, req
 }
 
 /// `keyfob mcp serve --http` judged by the pinned official MCP conformance suite (0.1.16, as a
-/// client): initialization, ping, the tool list and DNS-rebinding protection (a request with a
-/// foreign `Host` is refused) pass. (Logging, resources, prompts and the suite's own test tools
-/// are not what this server offers.)
+/// client): initialization, ping, the tool list, DNS-rebinding protection (a request with a
+/// foreign `Host` is refused), and tool calls with a text result and with an error result (the
+/// suite's `test_simple_text` and `test_error_handling`, served as tool manifests) pass.
+/// (Logging, resources, prompts, sampling and form elicitation are not what this server offers;
+/// the suite has no URL-elicitation server scenario.)
 #[tokio::test]
 async fn mcp_serve_http_passes_the_conformance_server_scenarios() {
     let home = Home::new("");
+    let tools = home.dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    for (name, script) in [
+        (
+            "test_simple_text",
+            "echo 'This is a simple text response for testing.'",
+        ),
+        (
+            "test_error_handling",
+            "echo 'This tool always fails' >&2; exit 1",
+        ),
+    ] {
+        std::fs::write(
+            tools.join(format!("{name}.toml")),
+            format!(
+                "name = \"{name}\"\ndescription = \"The conformance suite's {name}\"\n\
+                 command = [\"sh\", \"-c\", {script:?}]\n"
+            ),
+        )
+        .unwrap();
+    }
     let port = free_port();
     let mut child = serving_http(
         &home,
-        &["mcp", "serve", "--http", &format!("127.0.0.1:{port}")],
+        &[
+            "mcp",
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--tools",
+            tools.to_str().unwrap(),
+        ],
     )
     .await;
     let url = format!("http://127.0.0.1:{port}/mcp");
@@ -2129,6 +2159,8 @@ async fn mcp_serve_http_passes_the_conformance_server_scenarios() {
             "ping",
             "tools-list",
             "dns-rebinding-protection",
+            "tools-call-simple-text",
+            "tools-call-error",
         ],
     )
     .await
