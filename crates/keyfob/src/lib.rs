@@ -24,6 +24,7 @@
 //! | `store-redis` | the shared Redis store, for several instances | no |
 //! | `all-stores` | every store | no |
 //! | `rmcp` | `keyfob::rmcp`: the official Rust MCP SDK's credential and state stores on keyfob's stores (Rust 1.88) | no |
+//! | `mcp-server` | `keyfob::mcp_server`: a `Keyfob`'s tools served over MCP, logins asked through URL elicitation (Rust 1.88) | no |
 //!
 //! A provider whose feature is off is reported by name with the feature that enables it.
 //!
@@ -51,6 +52,8 @@ pub use keyfob_core::{
 };
 pub use keyfob_core::{config, crypto, mcp, now, registry, spec, store};
 pub use keyfob_macros::tool;
+#[cfg(feature = "mcp-server")]
+pub use keyfob_mcp_server as mcp_server;
 #[cfg(feature = "rmcp")]
 pub use keyfob_rmcp as rmcp;
 #[cfg(feature = "store-redis")]
