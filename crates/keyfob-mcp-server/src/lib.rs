@@ -9,6 +9,9 @@
 //!   with keyfob's link for that provider (the token page of a token provider, the start of an
 //!   OAuth2 flow); once the user finished, `notifications/elicitation/complete` follows and the
 //!   call completes with the tool's result;
+//! - from protocol 2026-07-28, where a server sends the client no requests, the same
+//!   elicitation goes out in an input-required result (its request state is the flow's id);
+//!   the client's call made again with the user's answer waits for the login and completes;
 //! - any other client gets a tool result that carries the link and says to call again.
 //!
 //! Invariants:
@@ -36,8 +39,9 @@ use keyfob_core::Prompt;
 use keyfob_tools::{Invocation, Keyfob};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomNotification,
-    ElicitRequestParams, ElicitationAction, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, ServerNotification, Tool,
+    ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
+    InputRequest, InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, ServerConfig, ServerNotification, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -74,6 +78,11 @@ impl<P> ToolServer<P> {
         }
     }
 
+    /// The tools served, and their engine.
+    pub fn keyfob(&self) -> &Keyfob<P> {
+        &self.keyfob
+    }
+
     /// How long a call waits for the user to finish a login it asked for.
     #[must_use]
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
@@ -98,25 +107,39 @@ impl<P> ToolServer<P> {
     /// Runs a call: the tool's result, or the user's login first (see the crate's doc).
     async fn call(
         &self,
-        name: &str,
-        args: Value,
+        request: &CallToolRequestParams,
         context: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = &request.name;
+        let args = Value::Object(request.arguments.clone().unwrap_or_default());
         let thread = self.thread_of(context);
         let invocation = self.invoke(name, args.clone(), &thread).await?;
         let prompt = match invocation {
             Invocation::Paused(p) => p,
-            done => return Ok(result(done)),
+            done => return Ok(result(done).into()),
         };
         if !elicits_urls(context) {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+            return Ok(failed(format!(
                 "{} is not connected. Open this link to connect it, then call the tool again: {}",
                 prompt.key.provider, prompt.url
-            ))]));
+            )));
         }
-        match self.connect(&prompt, context).await {
-            Ok(()) => Ok(result(self.invoke(name, args, &thread).await?)),
-            Err(why) => Ok(CallToolResult::error(vec![ContentBlock::text(why)])),
+        let answer = if asks_in_results(context) {
+            // 2026-07-28: no request to the client; the elicitation goes out in an
+            // input-required result, and the client's answer comes back with the call again.
+            match answer_in(request, &prompt) {
+                Some(action) => action,
+                None => return Ok(CallToolResponse::InputRequired(login_input(&prompt))),
+            }
+        } else {
+            match self.ask(&prompt, context).await {
+                Ok(action) => action,
+                Err(why) => return Ok(failed(why)),
+            }
+        };
+        match self.connect(&prompt, &answer, context).await {
+            Ok(()) => Ok(result(self.invoke(name, args, &thread).await?).into()),
+            Err(why) => Ok(failed(why)),
         }
     }
 
@@ -145,25 +168,33 @@ impl<P> ToolServer<P> {
             })
     }
 
-    /// Asks the user to finish `prompt` through a URL elicitation, then waits for the flow and
-    /// tells the client it completed. The reason, when the user did not connect.
-    async fn connect(
+    /// Asks the client to show `prompt`'s link (an `elicitation/create` request, 2025-11-25):
+    /// the user's answer.
+    async fn ask(
         &self,
         prompt: &Prompt,
         context: &RequestContext<RoleServer>,
+    ) -> Result<ElicitationAction, String> {
+        let provider = &prompt.key.provider;
+        context
+            .peer
+            .create_elicitation(login_elicitation(prompt))
+            .await
+            .map(|answer| answer.action)
+            .map_err(|e| format!("the client could not show the login link for {provider}: {e}"))
+    }
+
+    /// Once the user accepted to open `prompt`'s link, waits for the flow to finish and, on a
+    /// session that takes requests, tells the client it completed. The reason, when the user
+    /// did not connect.
+    async fn connect(
+        &self,
+        prompt: &Prompt,
+        answer: &ElicitationAction,
+        context: &RequestContext<RoleServer>,
     ) -> Result<(), String> {
         let provider = &prompt.key.provider;
-        let asked = context
-            .peer
-            .create_elicitation(ElicitRequestParams::UrlElicitationParams {
-                meta: None,
-                message: format!("{} ({provider}, for keyfob)", prompt.message),
-                url: prompt.url.clone(),
-                elicitation_id: prompt.flow_id.clone(),
-            })
-            .await
-            .map_err(|e| format!("the client could not show the login link for {provider}: {e}"))?;
-        if asked.action != ElicitationAction::Accept {
+        if *answer != ElicitationAction::Accept {
             return Err(format!("the user did not connect {provider}"));
         }
         tokio::select! {
@@ -173,6 +204,9 @@ impl<P> ToolServer<P> {
             () = context.ct.cancelled() => {
                 return Err(format!("the call was cancelled before {provider} was connected"));
             }
+        }
+        if asks_in_results(context) {
+            return Ok(());
         }
         let done = CustomNotification::new(
             "notifications/elicitation/complete",
@@ -189,6 +223,54 @@ impl<P> ToolServer<P> {
     }
 }
 
+/// The key of the login among an input-required result's requests (2026-07-28).
+const LOGIN_INPUT: &str = "keyfob-login";
+
+/// The URL elicitation that asks the user to finish `prompt`.
+fn login_elicitation(prompt: &Prompt) -> ElicitRequestParams {
+    ElicitRequestParams::UrlElicitationParams {
+        meta: None,
+        message: format!("{} ({}, for keyfob)", prompt.message, prompt.key.provider),
+        url: prompt.url.clone(),
+        elicitation_id: prompt.flow_id.clone(),
+    }
+}
+
+/// An input-required result asking for `prompt`'s login; the request state is the flow's id
+/// (not secret: it only says which login the answer is about).
+fn login_input(prompt: &Prompt) -> InputRequiredResult {
+    let asked = InputRequest::Elicitation(ElicitRequest::new(login_elicitation(prompt)));
+    InputRequiredResult::new(
+        Some([(LOGIN_INPUT.to_owned(), asked)].into()),
+        Some(prompt.flow_id.clone()),
+    )
+}
+
+/// The user's answer to `prompt`'s login, when the call comes again with it (2026-07-28); an
+/// answer about another login (an expired flow replaced since) is none.
+fn answer_in(request: &CallToolRequestParams, prompt: &Prompt) -> Option<ElicitationAction> {
+    if request.request_state.as_deref() != Some(prompt.flow_id.as_str()) {
+        return None;
+    }
+    let answer = request.input_responses.as_ref()?.get(LOGIN_INPUT)?;
+    Some(
+        serde_json::from_value::<ElicitResult>(answer.clone())
+            .map_or(ElicitationAction::Decline, |r| r.action),
+    )
+}
+
+/// Whether the call's protocol forbids requests to the client (2026-07-28 and later), so the
+/// login is asked in the result.
+fn asks_in_results(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
+}
+
+fn failed(why: String) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(why)]).into()
+}
+
 /// How the threads of a protected server's users begin.
 pub const USER_THREAD_PREFIX: &str = "mcp-user-";
 
@@ -200,14 +282,12 @@ pub fn user_thread(s: &auth::Subject) -> String {
     format!("{USER_THREAD_PREFIX}{}", &digest[..32])
 }
 
-/// Whether the client declared URL-mode elicitation in `initialize`.
+/// Whether the client declared URL-mode elicitation (in `initialize`, or in the request's
+/// metadata from 2026-07-28).
 fn elicits_urls(context: &RequestContext<RoleServer>) -> bool {
-    context.peer.peer_info().is_some_and(|info| {
-        info.capabilities
-            .elicitation
-            .as_ref()
-            .is_some_and(|e| e.url.is_some())
-    })
+    context
+        .client_capabilities()
+        .is_some_and(|c| c.elicitation.as_ref().is_some_and(|e| e.url.is_some()))
 }
 
 /// A finished invocation as a tool result: the value as JSON text (and as structured content
@@ -247,10 +327,7 @@ impl<P: 'static> ServerHandler for ToolServer<P> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let args = Value::Object(request.arguments.unwrap_or_default());
-        self.call(&request.name, args, &context)
-            .await
-            .map(CallToolResponse::from)
+        self.call(&request, &context).await
     }
 }
 

@@ -2,14 +2,23 @@
 //! rmcp's own client over an in-memory pipe: each is listed with its name, its doc comment as
 //! description and its argument schema, next to the built-in session tools; a call returns the
 //! tool's value; a tool whose provider is not connected answers a client without URL
-//! elicitation with the login link and the advice to call again.
+//! elicitation with the login link and the advice to call again, and asks a client with URL
+//! elicitation in the shape of its protocol version: an `elicitation/create` request and the
+//! completion notification (2025-11-25), or an input-required result answered by the call
+//! made again (2026-07-28).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use keyfob::{Config, Credentials, Keyfob};
 use keyfob_mcp_server::ToolServer;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ContentBlock};
+use keyfob_testkit::{Browser, state_of};
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, ContentBlock, CustomNotification,
+    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, Implementation,
+    ProtocolVersion, UrlElicitationCapability,
+};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext};
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use serde::Deserialize;
 
 #[derive(Deserialize, keyfob::schemars::JsonSchema)]
@@ -40,8 +49,7 @@ fn text(content: &[ContentBlock]) -> String {
         .collect()
 }
 
-#[tokio::test]
-async fn rust_tools_are_listed_and_called_over_mcp() {
+fn server() -> ToolServer<keyfob::LinkedProviders> {
     let engine = keyfob::builder()
         .config(Config::from_toml("[auth.notion]\nverify_key = false\n").unwrap())
         .build()
@@ -49,14 +57,37 @@ async fn rust_tools_are_listed_and_called_over_mcp() {
     let mut tools = Keyfob::new(engine);
     tools.register(add_tool()).unwrap();
     tools.register(notion_key_length_tool()).unwrap();
-    let server = ToolServer::new(Arc::new(tools), "default", "default");
+    ToolServer::new(Arc::new(tools), "default", "default")
+}
 
+/// Serves `server` to a client on an in-memory pipe; the client starts as `version` says
+/// (`initialize` up to 2025-11-25, `server/discover` from 2026-07-28).
+async fn connect<C: ClientHandler>(
+    server: ToolServer<keyfob::LinkedProviders>,
+    client: C,
+    version: ProtocolVersion,
+) -> rmcp::service::RunningService<RoleClient, C> {
     let (client_end, server_end) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {
         let running = server.serve(tokio::io::split(server_end)).await.unwrap();
         let _ = running.waiting().await;
     });
-    let client = ().serve(tokio::io::split(client_end)).await.unwrap();
+    let lifecycle = if version.has_initialize() {
+        ClientLifecycleMode::Initialize
+    } else {
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![version],
+        }
+    };
+    client
+        .serve_with_lifecycle(tokio::io::split(client_end), lifecycle)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rust_tools_are_listed_and_called_over_mcp() {
+    let client = connect(server(), (), ProtocolVersion::V_2025_11_25).await;
 
     let listed = client.list_all_tools().await.unwrap();
     let names: Vec<&str> = listed.iter().map(|t| t.name.as_ref()).collect();
@@ -104,4 +135,101 @@ async fn rust_tools_are_listed_and_called_over_mcp() {
         "{said}"
     );
     client.cancel().await.unwrap();
+}
+
+/// A client that declares URL elicitation and whose user, asked to open a link, types
+/// `key` on keyfob's page; it notes what it was asked and told.
+#[derive(Clone)]
+struct User {
+    version: ProtocolVersion,
+    key: &'static str,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for User {
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let ElicitRequestParams::UrlElicitationParams {
+            url,
+            elicitation_id,
+            ..
+        } = request
+        else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("elicit {elicitation_id}"));
+        let browser = Browser::new();
+        let page = browser.open_link(&url).await.unwrap();
+        let action = page.split('?').next().unwrap();
+        let (status, _) = browser
+            .post_form(action, &[("state", &state_of(&url)), ("token", self.key)])
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        Ok(ElicitResult::new(ElicitationAction::Accept))
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: CustomNotification,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if notification.method == "notifications/elicitation/complete" {
+            let id = notification.params.unwrap_or_default()["elicitationId"].clone();
+            self.seen.lock().unwrap().push(format!("complete {id}"));
+        }
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.elicitation =
+            Some(ElicitationCapability::new().with_url(UrlElicitationCapability::default()));
+        ClientConfig::new(capabilities, Implementation::new("keyfob-test", "0"))
+            .with_protocol_version(self.version.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_login_is_asked_in_the_shape_of_each_protocol_version() {
+    for (version, key) in [
+        (ProtocolVersion::V_2025_11_25, "ntn_typed_for_2025_11_25"),
+        (ProtocolVersion::V_2026_07_28, "ntn_typed_for_2026_07_28"),
+    ] {
+        let server = server();
+        let engine = server.keyfob().engine().clone();
+        let callback = keyfob_callback::start(engine, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let user = User {
+            version: version.clone(),
+            key,
+            seen: seen.clone(),
+        };
+        let client = connect(server, user, version.clone()).await;
+        let answer = client
+            .call_tool(CallToolRequestParams::new("notion_key_length"))
+            .await
+            .unwrap();
+        assert_eq!(text(&answer.content), key.len().to_string(), "{version:?}");
+        let seen = seen.lock().unwrap().clone();
+        let asked = seen[0].strip_prefix("elicit ").unwrap();
+        if version.has_initialize() {
+            // The completion notification may still be on its way when the result arrived.
+            assert!(seen.len() <= 2, "{seen:?}");
+            if seen.len() == 2 {
+                assert_eq!(seen[1], format!("complete \"{asked}\""));
+            }
+        } else {
+            assert_eq!(seen.len(), 1, "{seen:?}");
+        }
+        client.cancel().await.unwrap();
+        callback.shutdown().await;
+    }
 }
