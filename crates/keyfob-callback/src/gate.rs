@@ -8,8 +8,14 @@
 //! the browser to sign in, refuse it); its own pages (a sign-in callback) are served by the
 //! callback server.
 //!
-//! Invariant: while a gate answers a start link, the flow stays unbound, so the right user can
-//! still open it.
+//! Invariants:
+//! - While a gate answers a start link, the flow stays unbound, so the right user can still
+//!   open it.
+//! - The links of a protected MCP server's users (`keyfob_core::mcp::is_user_thread`) open only
+//!   where a gate let them through ([`Engine::open_link_after_gate`]); a callback server without
+//!   a gate sharing the store (`keyfob serve`) refuses them, in the engine.
+//!
+//! [`Engine::open_link_after_gate`]: keyfob_core::Engine::open_link_after_gate
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};

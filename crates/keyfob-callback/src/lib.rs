@@ -349,6 +349,7 @@ async fn start_link(
         Err(r) => return *r,
     };
     let state = take(&mut query, "state");
+    let gated = gate.is_some();
     if let Some(gate) = gate {
         let key = match engine.link_key(&provider, state.as_deref()).await {
             Ok(k) => k,
@@ -365,10 +366,17 @@ async fn start_link(
             return answer;
         }
     }
-    let opened = match engine
-        .open_link(&provider, state.as_deref(), &cookies(&headers))
-        .await
-    {
+    let cookies = cookies(&headers);
+    let opened = if gated {
+        engine
+            .open_link_after_gate(&provider, state.as_deref(), &cookies)
+            .await
+    } else {
+        engine
+            .open_link(&provider, state.as_deref(), &cookies)
+            .await
+    };
+    let opened = match opened {
         Ok(o) => o,
         Err(e) => return error_page(&e),
     };

@@ -76,6 +76,16 @@ pub fn name_for(url: &str) -> Result<String> {
     Ok(format!("{}_{}", name.trim_end_matches('_'), &digest[..8]))
 }
 
+/// How the threads of a protected MCP server's users begin (`keyfob-mcp-server` derives the
+/// rest from each user's issuer and subject). Their login links open only through a gate that
+/// checked the user ([`Engine::open_link_after_gate`](crate::Engine::open_link_after_gate)).
+pub const USER_THREAD_PREFIX: &str = "mcp-user-";
+
+/// Whether `thread` belongs to a protected MCP server's user.
+pub fn is_user_thread(thread: &str) -> bool {
+    thread.starts_with(USER_THREAD_PREFIX)
+}
+
 /// Whether a key is an MCP record's rather than a session's.
 pub fn is_record(key: &SessionKey) -> bool {
     key.thread == RECORD_THREAD

@@ -72,6 +72,8 @@ pub(crate) struct SignInEndpoints {
     pub(crate) authorization_endpoint: Option<String>,
     pub(crate) token_endpoint: Option<String>,
     pub(crate) registration_endpoint: Option<String>,
+    /// RFC 9207: every authorization response names the issuer.
+    pub(crate) authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,12 @@
 //! - Only flows of a protected server's users (threads `mcp-user-…`) are gated; any other link
 //!   opens as before (bound to the first browser).
 //! - A sign-in and a pass are bound to the browser that started the sign-in (a cookie whose
-//!   SHA-256 they record), single-use, and expire within ten minutes.
+//!   SHA-256 they record; `__Host-` over https, so no other site can plant it; a browser that
+//!   sends two is refused), single-use, and expire within ten minutes. At most 10,000 sign-ins
+//!   are under way, and 8 per link.
+//! - The user is compared by issuer and subject: an authorization server that gives each client
+//!   its own (pairwise) subjects refuses everyone, since the MCP client and keyfob's sign-in
+//!   are two clients.
 //! - The sign-in's access token is checked and dropped: never stored, logged or passed on.
 //! - A refusal does not say whom the link was for.
 
@@ -34,10 +39,18 @@ use serde::Deserialize;
 
 use crate::auth::ResourceAuth;
 
-/// The cookie that binds a sign-in to its browser.
+/// The cookie that binds a sign-in to its browser; over https, `__Host-` keeps other sites
+/// (a sibling subdomain, plain http) from planting one.
 const COOKIE: &str = "keyfob-connect";
+const HOST_COOKIE: &str = "__Host-keyfob-connect";
 /// How long a sign-in or a pass stays usable.
 const LIFETIME: Duration = Duration::from_secs(600);
+/// The most sign-ins under way at once, and for one link (opening a link again drops its
+/// oldest): anyone who holds a link can start sign-ins, so they are capped.
+const MAX_SIGN_INS: usize = 10_000;
+const MAX_SIGN_INS_PER_LINK: usize = 8;
+/// How long a failed registration is not tried again.
+const REGISTRATION_BACKOFF: Duration = Duration::from_secs(30);
 /// The sign-in's callback, under the callback server's prefix.
 const CALLBACK: &str = "/connect/callback";
 
@@ -56,6 +69,8 @@ struct Inner {
     sign_ins: Mutex<HashMap<String, SignIn>>,
     /// Passes back to a start link, by their SHA-256.
     passes: Mutex<HashMap<String, Pass>>,
+    /// The last failed registration: when, and why.
+    failed_registration: Mutex<Option<(Instant, String)>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -69,6 +84,8 @@ impl std::fmt::Debug for Inner {
 
 struct SignIn {
     browser: String,
+    /// The SHA-256 of the flow's state.
+    link: String,
     verifier: SecretString,
     provider: String,
     state: SecretString,
@@ -96,6 +113,7 @@ impl ConnectGate {
                 client_id: tokio::sync::OnceCell::new_with(client_id),
                 sign_ins: Mutex::default(),
                 passes: Mutex::default(),
+                failed_registration: Mutex::default(),
             }),
         }
     }
@@ -112,7 +130,9 @@ impl Gate for ConnectGate {
         if !link.key.thread.starts_with(crate::USER_THREAD_PREFIX) {
             return None;
         }
-        let browser = browser_cookie(link.headers);
+        let Ok(browser) = browser_cookie(link.headers) else {
+            return Some(two_cookies());
+        };
         let pass = link
             .query
             .iter()
@@ -170,20 +190,35 @@ impl Inner {
         };
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
-        let (browser, new_cookie) = match browser {
-            Some(b) => (b, false),
-            None => (
-                SecretString::from(CsrfToken::new_random().into_secret()),
-                true,
-            ),
-        };
+        let browser =
+            browser.unwrap_or_else(|| SecretString::from(CsrfToken::new_random().into_secret()));
+        let link_hash = sha256_hex(link.state);
         {
             let mut sign_ins = lock(&self.sign_ins);
             sign_ins.retain(|_, s| s.until > Instant::now());
+            let mut same: Vec<(String, Instant)> = sign_ins
+                .iter()
+                .filter(|(_, s)| s.link == link_hash)
+                .map(|(k, s)| (k.clone(), s.until))
+                .collect();
+            if same.len() >= MAX_SIGN_INS_PER_LINK {
+                same.sort_by_key(|(_, until)| *until);
+                for (k, _) in &same[..=same.len() - MAX_SIGN_INS_PER_LINK] {
+                    sign_ins.remove(k);
+                }
+            }
+            if sign_ins.len() >= MAX_SIGN_INS {
+                return gate::page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "Too many sign-ins are under way. Try again in a few minutes.",
+                );
+            }
             sign_ins.insert(
                 sha256_hex(state.secret()),
                 SignIn {
                     browser: sha256_hex(browser.expose_secret()),
+                    link: link_hash,
                     verifier: SecretString::from(verifier.into_secret()),
                     provider: link.provider.to_owned(),
                     state: SecretString::from(link.state.to_owned()),
@@ -205,35 +240,44 @@ impl Inner {
                 q.append_pair("scope", &self.auth.scopes.join(" "));
             }
         }
+        // The cookie again, whether new or not: its lifetime starts with this sign-in.
         let mut resp = see_other(url.as_str());
-        if new_cookie {
-            let base = self.engine.callback_base();
+        let base = self.engine.callback_base();
+        let cookie = if base.starts_with("https://") {
+            format!(
+                "{HOST_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax; Secure",
+                browser.expose_secret(),
+                LIFETIME.as_secs()
+            )
+        } else {
             let path = url::Url::parse(&base)
                 .map(|u| u.path().trim_end_matches('/').to_owned())
                 .unwrap_or_default();
-            let cookie = format!(
-                "{COOKIE}={}; Path={path}/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+            format!(
+                "{COOKIE}={}; Path={path}/; Max-Age={}; HttpOnly; SameSite=Lax",
                 browser.expose_secret(),
-                LIFETIME.as_secs(),
-                if base.starts_with("https://") {
-                    "; Secure"
-                } else {
-                    ""
-                }
-            );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                resp.headers_mut().insert(header::SET_COOKIE, v);
-            }
+                LIFETIME.as_secs()
+            )
+        };
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
         }
         resp
     }
 
-    /// The client id: the one given, or one registered now (once).
+    /// The client id: the one given, or one registered now (once; a failure is not tried
+    /// again for [`REGISTRATION_BACKOFF`]).
     async fn client_id(&self) -> Result<String, String> {
-        self.client_id
-            .get_or_try_init(|| self.register())
-            .await
-            .cloned()
+        if let Some((when, why)) = &*lock(&self.failed_registration)
+            && when.elapsed() < REGISTRATION_BACKOFF
+        {
+            return Err(why.clone());
+        }
+        let registered = self.client_id.get_or_try_init(|| self.register()).await;
+        if let Err(why) = &registered {
+            *lock(&self.failed_registration) = Some((Instant::now(), why.clone()));
+        }
+        registered.cloned()
     }
 
     async fn register(&self) -> Result<String, String> {
@@ -351,7 +395,9 @@ async fn callback(
              again.",
         );
     };
-    let browser = browser_cookie(&headers);
+    let Ok(browser) = browser_cookie(&headers) else {
+        return two_cookies();
+    };
     if browser.map(|b| sha256_hex(b.expose_secret())).as_ref() != Some(&sign_in.browser) {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -365,11 +411,15 @@ async fn callback(
             "The authorization server did not sign you in. Open the link again to retry.",
         );
     }
-    // RFC 9207: an answer that names another issuer is not from our authorization server.
-    if params
-        .get("iss")
-        .is_some_and(|iss| *iss != inner.auth.issuer)
-    {
+    // RFC 9207: an answer that names another issuer is not from our authorization server (and
+    // one that says it always names itself must).
+    let iss_required = inner
+        .auth
+        .endpoints
+        .authorization_response_iss_parameter_supported
+        .unwrap_or(false);
+    let iss = params.get("iss");
+    if iss.is_some_and(|iss| *iss != inner.auth.issuer) || (iss.is_none() && iss_required) {
         return refuse(
             StatusCode::BAD_REQUEST,
             "This answer comes from another authorization server.",
@@ -400,7 +450,9 @@ async fn callback(
         );
     }
     let pass = CsrfToken::new_random().into_secret();
-    lock(&inner.passes).insert(
+    let mut passes = lock(&inner.passes);
+    passes.retain(|_, p| p.until > Instant::now());
+    passes.insert(
         sha256_hex(&pass),
         Pass {
             browser: sign_in.browser,
@@ -409,6 +461,7 @@ async fn callback(
             until: Instant::now() + LIFETIME,
         },
     );
+    drop(passes);
     let mut back = match url::Url::parse(&format!(
         "{}/auth/{}/start",
         inner.engine.callback_base(),
@@ -434,17 +487,35 @@ fn see_other(location: &str) -> Response {
     }
 }
 
-/// The value of the sign-in cookie, if the browser sent it.
-fn browser_cookie(headers: &HeaderMap) -> Option<SecretString> {
-    headers
+/// The value of the sign-in cookie, if the browser sent it; `Err` when it sent two (one may
+/// have been planted by another site).
+fn browser_cookie(headers: &HeaderMap) -> Result<Option<SecretString>, ()> {
+    let mut found = None;
+    for pair in headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE && !value.is_empty()).then(|| SecretString::from(value.to_owned()))
-        })
+    {
+        let Some((name, value)) = pair.trim().split_once('=') else {
+            continue;
+        };
+        if (name == COOKIE || name == HOST_COOKIE) && !value.is_empty() {
+            if found.is_some() {
+                return Err(());
+            }
+            found = Some(SecretString::from(value.to_owned()));
+        }
+    }
+    Ok(found)
+}
+
+fn two_cookies() -> Response {
+    refuse(
+        StatusCode::BAD_REQUEST,
+        "This browser sent two keyfob sign-in cookies. Clear this site's cookies and open the \
+         link again.",
+    )
 }
 
 /// A map's lock, even after a panic elsewhere (its entries stay consistent: each change is one

@@ -22,7 +22,8 @@
 //! - Form-mode elicitation is never used: secrets are typed on keyfob's page, never through
 //!   the MCP client.
 //! - A call waits for the user at most [`ToolServer::with_connect_timeout`] (five minutes by
-//!   default); then it answers that the login did not finish.
+//!   default), for the client's answer to the elicitation and again for the login; then it
+//!   answers that the login did not finish.
 //! - Over HTTP ([`serve_http`]) only the listed hosts are served (`Host` checked, loopback names
 //!   by default), so a web page cannot reach a local server through DNS rebinding.
 //! - A protected server ([`auth::ResourceAuth`]) serves each user with their own sessions: the
@@ -54,6 +55,8 @@ pub struct ToolServer<P> {
     thread: String,
     profile: String,
     connect_timeout: Duration,
+    /// Served behind [`auth::ResourceAuth`]: every call must come with its user.
+    protected: bool,
 }
 
 impl<P> Clone for ToolServer<P> {
@@ -63,6 +66,7 @@ impl<P> Clone for ToolServer<P> {
             thread: self.thread.clone(),
             profile: self.profile.clone(),
             connect_timeout: self.connect_timeout,
+            protected: self.protected,
         }
     }
 }
@@ -75,6 +79,7 @@ impl<P> ToolServer<P> {
             thread: thread.to_owned(),
             profile: profile.to_owned(),
             connect_timeout: Duration::from_secs(300),
+            protected: false,
         }
     }
 
@@ -112,7 +117,7 @@ impl<P> ToolServer<P> {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = &request.name;
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
-        let thread = self.thread_of(context);
+        let thread = self.thread_of(context)?;
         let invocation = self.invoke(name, args.clone(), &thread).await?;
         let prompt = match invocation {
             Invocation::Paused(p) => p,
@@ -144,15 +149,19 @@ impl<P> ToolServer<P> {
     }
 
     /// The thread of the caller's sessions: the token's user's own on a protected server, the
-    /// configured one otherwise.
-    fn thread_of(&self, context: &RequestContext<RoleServer>) -> String {
+    /// configured one otherwise. A protected server never falls back to the configured thread.
+    fn thread_of(&self, context: &RequestContext<RoleServer>) -> Result<String, ErrorData> {
         let subject = context
             .extensions
             .get::<axum::http::request::Parts>()
             .and_then(|p| p.extensions.get::<auth::Subject>());
         match subject {
-            Some(s) => user_thread(s),
-            None => self.thread.clone(),
+            Some(s) => Ok(user_thread(s)),
+            None if self.protected => Err(ErrorData::internal_error(
+                "the request carries no user (no checked access token)",
+                None,
+            )),
+            None => Ok(self.thread.clone()),
         }
     }
 
@@ -176,12 +185,19 @@ impl<P> ToolServer<P> {
         context: &RequestContext<RoleServer>,
     ) -> Result<ElicitationAction, String> {
         let provider = &prompt.key.provider;
-        context
-            .peer
-            .create_elicitation(login_elicitation(prompt))
-            .await
-            .map(|answer| answer.action)
-            .map_err(|e| format!("the client could not show the login link for {provider}: {e}"))
+        let asked = context.peer.create_elicitation(login_elicitation(prompt));
+        tokio::select! {
+            answer = tokio::time::timeout(self.connect_timeout, asked) => match answer {
+                Ok(Ok(answer)) => Ok(answer.action),
+                Ok(Err(e)) => Err(format!(
+                    "the client could not show the login link for {provider}: {e}"
+                )),
+                Err(_) => Err(format!("the client did not answer the login for {provider}")),
+            },
+            () = context.ct.cancelled() => {
+                Err(format!("the call was cancelled before {provider} was connected"))
+            }
+        }
     }
 
     /// Once the user accepted to open `prompt`'s link, waits for the flow to finish and, on a
@@ -271,8 +287,7 @@ fn failed(why: String) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(why)]).into()
 }
 
-/// How the threads of a protected server's users begin.
-pub const USER_THREAD_PREFIX: &str = "mcp-user-";
+pub use keyfob_core::mcp::USER_THREAD_PREFIX;
 
 /// The thread of a protected server's user: `mcp-user-` and 32 hex digits (128 bits) of the
 /// SHA-256 of the issuer and subject (a subject may hold any character; the hash keeps users
@@ -349,6 +364,8 @@ pub async fn serve_http<P: Send + Sync + 'static>(
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService,
     };
+    let mut server = server;
+    server.protected = auth.is_some();
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),

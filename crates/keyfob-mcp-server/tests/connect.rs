@@ -243,3 +243,96 @@ async fn without_dynamic_registration_the_page_says_what_to_configure() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn only_the_gate_opens_a_users_link() {
+    // A callback server without the gate (a `keyfob serve` on the same store) is refused by the
+    // engine itself.
+    let s = setup(with_resource()).await;
+    let link = s.link_for("user-1").await;
+    let state = keyfob_testkit::state_of(&link);
+    let refused = s
+        .engine
+        .open_link(
+            "notion",
+            Some(&state),
+            &keyfob_core::engine::LinkCookies::none(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("open it with the server that gave it to you"),
+        "{refused}"
+    );
+    assert!(s.still_open(&link).await);
+}
+
+#[tokio::test]
+async fn a_browser_with_two_sign_in_cookies_is_refused() {
+    let s = setup(with_resource()).await;
+    let link = s.link_for("user-1").await;
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&link)
+        .header("cookie", "keyfob-connect=planted; keyfob-connect=mine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("two keyfob sign-in cookies")
+    );
+}
+
+#[tokio::test]
+async fn a_link_keeps_its_newest_sign_ins_only() {
+    let s = setup(with_resource()).await;
+    let link = s.link_for("user-1").await;
+    let browser = Browser::new();
+    let back = sign_in(&s.idp, &browser, &link).await;
+    // Eight more sign-ins for the same link (scripts without cookies) push the first one out.
+    for _ in 0..8 {
+        let _ = Browser::new().open_link(&link).await.unwrap();
+    }
+    let (status, text) = browser.get(&back).await.unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("unknown, used or expired"), "{text}");
+}
+
+#[tokio::test]
+async fn an_answer_without_the_issuer_is_refused_when_the_server_always_names_it() {
+    let s = setup(with_resource()).await;
+    let metadata: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        s.idp.issuer()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        metadata["authorization_response_iss_parameter_supported"], true,
+        "the test IdP names itself in every answer (RFC 9207)"
+    );
+    let link = s.link_for("user-1").await;
+    let browser = Browser::new();
+    let back = sign_in(&s.idp, &browser, &link).await;
+    let mut url = url::Url::parse(&back).unwrap();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(kept);
+    let (status, text) = browser.get(url.as_str()).await.unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("another authorization server"), "{text}");
+}

@@ -233,3 +233,40 @@ async fn a_login_is_asked_in_the_shape_of_each_protocol_version() {
         callback.shutdown().await;
     }
 }
+
+/// A client that declares URL elicitation and never answers one.
+#[derive(Clone)]
+struct Silent;
+
+impl ClientHandler for Silent {
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        std::future::pending().await
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.elicitation =
+            Some(ElicitationCapability::new().with_url(UrlElicitationCapability::default()));
+        ClientConfig::new(capabilities, Implementation::new("keyfob-test", "0"))
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_the_elicitation_gets_an_answer_in_time() {
+    let server = server().with_connect_timeout(std::time::Duration::from_millis(300));
+    let client = connect(server, Silent, ProtocolVersion::V_2025_11_25).await;
+    let answer = client
+        .call_tool(CallToolRequestParams::new("notion_key_length"))
+        .await
+        .unwrap();
+    assert_eq!(answer.is_error, Some(true));
+    assert_eq!(
+        text(&answer.content),
+        "the client did not answer the login for notion"
+    );
+    client.cancel().await.unwrap();
+}

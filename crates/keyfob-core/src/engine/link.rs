@@ -148,13 +148,47 @@ impl Engine {
     /// # Errors
     /// As for [`Engine::complete_oauth2`]'s `state` checks; [`ErrorKind::InvalidInput`] when
     /// another browser opened the link first.
+    /// The link of a protected MCP server's user ([`crate::mcp::is_user_thread`]) is refused:
+    /// only that server, which checks who opens it, may open it
+    /// ([`Engine::open_link_after_gate`]).
     pub async fn open_link(
         &self,
         provider: &str,
         state: Option<&str>,
         cookies: &LinkCookies,
     ) -> Result<Opened> {
+        self.open(provider, state, cookies, false).await
+    }
+
+    /// [`Engine::open_link`] for a caller that made sure the browser is the user the flow is
+    /// for (the gate of a protected MCP server's callback server).
+    ///
+    /// # Errors
+    /// As [`Engine::open_link`].
+    pub async fn open_link_after_gate(
+        &self,
+        provider: &str,
+        state: Option<&str>,
+        cookies: &LinkCookies,
+    ) -> Result<Opened> {
+        self.open(provider, state, cookies, true).await
+    }
+
+    async fn open(
+        &self,
+        provider: &str,
+        state: Option<&str>,
+        cookies: &LinkCookies,
+        gated: bool,
+    ) -> Result<Opened> {
         let (hash, pending) = self.waiting_flow(provider, state).await?;
+        if !gated && crate::mcp::is_user_thread(&pending.key.thread) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "this login link belongs to a user of a protected MCP server: open it with the \
+                 server that gave it to you",
+            ));
+        }
         let Some(next_url) = pending.next_url.clone() else {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
