@@ -191,6 +191,19 @@ pub fn status_name(status: &FlowStatus) -> &'static str {
     }
 }
 
+/// A flow's status as a store's plaintext column says (the truth: a claim changes the column
+/// without sealing the record again), given the status sealed in its record; `None` for a
+/// column that names no status, or "failed" over a record that holds no failure.
+pub fn status_from_column(column: &str, sealed: FlowStatus) -> Option<FlowStatus> {
+    match (column, sealed) {
+        ("waiting", _) => Some(FlowStatus::Waiting),
+        ("claimed", _) => Some(FlowStatus::Claimed),
+        ("done", _) => Some(FlowStatus::Done),
+        ("failed", failed @ FlowStatus::Failed(..)) => Some(failed),
+        _ => None,
+    }
+}
+
 fn corrupt(what: &str) -> Error {
     Error::new(
         ErrorKind::Store,

@@ -91,7 +91,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use keyfob_core::crypto::Sealer;
 use keyfob_core::record::{
-    decode_pending, decode_session, encode_pending, encode_session, status_name,
+    decode_pending, decode_session, encode_pending, encode_session, status_from_column, status_name,
 };
 use keyfob_core::store::{Expect, FlowStatus, PendingFlow, SessionStore, conflict};
 use keyfob_core::{Error, ErrorKind, Result, Session, SessionKey};
@@ -488,14 +488,8 @@ impl RedisStore {
         if flow.state_hash != h || flow.key != *key || flow.expires_at != expires_at {
             return Err(self.corrupt("pending flow"));
         }
-        // The field is the truth: a claim changes it without sealing the record again.
-        flow.status = match (status.as_str(), flow.status) {
-            ("waiting", _) => FlowStatus::Waiting,
-            ("claimed", _) => FlowStatus::Claimed,
-            ("done", _) => FlowStatus::Done,
-            ("failed", failed @ FlowStatus::Failed(..)) => failed,
-            _ => return Err(self.corrupt("pending flow status")),
-        };
+        flow.status = status_from_column(&status, flow.status)
+            .ok_or_else(|| self.corrupt("pending flow status"))?;
         Ok(Some((flow, sealed)))
     }
 

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use keyfob_core::crypto::Sealer;
 use keyfob_core::record::{
-    decode_pending, decode_session, encode_pending, encode_session, status_name,
+    decode_pending, decode_session, encode_pending, encode_session, status_from_column, status_name,
 };
 use keyfob_core::store::{Expect, FlowStatus, PendingFlow, SessionStore, conflict};
 use keyfob_core::{Error, ErrorKind, Result, Session, SessionKey};
@@ -336,14 +336,8 @@ impl Inner {
         {
             return Err(self.corrupt("pending flow"));
         }
-        // The column is the truth: a claim changes it without re-sealing the record.
-        flow.status = match (row.status.as_str(), flow.status) {
-            ("waiting", _) => FlowStatus::Waiting,
-            ("claimed", _) => FlowStatus::Claimed,
-            ("done", _) => FlowStatus::Done,
-            ("failed", failed @ FlowStatus::Failed(..)) => failed,
-            _ => return Err(self.corrupt("pending flow status")),
-        };
+        flow.status = status_from_column(&row.status, flow.status)
+            .ok_or_else(|| self.corrupt("pending flow status"))?;
         Ok(flow)
     }
 }
