@@ -81,6 +81,10 @@ enum Cmd {
         /// instead of installing it or stopping without it.
         #[arg(long)]
         skip_redis: bool,
+        /// Leave out the tests that need PostgreSQL (and count them), instead of installing it
+        /// or stopping without it.
+        #[arg(long)]
+        skip_postgres: bool,
         /// Leave out the end-to-end tests in a real headless Chromium (and count them), instead
         /// of installing Chromium or stopping without it.
         #[arg(long)]
@@ -93,6 +97,9 @@ enum Cmd {
         /// Do not install redis-server.
         #[arg(long)]
         skip_redis: bool,
+        /// Do not install PostgreSQL.
+        #[arg(long)]
+        skip_postgres: bool,
         /// Do not install Chromium.
         #[arg(long)]
         skip_browser: bool,
@@ -212,23 +219,27 @@ fn run(cmd: Cmd, root: &std::path::Path) -> anyhow::Result<()> {
         }
         Cmd::Test {
             skip_redis,
+            skip_postgres,
             skip_browser,
             args,
         } => xtask::test::test(
             root,
             xtask::test::Skip {
                 redis: skip_redis,
+                postgres: skip_postgres,
                 browser: skip_browser,
             },
             args,
         ),
         Cmd::Setup {
             skip_redis,
+            skip_postgres,
             skip_browser,
         } => xtask::test::setup(
             root,
             xtask::test::Skip {
                 redis: skip_redis,
+                postgres: skip_postgres,
                 browser: skip_browser,
             },
         ),

@@ -11,7 +11,8 @@
 //! the command that installs it. `--skip-redis` leaves the Redis tests out instead: every test
 //! that needs a redis-server lives in a module named `redis_server`, so the libtest filter
 //! `--skip redis_server::` drops exactly those, and libtest's "filtered out" counts say how many.
-//! Chromium likewise: `--skip-browser` leaves out the tests in modules named `real_browser`.
+//! PostgreSQL likewise (`--skip-postgres`, modules named `postgres_server`), and Chromium
+//! (`--skip-browser`, modules named `real_browser`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -21,6 +22,9 @@ use anyhow::{Context, bail};
 
 /// The libtest filter that matches every test needing a redis-server, and nothing else.
 pub const REDIS_TESTS: &str = "redis_server::";
+
+/// The libtest filter that matches every test needing a PostgreSQL server, and nothing else.
+pub const POSTGRES_TESTS: &str = "postgres_server::";
 
 /// The libtest filter that matches every test driving a real headless Chromium, and nothing else.
 pub const BROWSER_TESTS: &str = "real_browser::";
@@ -34,6 +38,11 @@ pub const CHROMIUM_MISSING: &str = "chromium is not installed, and the end-to-en
 pub const REDIS_MISSING: &str = "redis-server is not installed, and the Redis store's tests \
      need it: install it with `apt-get install redis-server`, or leave those tests out with \
      `cargo xtask test --skip-redis`";
+
+/// What stops `cargo xtask test` on a machine without PostgreSQL.
+pub const POSTGRES_MISSING: &str = "PostgreSQL is not installed, and the PostgreSQL store's \
+     tests need it: install it with `apt-get install postgresql`, or leave those tests out with \
+     `cargo xtask test --skip-postgres`";
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let shown = format!("{cmd:?}");
@@ -84,6 +93,39 @@ pub fn redis_server() -> anyhow::Result<()> {
         }
     }
     bail!("{REDIS_MISSING}")
+}
+
+/// Whether Debian's PostgreSQL server programs are there (`/usr/lib/postgresql/<v>/bin`, where
+/// the tests look for them).
+fn postgres_installed() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|versions| {
+        versions
+            .filter_map(Result::ok)
+            .any(|v| v.path().join("bin/postgres").exists())
+    })
+}
+
+/// Installs PostgreSQL with apt-get when it is missing and this runs as root (the tests run
+/// their own servers from its programs; the cluster the package creates is not used);
+/// otherwise a missing PostgreSQL is an error naming the command that installs it.
+///
+/// # Errors
+/// No PostgreSQL after this, or apt-get failing.
+pub fn postgres() -> anyhow::Result<()> {
+    if postgres_installed() {
+        return Ok(());
+    }
+    if is_root() && answers("apt-get") {
+        eprintln!("xtask: installing postgresql (apt-get)");
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        if postgres_installed() {
+            return Ok(());
+        }
+    }
+    bail!("{POSTGRES_MISSING}")
 }
 
 /// What stops `cargo xtask test` on a machine without wrk.
@@ -224,19 +266,25 @@ pub fn python_packages(root: &Path) -> anyhow::Result<()> {
 pub struct Skip {
     /// The tests that need a redis-server.
     pub redis: bool,
+    /// The tests that need PostgreSQL.
+    pub postgres: bool,
     /// The end-to-end tests in a real headless Chromium.
     pub browser: bool,
 }
 
-/// Installs what the tests need: redis-server and wrk, and Chromium (unless skipped), then the
-/// node packages and the MCP Python SDK.
+/// Installs what the tests need: redis-server and wrk, PostgreSQL, and Chromium (unless
+/// skipped), then the node packages and the MCP Python SDK.
 ///
 /// # Errors
-/// See [`redis_server`], [`wrk`], [`chromium`], [`node_packages`] and [`python_packages`].
+/// See [`redis_server`], [`wrk`], [`postgres`], [`chromium`], [`node_packages`] and
+/// [`python_packages`].
 pub fn setup(root: &Path, skip: Skip) -> anyhow::Result<()> {
     if !skip.redis {
         redis_server()?;
         wrk()?;
+    }
+    if !skip.postgres {
+        postgres()?;
     }
     if !skip.browser {
         chromium()?;
@@ -311,10 +359,14 @@ pub fn workspace_args(skip: Skip, extra: &[String]) -> Vec<String> {
         .map(String::from)
         .into();
     args.extend(extra.iter().cloned());
-    let filters: Vec<&str> = [(skip.redis, REDIS_TESTS), (skip.browser, BROWSER_TESTS)]
-        .into_iter()
-        .filter_map(|(on, f)| on.then_some(f))
-        .collect();
+    let filters: Vec<&str> = [
+        (skip.redis, REDIS_TESTS),
+        (skip.postgres, POSTGRES_TESTS),
+        (skip.browser, BROWSER_TESTS),
+    ]
+    .into_iter()
+    .filter_map(|(on, f)| on.then_some(f))
+    .collect();
     if !filters.is_empty() && !extra.iter().any(|a| a == "--") {
         args.push("--".into());
     }
@@ -370,13 +422,16 @@ pub fn summary(counts: &Counts, skip: Skip, filtered_by_args: bool) -> String {
     if skip.redis {
         why.push("the Redis tests, left out by --skip-redis");
     }
+    if skip.postgres {
+        why.push("the PostgreSQL tests, left out by --skip-postgres");
+    }
     if skip.browser {
         why.push("the real-browser tests, left out by --skip-browser");
     }
     if filtered_by_args {
         why.push("left out by the arguments given");
     }
-    if counts.filtered_out > 0 || skip.redis || skip.browser {
+    if counts.filtered_out > 0 || skip.redis || skip.postgres || skip.browser {
         line.push_str(&format!(
             "; {} did not run ({})",
             counts.filtered_out,
@@ -419,7 +474,7 @@ mod tests {
             workspace_args(
                 Skip {
                     redis: true,
-                    browser: false
+                    ..Skip::default()
                 },
                 &[]
             ),
@@ -436,7 +491,7 @@ mod tests {
             workspace_args(
                 Skip {
                     redis: true,
-                    browser: false
+                    ..Skip::default()
                 },
                 &s(&["-p", "keyfob", "--", "--nocapture"])
             ),
@@ -468,7 +523,7 @@ mod tests {
         };
         let redis = Skip {
             redis: true,
-            browser: false,
+            ..Skip::default()
         };
         assert_eq!(
             summary(&c, redis, false),
@@ -476,6 +531,7 @@ mod tests {
         );
         let both = Skip {
             redis: true,
+            postgres: false,
             browser: true,
         };
         assert_eq!(

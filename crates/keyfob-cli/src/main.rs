@@ -1024,6 +1024,14 @@ fn show_device_prompt(prompt: &keyfob::Prompt, links_on_stderr: bool) {
 async fn status(engine: &Engine, thread: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let sessions = engine.status(thread).await?;
     let mut out = std::io::stdout().lock();
+    if !json {
+        // On stderr, so the table stays the whole of stdout.
+        let store = engine.store();
+        match store.location() {
+            Some(at) => eprintln!("Store: {} at {at}", store.name()),
+            None => eprintln!("Store: {}", store.name()),
+        }
+    }
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&sessions)?)?;
         return Ok(ExitCode::SUCCESS);

@@ -728,6 +728,140 @@ async fn serve(home: &Home, port: u16) -> Child {
 
 /// Tests that need a real `redis-server` (they fail without one); `cargo xtask test --skip-redis`
 /// leaves out every test whose name contains `redis_server::`.
+/// Two `keyfob mcp serve --http` instances on the shared store `store` (a `[store]` table): a
+/// client of the first (the TypeScript SDK's, over streamable HTTP, with URL elicitation) calls
+/// a tool that needs Notion; the user's browser is sent to the second instance (as a load
+/// balancer would), types the key there, and the call waiting on the first instance completes
+/// with it.
+async fn mcp_serve_instances_finish_each_others_logins(store: &str) {
+    let mut home = Home::new(store);
+    home.env.push((
+        "KEYFOB_STORE__KEY".into(),
+        keyfob::crypto::Sealer::generate_key(),
+    ));
+    let tools = notion_tool(&home, "printf 'key %s' \"$NOTION_TOKEN\"");
+    let mut instances = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let (http, callback) = (free_port(), free_port());
+        let child = serving_http(
+            &home,
+            &[
+                "mcp",
+                "serve",
+                "--http",
+                &format!("127.0.0.1:{http}"),
+                "--bind",
+                &format!("127.0.0.1:{callback}"),
+                "--tools",
+                tools.to_str().unwrap(),
+            ],
+        )
+        .await;
+        instances.push(child);
+        ports.push((http, callback));
+    }
+    let (mut client, _) = SdkClient::http(
+        &format!("http://127.0.0.1:{}/mcp", ports[0].0),
+        &[("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1"))],
+    )
+    .unwrap();
+    client.ready().await.unwrap();
+    let call = client
+        .start_call("notion_key", serde_json::json!({}))
+        .await
+        .unwrap();
+    let m = client.next_message(Duration::from_secs(30)).await.unwrap();
+    let link = m["elicit"]["url"].as_str().unwrap_or_else(|| panic!("{m}"));
+    let on_a = format!("127.0.0.1:{}", ports[0].1);
+    assert!(link.contains(&on_a), "{link}");
+    let on_b = link.replace(&on_a, &format!("127.0.0.1:{}", ports[1].1));
+    assert_eq!(enter_token(&on_b, "ntn_through_b").await.0, 200);
+    let answer = loop {
+        let m = client.next_message(Duration::from_secs(30)).await.unwrap();
+        if m.get("elicit_complete").is_none() {
+            break m;
+        }
+    };
+    assert_eq!(answer["id"], call);
+    assert_eq!(answer["text"], "key ntn_through_b", "{answer}");
+    for mut c in instances {
+        c.kill().await.unwrap();
+    }
+}
+
+mod postgres_server {
+    use super::*;
+
+    fn postgres_store(pg: &keyfob_testkit::PostgresServer) -> String {
+        format!(
+            "[store]\nkind = \"postgres\"\nurl = \"{}\"\n",
+            pg.url("postgres")
+        )
+    }
+
+    /// The same as over Redis, on PostgreSQL: the second instance's completion reaches the
+    /// call waiting on the first (a `NOTIFY` wakes it).
+    #[tokio::test]
+    async fn mcp_serve_instances_sharing_postgres_finish_each_others_logins() {
+        let pg = keyfob_testkit::PostgresServer::start();
+        mcp_serve_instances_finish_each_others_logins(&postgres_store(&pg)).await;
+    }
+
+    /// The CLI on a PostgreSQL store: a token login is stored there (sealed), and `status`
+    /// names the store in use and lists the session; without a shared key the store refuses
+    /// to open, saying what to set.
+    #[tokio::test]
+    async fn the_cli_keeps_its_sessions_in_postgres_and_says_so() {
+        let pg = keyfob_testkit::PostgresServer::start();
+        let mut home = Home::new(&postgres_store(&pg));
+        let (code, _, err) = home.run(&["status"]).await;
+        assert_ne!(code, 0);
+        assert!(
+            err.contains("a postgres store is shared, so its key must be too"),
+            "{err}"
+        );
+        home.env.push((
+            "KEYFOB_STORE__KEY".into(),
+            keyfob::crypto::Sealer::generate_key(),
+        ));
+        let (child, link) = start_login(
+            &home,
+            &[
+                "login",
+                "notion",
+                "--handler",
+                "notion-token",
+                "--no-browser",
+            ],
+        )
+        .await;
+        assert_eq!(enter_token(&link, "ntn_kept_in_postgres").await.0, 200);
+        let (code, err) = finish(child).await;
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = home.run(&["status"]).await;
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains(&format!(
+                "Store: postgres at 127.0.0.1:{}/postgres",
+                pg.port
+            )),
+            "{err}"
+        );
+        assert!(out.contains("notion"), "{out}");
+        assert!(
+            !pg.psql(
+                "postgres",
+                "SELECT encode(sealed, 'escape') FROM keyfob_sessions"
+            )
+            .contains("ntn_kept_in_postgres")
+        );
+        let (code, token, err) = home.run(&["token", "notion"]).await;
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(token.trim(), "ntn_kept_in_postgres");
+    }
+}
+
 mod redis_server {
     use super::*;
 
@@ -738,63 +872,11 @@ mod redis_server {
     #[tokio::test]
     async fn mcp_serve_instances_sharing_redis_finish_each_others_logins() {
         let redis = keyfob_testkit::RedisServer::start(&[]);
-        let mut home = Home::new(&format!(
+        mcp_serve_instances_finish_each_others_logins(&format!(
             "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"mcp-pool\"\n",
             redis.url(None),
-        ));
-        home.env.push((
-            "KEYFOB_STORE__KEY".into(),
-            keyfob::crypto::Sealer::generate_key(),
-        ));
-        let tools = notion_tool(&home, "printf 'key %s' \"$NOTION_TOKEN\"");
-        let mut instances = Vec::new();
-        let mut ports = Vec::new();
-        for _ in 0..2 {
-            let (http, callback) = (free_port(), free_port());
-            let child = serving_http(
-                &home,
-                &[
-                    "mcp",
-                    "serve",
-                    "--http",
-                    &format!("127.0.0.1:{http}"),
-                    "--bind",
-                    &format!("127.0.0.1:{callback}"),
-                    "--tools",
-                    tools.to_str().unwrap(),
-                ],
-            )
-            .await;
-            instances.push(child);
-            ports.push((http, callback));
-        }
-        let (mut client, _) = SdkClient::http(
-            &format!("http://127.0.0.1:{}/mcp", ports[0].0),
-            &[("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1"))],
-        )
-        .unwrap();
-        client.ready().await.unwrap();
-        let call = client
-            .start_call("notion_key", serde_json::json!({}))
-            .await
-            .unwrap();
-        let m = client.next_message(Duration::from_secs(30)).await.unwrap();
-        let link = m["elicit"]["url"].as_str().unwrap_or_else(|| panic!("{m}"));
-        let on_a = format!("127.0.0.1:{}", ports[0].1);
-        assert!(link.contains(&on_a), "{link}");
-        let on_b = link.replace(&on_a, &format!("127.0.0.1:{}", ports[1].1));
-        assert_eq!(enter_token(&on_b, "ntn_through_b").await.0, 200);
-        let answer = loop {
-            let m = client.next_message(Duration::from_secs(30)).await.unwrap();
-            if m.get("elicit_complete").is_none() {
-                break m;
-            }
-        };
-        assert_eq!(answer["id"], call);
-        assert_eq!(answer["text"], "key ntn_through_b", "{answer}");
-        for mut c in instances {
-            c.kill().await.unwrap();
-        }
+        ))
+        .await;
     }
 
     /// Two `keyfob serve` processes share one Redis: a flow started through one (the waiting

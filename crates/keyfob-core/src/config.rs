@@ -115,6 +115,8 @@ pub enum StoreKind {
     Sqlite,
     /// Redis, for several instances.
     Redis,
+    /// PostgreSQL, the durable vault for several instances.
+    Postgres,
 }
 
 /// `[store]`.
@@ -125,8 +127,8 @@ pub struct StoreConfig {
     pub kind: StoreKind,
     /// The SQLite database file; `<home>/sessions.db` by default.
     pub path: Option<PathBuf>,
-    /// The Redis URL, `redis://[user:password@]host[:port][/db]` (never shown: it may hold a
-    /// password).
+    /// The Redis URL, `redis://[user:password@]host[:port][/db]`, or the PostgreSQL URL,
+    /// `postgres://user:password@host[:port]/database` (never shown: it may hold a password).
     pub url: Option<String>,
     /// The Redis key prefix; `keyfob` by default. Instances sharing a prefix share sessions.
     pub prefix: Option<String>,
@@ -388,6 +390,12 @@ impl Config {
             return Err(Error::new(
                 ErrorKind::Config,
                 "[store] kind = \"redis\" needs url = \"redis://[user:password@]host[:port][/db]\" (or KEYFOB_STORE__URL)",
+            ));
+        }
+        if self.store.kind == StoreKind::Postgres && self.store.url.is_none() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "[store] kind = \"postgres\" needs url = \"postgres://user:password@host[:port]/database\" (or KEYFOB_STORE__URL)",
             ));
         }
         if self.session.flow_timeout_secs == 0 {

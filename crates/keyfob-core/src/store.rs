@@ -97,6 +97,11 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// A short name for messages (`memory`, `sqlite`).
     fn name(&self) -> &'static str;
 
+    /// Where the sessions are, for people (a file, `host:port/database`); never a password.
+    fn location(&self) -> Option<String> {
+        None
+    }
+
     /// The session for `key`, with its version.
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>>;
 

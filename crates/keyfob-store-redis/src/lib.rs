@@ -575,6 +575,14 @@ impl SessionStore for RedisStore {
         "redis"
     }
 
+    fn location(&self) -> Option<String> {
+        Some(format!(
+            "{} (prefix {})",
+            self.inner.addr,
+            self.inner.keys.prefix()
+        ))
+    }
+
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>> {
         let keys = &self.inner.keys;
         // The record and its key's version counter, in one command.

@@ -373,6 +373,10 @@ impl SessionStore for SqliteStore {
         "sqlite"
     }
 
+    fn location(&self) -> Option<String> {
+        Some(self.inner.path.display().to_string())
+    }
+
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>> {
         let key = key.clone();
         self.run(move |db, conn| {

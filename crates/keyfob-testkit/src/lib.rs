@@ -18,6 +18,7 @@ pub mod crash;
 pub mod idp;
 pub mod logs;
 pub mod mcp;
+pub mod postgres;
 pub mod redis;
 pub mod store_suite;
 pub mod stub;
@@ -27,6 +28,7 @@ pub use browser::Browser;
 pub use expect_test::{Expect, expect};
 pub use idp::{Idp, IdpClient, IdpOptions, Stats};
 pub use logs::LogBuffer;
+pub use postgres::PostgresServer;
 pub use redis::RedisServer;
 pub use stub::{RecordedRequest, StubResponse, StubServer};
 

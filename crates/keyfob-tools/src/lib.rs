@@ -19,6 +19,7 @@
 //! |---|---|---|
 //! | `store-sqlite` | [`open_store`] opens the embedded encrypted store | no |
 //! | `store-redis` | [`open_store`] opens the shared Redis store | no |
+//! | `store-postgres` | [`open_store`] opens the shared PostgreSQL store | no |
 //!
 //! The facade's features of the same names turn these on.
 

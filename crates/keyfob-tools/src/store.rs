@@ -4,8 +4,8 @@
 //! Invariants:
 //! - A store this build lacks is a `Config` error naming the feature that adds it, never a
 //!   silent fallback to another store.
-//! - A Redis store is shared by several instances, so its key must be configured (`key` or
-//!   `key_file`); no per-machine key file is made for it. SQLite takes the configured key, else
+//! - A Redis or PostgreSQL store is shared by several instances, so its key must be configured
+//!   (`key` or `key_file`); no per-machine key file is made for it. SQLite takes the configured key, else
 //!   a key file (under the home unless configured).
 
 use std::sync::Arc;
@@ -13,8 +13,14 @@ use std::sync::Arc;
 use keyfob_core::config::StoreKind;
 use keyfob_core::{Config, Engine, EngineBuilder, Error, ErrorKind, Result, SessionStore, store};
 // Only the stores behind features read keys.
-#[cfg(any(feature = "store-sqlite", feature = "store-redis"))]
+#[cfg(any(
+    feature = "store-sqlite",
+    feature = "store-redis",
+    feature = "store-postgres"
+))]
 use keyfob_core::{ExposeSecret, crypto};
+#[cfg(feature = "store-postgres")]
+use keyfob_store_postgres as store_postgres;
 #[cfg(feature = "store-redis")]
 use keyfob_store_redis as store_redis;
 #[cfg(feature = "store-sqlite")]
@@ -61,17 +67,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
                     "[store] kind = \"redis\" needs url = \"redis://[user:password@]host[:port][/db]\" (or KEYFOB_STORE__URL)",
                 )
             })?;
-            // Every instance must seal with the same key, so no per-machine key file is made.
-            let sealer = match (&config.store.key, &config.store.key_file) {
-                (Some(k), _) => crypto::Sealer::from_base64(k.expose_secret())?,
-                (None, Some(f)) => crypto::Sealer::from_key_file(f)?,
-                (None, None) => {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        "a redis store is shared, so its key must be too: set [store] key (KEYFOB_STORE__KEY) to the same base64 key on every instance",
-                    ));
-                }
-            };
+            let sealer = shared_sealer(config, "redis")?;
             let prefix = config.store.prefix.as_deref().unwrap_or("keyfob");
             Ok(Arc::new(
                 store_redis::RedisStore::connect(url, prefix, sealer).await?,
@@ -81,6 +77,41 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
         StoreKind::Redis => Err(Error::new(
             ErrorKind::Config,
             "the redis store is not compiled into this build; enable the `store-redis` feature or set [store] kind = \"sqlite\" or \"memory\"",
+        )),
+        #[cfg(feature = "store-postgres")]
+        StoreKind::Postgres => {
+            let url = config.store.url.as_deref().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    "[store] kind = \"postgres\" needs url = \"postgres://user:password@host[:port]/database\" (or KEYFOB_STORE__URL)",
+                )
+            })?;
+            let sealer = shared_sealer(config, "postgres")?;
+            Ok(Arc::new(
+                store_postgres::PostgresStore::connect(url, sealer).await?,
+            ))
+        }
+        #[cfg(not(feature = "store-postgres"))]
+        StoreKind::Postgres => Err(Error::new(
+            ErrorKind::Config,
+            "the postgres store is not compiled into this build; enable the `store-postgres` feature or set [store] kind = \"sqlite\" or \"memory\"",
+        )),
+    }
+}
+
+/// The key of a store several instances share: configured, the same on every instance (no
+/// per-machine key file is made).
+#[cfg(any(feature = "store-redis", feature = "store-postgres"))]
+fn shared_sealer(config: &Config, kind: &str) -> Result<crypto::Sealer> {
+    match (&config.store.key, &config.store.key_file) {
+        (Some(k), _) => crypto::Sealer::from_base64(k.expose_secret()),
+        (None, Some(f)) => crypto::Sealer::from_key_file(f),
+        (None, None) => Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "a {kind} store is shared, so its key must be too: set [store] key \
+                 (KEYFOB_STORE__KEY) to the same base64 key on every instance"
+            ),
         )),
     }
 }

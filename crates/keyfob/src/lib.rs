@@ -22,6 +22,7 @@
 //! | `all-providers`, `oauth2-providers`, `token-providers` | groups of provider crates | no |
 //! | `store-sqlite` | the embedded encrypted store | yes |
 //! | `store-redis` | the shared Redis store, for several instances | no |
+//! | `store-postgres` | the durable shared PostgreSQL store, for several instances | no |
 //! | `all-stores` | every store | no |
 //! | `rmcp` | `keyfob::rmcp`: the official Rust MCP SDK's credential and state stores on keyfob's stores (Rust 1.88) | no |
 //! | `mcp-server` | `keyfob::mcp_server`: a `Keyfob`'s tools served over MCP, logins asked through URL elicitation (Rust 1.88) | no |
@@ -56,6 +57,8 @@ pub use keyfob_macros::tool;
 pub use keyfob_mcp_server as mcp_server;
 #[cfg(feature = "rmcp")]
 pub use keyfob_rmcp as rmcp;
+#[cfg(feature = "store-postgres")]
+pub use keyfob_store_postgres as store_postgres;
 #[cfg(feature = "store-redis")]
 pub use keyfob_store_redis as store_redis;
 #[cfg(feature = "store-sqlite")]

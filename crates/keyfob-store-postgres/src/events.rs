@@ -1,0 +1,192 @@
+//! Change notices between instances: one connection per store `LISTEN`s on `keyfob_changed`
+//! and fans each notice out to the store's waiters in process.
+//!
+//! A notice's payload is a hash of the session key ([`channel_of`]), so the database's
+//! notification queue holds no provider, thread or profile name. The listener pings its
+//! connection now and then; when the connection is lost (the server restarted, the network is
+//! cut, a ping is not answered), it marks itself down, wakes every waiter (they look at the
+//! store, as after any wake) and connects again with backoff. While it is down, waiting
+//! degrades to sleeping the full interval, so the caller's polling takes over; a notice sent
+//! meanwhile is lost, which only delays a waiter until its next poll.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use keyfob_core::SessionKey;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// The notification channel.
+pub(crate) const CHANNEL: &str = "keyfob_changed";
+/// How often the listening connection is pinged.
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// How long a connect, a ping or the `LISTEN` may take.
+const PATIENCE: Duration = Duration::from_secs(2);
+/// The first and the longest pause between reconnection attempts.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+/// The broadcast capacity; a waiter that falls further behind wakes (and polls).
+const CAPACITY: usize = 1024;
+/// The name broadcast to wake every waiter (no payload is empty).
+const EVERYONE: &str = "";
+
+/// A session's notice payload: 32 hex digits of the SHA-256 of its key.
+pub(crate) fn channel_of(key: &SessionKey) -> String {
+    let digest = keyfob_core::crypto::sha256_hex(&format!(
+        "{}\0{}\0{}",
+        key.provider, key.thread, key.profile
+    ));
+    digest[..32].to_owned()
+}
+
+/// The store's listener and its waiters.
+#[derive(Debug)]
+pub(crate) struct Events {
+    changed: broadcast::Sender<Arc<str>>,
+    up: watch::Receiver<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Events {
+    /// Starts the listener task on the database of `config`.
+    pub(crate) fn start(config: tokio_postgres::Config, place: String) -> Events {
+        let (changed, _) = broadcast::channel(CAPACITY);
+        let (up_tx, up) = watch::channel(false);
+        let task = tokio::spawn(listener(config, place, changed.clone(), up_tx));
+        Events { changed, up, task }
+    }
+
+    /// Whether the listener is connected.
+    pub(crate) fn is_up(&self) -> bool {
+        *self.up.borrow()
+    }
+
+    /// Waits up to `within` for the listener to connect; `true` when it is.
+    pub(crate) async fn wait_up(&self, within: Duration) -> bool {
+        let mut up = self.up.clone();
+        matches!(
+            tokio::time::timeout(within, up.wait_for(|up| *up)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Returns when `payload` is announced, when the listener is lost, or after `max`. While
+    /// the listener is down it just sleeps `max`.
+    pub(crate) async fn wait(&self, payload: &str, max: Duration) {
+        let mut rx = self.changed.subscribe();
+        if !self.is_up() {
+            tokio::time::sleep(max).await;
+            return;
+        }
+        let woken = async {
+            loop {
+                match rx.recv().await {
+                    Ok(p) if &*p == payload || &*p == EVERYONE => return,
+                    Ok(_) => {}
+                    // Missed notices may have been ours; the channel closes with the store.
+                    Err(_) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(max, woken).await;
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Connects, listens and forwards notices; reconnects with backoff for as long as the store
+/// lives.
+async fn listener(
+    config: tokio_postgres::Config,
+    place: String,
+    changed: broadcast::Sender<Arc<str>>,
+    up: watch::Sender<bool>,
+) {
+    let mut pause = RETRY_MIN;
+    loop {
+        let why = listen(&config, &changed, &up).await;
+        if *up.borrow() {
+            pause = RETRY_MIN;
+            tracing::warn!(
+                store = "postgres",
+                server = place.as_str(),
+                reason = why.as_str(),
+                "lost the change listener; waiters poll until it is back"
+            );
+        } else {
+            tracing::debug!(
+                store = "postgres",
+                reason = why.as_str(),
+                "cannot listen yet"
+            );
+        }
+        up.send_replace(false);
+        let _ = changed.send(Arc::from(EVERYONE));
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RETRY_MAX);
+    }
+}
+
+/// One connection's life: why it ended.
+async fn listen(
+    config: &tokio_postgres::Config,
+    changed: &broadcast::Sender<Arc<str>>,
+    up: &watch::Sender<bool>,
+) -> String {
+    let (client, mut connection) = match tokio::time::timeout(PATIENCE, config.connect(NoTls)).await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return e.to_string(),
+        Err(_) => return "no answer in time".to_owned(),
+    };
+    // The connection's messages (notices) arrive through it; it also carries the client's
+    // queries, so it is driven in its own task.
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(n.payload().to_owned()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    let listen = format!("LISTEN {CHANNEL}");
+    let listening = tokio::time::timeout(PATIENCE, client.batch_execute(&listen));
+    let why = match listening.await {
+        Ok(Ok(())) => {
+            up.send_replace(true);
+            loop {
+                tokio::select! {
+                    notice = rx.recv() => match notice {
+                        Some(payload) => {
+                            let _ = changed.send(Arc::from(payload));
+                        }
+                        None => break "the connection closed".to_owned(),
+                    },
+                    () = tokio::time::sleep(PING_EVERY) => {
+                        let ping = tokio::time::timeout(PATIENCE, client.simple_query("SELECT 1"));
+                        if !matches!(ping.await, Ok(Ok(_))) {
+                            break "a ping was not answered".to_owned();
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "LISTEN was not answered in time".to_owned(),
+    };
+    driver.abort();
+    why
+}

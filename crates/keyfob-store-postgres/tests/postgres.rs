@@ -1,0 +1,467 @@
+//! Every test of the PostgreSQL store against a real PostgreSQL server (Debian's, one per test,
+//! on a free loopback port): the conformance suite, what the database holds (no plaintext
+//! secret), the schema installing itself once and refusing what it cannot use, two stores as two
+//! instances (leases, change notices), two engines sharing one database (one refresh for a
+//! hundred callers), a writer killed with `kill -9`, and the server dying and coming back.
+
+mod postgres_server {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use keyfob_core::crypto::Sealer;
+    use keyfob_core::store::{Expect, FlowStatus, PendingFlow};
+    use keyfob_core::{
+        AuthRequest, Config, Engine, Ensured, ErrorKind, ExposeSecret, Grant, SecretString,
+        Session, SessionKey, SessionStore,
+    };
+    use keyfob_store_postgres::PostgresStore;
+    use keyfob_testkit::{PostgresServer, StubResponse, StubServer, crash};
+
+    fn sealer(n: u8) -> Sealer {
+        Sealer::new(&[n; 32])
+    }
+
+    async fn store(server: &PostgresServer) -> PostgresStore {
+        PostgresStore::connect(&server.url("postgres"), sealer(1))
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e:?}", server.addr()))
+    }
+
+    keyfob_testkit::store_conformance!(async {
+        let server = PostgresServer::start();
+        let store: Arc<dyn SessionStore> = Arc::new(store(&server).await);
+        (store, server)
+    });
+
+    const SENTINELS: [&str; 4] = [
+        "sentinel-access-5c1d",
+        "sentinel-refresh-5c1d",
+        "sentinel-verifier-5c1d",
+        "sentinel-prompt-5c1d",
+    ];
+
+    fn session(key: SessionKey, token: &str) -> Session {
+        Session {
+            key,
+            handler: "acme-oauth2".into(),
+            grant: Grant::bearer(SecretString::from(token)),
+            created_at: 1,
+            updated_at: 2,
+            refresh_error: None,
+            version: 0,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn secrets_never_reach_postgres_in_plaintext() {
+        let server = PostgresServer::start();
+        let store = store(&server).await;
+        let mut s = session(SessionKey::default_for("acme"), SENTINELS[0]);
+        s.grant.refresh_token = Some(SecretString::from(SENTINELS[1]));
+        store.put(&s, Expect::Absent).await.unwrap();
+        let now = keyfob_core::now();
+        let flow = PendingFlow {
+            id: "flow-1".into(),
+            state_hash: "ab".repeat(32),
+            key: SessionKey::default_for("acme"),
+            handler: "acme-oauth2".into(),
+            scopes: keyfob_core::scope::Scopes::default(),
+            redirect_uri: "http://127.0.0.1:1/cb".into(),
+            verifier: Some(SecretString::from(SENTINELS[2])),
+            prompt_url: SecretString::from(SENTINELS[3]),
+            next_url: None,
+            browser: None,
+            created_at: now,
+            expires_at: now + 600,
+            status: FlowStatus::Waiting,
+            user_code: None,
+        };
+        store.put_pending(&flow).await.unwrap();
+        store.publish(&s.key).await.unwrap();
+        // Every column of every table, bytea as text where it is text.
+        let dump = server.psql(
+            "postgres",
+            "SELECT provider, thread, profile, version, encode(sealed, 'escape') \
+             FROM keyfob_sessions; \
+             SELECT state_hash, status, expires_at, encode(sealed, 'escape') FROM keyfob_pending; \
+             SELECT name, encode(value, 'escape') FROM keyfob_meta",
+        );
+        assert!(dump.contains("acme|default|default"), "{dump}");
+        for sentinel in SENTINELS {
+            assert!(!dump.contains(sentinel), "{sentinel} in the database");
+        }
+        assert_eq!(
+            store
+                .get(&s.key)
+                .await
+                .unwrap()
+                .unwrap()
+                .grant
+                .access_token
+                .expose_secret(),
+            SENTINELS[0]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_schema_installs_itself_once_and_refuses_what_it_cannot_use() {
+        let server = PostgresServer::start();
+        server.create_database("fresh");
+        // Five instances starting together on an empty database: one installs, all work.
+        let url = server.url("fresh");
+        let starts: Vec<_> = (0..5)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { PostgresStore::connect(&url, sealer(1)).await })
+            })
+            .collect();
+        for s in starts {
+            s.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            server
+                .psql("fresh", "SELECT count(*) FROM keyfob_meta")
+                .trim(),
+            "2"
+        );
+
+        let e = PostgresStore::connect(&url, sealer(2)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Store);
+        assert!(
+            e.to_string().contains("the encryption key does not match"),
+            "{e}"
+        );
+
+        server.psql(
+            "fresh",
+            "UPDATE keyfob_meta SET value = '9'::bytea WHERE name = 'schema_version'",
+        );
+        let e = PostgresStore::connect(&url, sealer(1)).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("has keyfob schema version 9, but this keyfob reads only version 1"),
+            "{e}"
+        );
+
+        server.create_database("foreign");
+        server.psql(
+            "foreign",
+            "CREATE TABLE keyfob_meta (name text PRIMARY KEY, value bytea NOT NULL)",
+        );
+        let e = PostgresStore::connect(&server.url("foreign"), sealer(1))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("that is not keyfob's"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connect_errors_are_clear_and_never_show_the_password() {
+        let server = PostgresServer::start();
+        let e = PostgresStore::connect("postgres://u:hunter2@[::1", sealer(1))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+
+        let wrong = format!(
+            "postgres://keyfob:wrong-password-7e1@127.0.0.1:{}/postgres",
+            server.port
+        );
+        let e = PostgresStore::connect(&wrong, sealer(1)).await.unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(
+            text.contains(&format!("127.0.0.1:{}/postgres", server.port))
+                && text.contains("check the user and password"),
+            "{text}"
+        );
+        assert!(!text.contains("wrong-password-7e1"), "{text}");
+
+        let e = PostgresStore::connect(&server.url("no_such_db"), sealer(1))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("create the database"), "{e}");
+
+        let closed = format!(
+            "postgres://keyfob:pw-8d2@127.0.0.1:{}/postgres",
+            keyfob_testkit::free_port()
+        );
+        let started = Instant::now();
+        let e = PostgresStore::connect(&closed, sealer(1))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(15));
+        let text = format!("{e} {e:?}");
+        assert!(text.contains("cannot reach the session database"), "{text}");
+        assert!(!text.contains("pw-8d2"), "{text}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leases_are_exclusive_expire_and_only_owners_release_them() {
+        let server = PostgresServer::start();
+        let (a, b) = (store(&server).await, store(&server).await);
+        assert!(a.try_lock("refresh", "a", 60_000).await.unwrap());
+        assert!(!b.try_lock("refresh", "b", 60_000).await.unwrap());
+        assert!(a.try_lock("refresh", "a", 60_000).await.unwrap(), "renewed");
+        b.unlock("refresh", "b").await.unwrap();
+        assert!(!b.try_lock("refresh", "b", 60_000).await.unwrap());
+        a.unlock("refresh", "a").await.unwrap();
+        assert!(b.try_lock("refresh", "b", 200).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(a.try_lock("refresh", "a", 60_000).await.unwrap(), "expired");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn publish_on_one_instance_wakes_the_other() {
+        let server = PostgresServer::start();
+        let (a, b) = (store(&server).await, store(&server).await);
+        assert!(b.wait_listening(Duration::from_secs(5)).await);
+        let key = SessionKey::default_for("acme");
+        let other = SessionKey::default_for("other");
+        // Another session's notice does not wake the waiter; its own does, at once.
+        let started = Instant::now();
+        let waiter = {
+            let b = b.clone();
+            let key = key.clone();
+            tokio::spawn(async move { b.wait_published(&key, Duration::from_secs(10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        a.publish(&other).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiter.is_finished(), "woken by another session's notice");
+        a.publish(&key).await.unwrap();
+        waiter.await.unwrap();
+        let waited = started.elapsed();
+        eprintln!("timing: woken {waited:?} after the wait began (300 ms of it on purpose)");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+    }
+
+    /// A config-defined OAuth2 provider `x` whose endpoints are the stub, with rotating
+    /// refresh.
+    fn engine(store: PostgresStore, stub: &StubServer) -> Engine {
+        let toml = format!(
+            r#"
+            [session]
+            http_timeout_secs = 1
+            [providers.x]
+            display_name = "X"
+            authorize_url = "{base}/authorize"
+            token_url = "{base}/token"
+            refresh = "rotating"
+            [auth.x]
+            client_id = "kf-client"
+            client_secret = "kf-secret"
+            "#,
+            base = stub.url()
+        );
+        Engine::builder()
+            .config(Config::from_toml(&toml).expect("config"))
+            .store(Arc::new(store))
+            .build()
+            .expect("engine")
+    }
+
+    fn rotated(access: &str, refresh: &str) -> StubResponse {
+        StubResponse::json(
+            200,
+            &serde_json::json!({
+                "access_token": access,
+                "refresh_token": refresh,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            }),
+        )
+    }
+
+    /// Stores a refreshable session for `x` written `age` seconds ago, expiring in
+    /// `expires_in`.
+    async fn seed(store: &PostgresStore, expires_in: i64, age: i64) -> Session {
+        let now = keyfob_core::now();
+        let mut grant = Grant::bearer(SecretString::from("old-access"));
+        grant.refresh_token = Some(SecretString::from("old-refresh"));
+        grant.expires_at = Some(now + expires_in);
+        let mut s = Session {
+            key: SessionKey::default_for("x"),
+            handler: "x-oauth2".into(),
+            grant,
+            created_at: now - age,
+            updated_at: now - age,
+            refresh_error: None,
+            version: 0,
+        };
+        s.version = store.put(&s, Expect::Absent).await.unwrap();
+        s
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hundred_callers_on_two_engines_cause_one_refresh() {
+        let server = PostgresServer::start();
+        let stub = StubServer::start(
+            rotated("new-access", "new-refresh").with_delay(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap();
+        let store = store(&server).await;
+        let seeded = seed(&store, 10, 3600).await;
+        let engines = [
+            engine(store.clone(), &stub),
+            engine(self::store(&server).await, &stub),
+        ];
+        let callers: Vec<_> = (0..100)
+            .map(|i| {
+                let engine = engines[i % 2].clone();
+                tokio::spawn(async move { engine.ensure(&AuthRequest::new("x")).await })
+            })
+            .collect();
+        for caller in callers {
+            match caller.await.unwrap() {
+                Ok(Ensured::Ready(creds)) => assert_eq!(creds.access_token(), "new-access"),
+                other => panic!("every caller gets the new token: {other:?}"),
+            }
+        }
+        let requests = stub.requests();
+        assert_eq!(requests.len(), 1, "exactly one token request");
+        assert_eq!(
+            requests[0].form_value("refresh_token").as_deref(),
+            Some("old-refresh")
+        );
+        let s = store.get(&seeded.key).await.unwrap().unwrap();
+        assert!(s.version > seeded.version);
+        assert_eq!(
+            s.grant
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some("new-refresh".to_owned()),
+            "the rotated refresh token is stored"
+        );
+    }
+
+    /// Where the crash writer finds its database.
+    const CRASH_URL: &str = "KEYFOB_TEST_POSTGRES_CRASH_URL";
+
+    /// A child process rewrites large sessions until it is killed with SIGKILL at a random
+    /// moment, twenty times; every session is then exactly its old or its new version and the
+    /// store still works (each write is one statement, which commits whole or not at all).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kill_9_while_writing_leaves_every_session_old_or_new() {
+        let server = PostgresServer::start();
+        let store = store(&server).await;
+        for i in 0..crash::KEYS {
+            store
+                .put(&crash::session(i, 0), Expect::Absent)
+                .await
+                .unwrap();
+        }
+        let rounds = 20;
+        let mut seen = [0usize; 2];
+        for round in 0..rounds {
+            let writer = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "postgres_server::crash_writer",
+                    "--nocapture",
+                    "--test-threads",
+                    "1",
+                ])
+                .env(CRASH_URL, server.url("postgres"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            crash::kill_when_ready(writer, round, Duration::from_millis(20));
+            crash::check_survivors(&store, round, &mut seen).await;
+        }
+        eprintln!(
+            "after {rounds} kills: {} old and {} new sessions found",
+            seen[0], seen[1]
+        );
+        crash::still_works(&store).await;
+    }
+
+    /// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]. Does
+    /// nothing in a normal run.
+    #[test]
+    fn crash_writer() {
+        let Ok(url) = std::env::var(CRASH_URL) else {
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = PostgresStore::connect(&url, sealer(1)).await.unwrap();
+            crash::rewrite_until_killed(&store).await;
+        });
+    }
+
+    /// PostgreSQL is killed (every process, SIGKILL) under a running engine: `ensure` and a new
+    /// login fail with one clear store error naming the server; once it is back (after crash
+    /// recovery) the same engine serves the same session again, refreshes it, and the change
+    /// listener is back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_engine_reports_an_outage_and_recovers_after_it() {
+        let mut server = PostgresServer::start();
+        let stub = StubServer::start(rotated("new-access", "new-refresh"))
+            .await
+            .unwrap();
+        let store = store(&server).await;
+        assert!(store.wait_listening(Duration::from_secs(5)).await);
+        seed(&store, 3600, 0).await;
+        let engine = engine(store.clone(), &stub);
+        let req = AuthRequest::new("x");
+        let key = req.key();
+        assert!(matches!(
+            engine.ensure(&req).await.unwrap(),
+            Ensured::Ready(_)
+        ));
+
+        server.kill();
+        let started = Instant::now();
+        let e = engine.ensure(&req).await.expect_err("PostgreSQL is down");
+        eprintln!(
+            "ensure with PostgreSQL down failed after {:?}: {e}",
+            started.elapsed()
+        );
+        assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+        assert!(
+            e.to_string().contains(&server.addr()),
+            "names the server: {e}"
+        );
+        let e = engine.login(&req).await.expect_err("PostgreSQL is down");
+        assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+        assert!(started.elapsed() < Duration::from_secs(30));
+
+        server.restart();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let creds = loop {
+            match engine.ensure(&req).await {
+                Ok(Ensured::Ready(c)) => break c,
+                Ok(other) => panic!("the session survived, so no prompt: {other:?}"),
+                Err(e) if Instant::now() < deadline => {
+                    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("no recovery 15 s after the restart: {e}"),
+            }
+        };
+        assert_eq!(creds.access_token(), "old-access");
+        let mut due = engine.store().get(&key).await.unwrap().unwrap();
+        due.grant.expires_at = Some(keyfob_core::now() + 5);
+        due.updated_at = keyfob_core::now() - 3600;
+        engine
+            .store()
+            .put(&due, Expect::Version(due.version))
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.credentials(&key).await.unwrap().access_token(),
+            "new-access"
+        );
+        assert_eq!(stub.requests().len(), 1);
+        assert!(
+            store.wait_listening(Duration::from_secs(10)).await,
+            "the change listener is back"
+        );
+    }
+}
