@@ -132,6 +132,12 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// The Redis key prefix; `keyfob` by default. Instances sharing a prefix share sessions.
     pub prefix: Option<String>,
+    /// For a `rediss://` url: a CA certificate (PEM) to trust instead of the system's roots.
+    pub tls_ca: Option<PathBuf>,
+    /// For a `rediss://` url: a client certificate (PEM), with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
     /// The encryption key as base64 of 32 bytes; otherwise a key file is used.
     pub key: Option<SecretString>,
     /// The key file; `<home>/key` by default, created with mode 0600 when missing.

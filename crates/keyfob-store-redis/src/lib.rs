@@ -197,8 +197,24 @@ impl RedisStore {
     /// [`ErrorKind::Store`] when the server cannot be reached or refuses the credentials, and
     /// when `sealer` holds another key than the one the prefix was created with.
     pub async fn connect(url: &str, prefix: &str, sealer: Sealer) -> Result<RedisStore> {
+        Self::connect_with(url, prefix, sealer, &Tls::default()).await
+    }
+
+    /// [`RedisStore::connect`] over TLS (`rediss://`) with `tls`'s files: a CA to trust
+    /// instead of the system's, and a client certificate where the server asks for one.
+    ///
+    /// # Errors
+    /// As [`RedisStore::connect`]; [`ErrorKind::Config`] when a file cannot be read, when only
+    /// one of the client certificate and key is given, or when files are given for a plain
+    /// `redis://` URL.
+    pub async fn connect_with(
+        url: &str,
+        prefix: &str,
+        sealer: Sealer,
+        tls: &Tls,
+    ) -> Result<RedisStore> {
         check_prefix(prefix)?;
-        let client = redis::Client::open(url).map_err(|e| url_error(url, &e))?;
+        let client = tls.client(url)?;
         let info = client.get_connection_info().clone();
         let addr = info.addr().to_string();
         let config = ConnectionManagerConfig::new()
@@ -1174,14 +1190,77 @@ fn store_error(message: impl Into<String>) -> Error {
 }
 
 /// A malformed URL, described without repeating it (it may hold a password).
+/// The TLS files of a `rediss://` connection (`[store] tls_ca`, `tls_cert`, `tls_key`); none
+/// means the system's roots and no client certificate.
+#[derive(Clone, Debug, Default)]
+pub struct Tls {
+    /// A CA certificate (PEM) to trust instead of the system's roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// A client certificate (PEM), for servers that ask for one.
+    pub cert: Option<std::path::PathBuf>,
+    /// Its private key (PEM).
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl Tls {
+    /// The client for `url` with these files.
+    fn client(&self, url: &str) -> Result<redis::Client> {
+        if self.ca.is_none() && self.cert.is_none() && self.key.is_none() {
+            return redis::Client::open(url).map_err(|e| url_error(url, &e));
+        }
+        if !url.starts_with("rediss://") {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "[store] tls_ca, tls_cert and tls_key are for a TLS connection: write the url as \
+                 rediss://",
+            ));
+        }
+        let read = |path: &std::path::Path, what: &str| {
+            std::fs::read(path).map_err(|e| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("cannot read the {what} {}: {e}", path.display()),
+                )
+            })
+        };
+        let client_tls = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+                client_cert: read(cert, "client certificate ([store] tls_cert)")?,
+                client_key: read(key, "client key ([store] tls_key)")?,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "[store] tls_cert and tls_key go together: set both, or neither",
+                ));
+            }
+        };
+        let root_cert = match &self.ca {
+            Some(ca) => Some(read(ca, "CA certificate ([store] tls_ca)")?),
+            None => None,
+        };
+        let certs = redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        };
+        redis::Client::build_with_tls(url, certs).map_err(|e| {
+            if e.kind() == redis::ErrorKind::InvalidClientConfig {
+                Error::new(
+                    ErrorKind::Config,
+                    "the TLS files of [store] are not valid PEM certificates and keys",
+                )
+            } else {
+                url_error(url, &e)
+            }
+        })
+    }
+}
+
 fn url_error(url: &str, e: &RedisError) -> Error {
-    let scheme = url.split("://").next().unwrap_or_default();
-    let what = if matches!(scheme, "rediss" | "valkeys") {
-        "TLS (rediss://) is not compiled into this keyfob; reach redis over a TLS tunnel, or use \
-         redis:// on a trusted network"
-            .to_owned()
-    } else {
-        // redis-rs describes URL problems without quoting the URL ("Missing hostname").
+    let _ = url;
+    // redis-rs describes URL problems without quoting the URL ("Missing hostname").
+    let what: String = {
         let text = e.to_string();
         let text = text.split(" - ").next().unwrap_or_default();
         let mut chars = text.chars();
@@ -1194,7 +1273,7 @@ fn url_error(url: &str, e: &RedisError) -> Error {
         ErrorKind::Config,
         format!(
             "the redis store url is not valid: {what} (expected \
-             redis://[user:password@]host[:port][/db] or redis+unix:///path)"
+             redis://[user:password@]host[:port][/db], rediss://… for TLS, or redis+unix:///path)"
         ),
     )
 }
@@ -1287,7 +1366,17 @@ fn reason(e: &RedisError) -> String {
         }
         (K::RESP3NotSupported, _) => "the server is older than Redis 6",
         _ if e.is_connection_dropped() || e.is_io_error() => {
-            return format!("the connection was lost ({e})");
+            let text = e.to_string();
+            // TLS handshakes fail as lost connections; say which setting fixes them.
+            let hint = if text.contains("CertificateRequired") {
+                "; the server wants a client certificate: set [store] tls_cert and tls_key"
+            } else if text.contains("invalid peer certificate") || text.contains("UnknownIssuer") {
+                "; the server's certificate is not trusted: set [store] tls_ca to the CA that \
+                 signed it"
+            } else {
+                ""
+            };
+            return format!("the connection was lost ({text}){hint}");
         }
         _ => return e.to_string(),
     };

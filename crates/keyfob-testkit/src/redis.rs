@@ -20,6 +20,57 @@ pub struct RedisServer {
     pub port: u16,
     args: Vec<String>,
     dir: tempfile::TempDir,
+    /// Whether the port speaks TLS (and only TLS).
+    tls: bool,
+}
+
+/// Certificates for a TLS `redis-server`: a CA, the server's (for 127.0.0.1 and localhost) and
+/// a client's, all signed by the CA, as PEM files in a temporary directory.
+#[derive(Debug)]
+pub struct RedisTlsFiles {
+    dir: tempfile::TempDir,
+}
+
+impl RedisTlsFiles {
+    /// Generates them.
+    ///
+    /// # Panics
+    /// When generating or writing fails.
+    pub fn generate() -> RedisTlsFiles {
+        let dir = tempfile::tempdir().expect("a temp dir for certificates");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "keyfob test Redis CA");
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).expect("CA");
+        let write = |name: &str, pem: String| {
+            std::fs::write(dir.path().join(name), pem).expect("write a certificate");
+        };
+        write("ca.pem", ca.pem());
+        for (name, hosts) in [
+            (
+                "server",
+                vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
+            ),
+            ("client", vec!["keyfob-client".to_owned()]),
+        ] {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let cert = rcgen::CertificateParams::new(hosts)
+                .expect("params")
+                .signed_by(&key, &ca)
+                .expect("sign");
+            write(&format!("{name}.pem"), cert.pem());
+            write(&format!("{name}-key.pem"), key.serialize_pem());
+        }
+        RedisTlsFiles { dir }
+    }
+
+    /// The path of `name` (`ca.pem`, `server.pem`, `server-key.pem`, `client.pem`,
+    /// `client-key.pem`).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
 }
 
 impl RedisServer {
@@ -39,6 +90,10 @@ impl RedisServer {
     /// When `redis-server` is not installed (naming the command that installs it and the
     /// opt-out), and when it does not start.
     pub fn start(extra: &[&str]) -> RedisServer {
+        Self::launch(extra, false)
+    }
+
+    fn launch(extra: &[&str], tls: bool) -> RedisServer {
         assert!(Self::installed(), "{NOT_INSTALLED}");
         let dir = tempfile::tempdir().expect("a temp dir for redis-server");
         let mut args: Vec<String> = [
@@ -61,6 +116,7 @@ impl RedisServer {
             port: 0,
             args,
             dir,
+            tls,
         };
         // Another process may take the free port first: try a few.
         for _ in 0..5 {
@@ -72,6 +128,34 @@ impl RedisServer {
         panic!("redis-server did not start: see {}", server.log().display());
     }
 
+    /// Starts a server that speaks only TLS on its port, with the certificates of `files`;
+    /// `extra` may ask for client certificates (`--tls-auth-clients yes`) or add ACL users.
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    pub fn start_tls(files: &RedisTlsFiles, extra: &[&str]) -> RedisServer {
+        let tls_args = [
+            "--tls-cert-file".to_owned(),
+            files.path("server.pem").display().to_string(),
+            "--tls-key-file".to_owned(),
+            files.path("server-key.pem").display().to_string(),
+            "--tls-ca-cert-file".to_owned(),
+            files.path("ca.pem").display().to_string(),
+        ];
+        let mut args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
+        args.extend(["--tls-auth-clients", "optional"]);
+        args.extend(extra);
+        Self::launch(&args, true)
+    }
+
+    /// `rediss://[user:password@]127.0.0.1:<port>` of a TLS server.
+    pub fn tls_url(&self, user: Option<(&str, &str)>) -> String {
+        match user {
+            Some((u, p)) => format!("rediss://{u}:{p}@127.0.0.1:{}", self.port),
+            None => format!("rediss://127.0.0.1:{}", self.port),
+        }
+    }
+
     /// The server's log file.
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("redis.log")
@@ -79,8 +163,14 @@ impl RedisServer {
 
     /// Starts the process on `self.port` and waits until it answers; `false` when it exits.
     fn spawn(&mut self) -> bool {
+        let port = self.port.to_string();
+        let ports = if self.tls {
+            ["--port", "0", "--tls-port", &port]
+        } else {
+            ["--port", &port, "--tls-port", "0"]
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+            .args(ports)
             .args(["--logfile", &self.log().display().to_string()])
             .args(&self.args)
             .stdout(Stdio::null())
@@ -99,7 +189,12 @@ impl RedisServer {
                 self.child = None;
                 return false;
             }
-            if answers(self.port) {
+            let up = if self.tls {
+                TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            } else {
+                answers(self.port)
+            };
+            if up {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(10));

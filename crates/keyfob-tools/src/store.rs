@@ -69,8 +69,13 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
             })?;
             let sealer = shared_sealer(config, "redis")?;
             let prefix = config.store.prefix.as_deref().unwrap_or("keyfob");
+            let tls = store_redis::Tls {
+                ca: config.store.tls_ca.clone(),
+                cert: config.store.tls_cert.clone(),
+                key: config.store.tls_key.clone(),
+            };
             Ok(Arc::new(
-                store_redis::RedisStore::connect(url, prefix, sealer).await?,
+                store_redis::RedisStore::connect_with(url, prefix, sealer, &tls).await?,
             ))
         }
         #[cfg(not(feature = "store-redis"))]
