@@ -602,115 +602,121 @@ fn benchmarks_md_commands_are_found() {
     );
 }
 
-/// Needs redis-server (the Redis scenarios and tests) and wrk, so it sits with the Redis tests.
+/// Needs redis-server (the Redis scenarios and tests) and wrk, so it sits with the Redis tests,
+/// and PostgreSQL (its scenarios), so with those too: `--skip-redis` and `--skip-postgres` each
+/// leave it out.
 mod redis_server {
-    use super::*;
+    pub(super) mod postgres_server {
+        use super::super::*;
 
-    /// Every command BENCHMARKS.md names runs and does what it says, as a reader would type it,
-    /// with two changes to keep the suite short: keyfob-bench and what `cargo build` names are
-    /// debug builds (the release build alone would take minutes), and the bench and the scripts
-    /// run with `--quick`, each distinct command once. Each bench line is a measurement
-    /// (no `skipped`, no `error`), every scenario in the document's tables is one the binary
-    /// runs, and a `cargo test` command builds and selects at least one test.
-    #[test]
-    fn every_benchmarks_md_command_runs() {
-        let root = root();
-        let doc = std::fs::read_to_string(root.join("BENCHMARKS.md")).unwrap();
-        let commands = benchmarks_md_commands(&doc);
-        let table: Vec<&str> = doc
-            .lines()
-            .filter_map(|l| l.strip_prefix("| `"))
-            .filter_map(|l| l.split('`').next())
-            .collect();
-        assert!(!table.is_empty(), "BENCHMARKS.md has no figures table");
-        // The MCP scenarios run the `keyfob` beside the bench.
-        cargo(&root, &["build", "-p", "keyfob-bench", "-p", "keyfob-cli"]);
-        let bench = target_dir().join("debug/keyfob-bench");
-        let bench_prefix = "cargo run --release -p keyfob-bench -- ";
-        let mut ran: Vec<String> = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        for command in &commands {
-            if let Some(args) = command.strip_prefix(bench_prefix) {
-                let mut args: Vec<String> = args
-                    .split_whitespace()
-                    .map(|a| if a == "NAME" { table[0] } else { a }.to_owned())
-                    .collect();
-                if !args.iter().any(|a| a == "--quick") {
-                    args.push("--quick".into());
-                }
-                if ran.contains(&args.join(" ")) {
-                    continue;
-                }
-                ran.push(args.join(" "));
-                let out = Command::new(&bench).args(&args).output().unwrap();
-                assert!(
-                    out.status.success(),
-                    "`{command}` failed:\n{}",
-                    text(&out.stderr)
-                );
-                for line in text(&out.stdout).lines() {
-                    let v: serde_json::Value = serde_json::from_str(line)
-                        .unwrap_or_else(|e| panic!("`{command}`: not JSON ({e}): {line}"));
+        /// Every command BENCHMARKS.md names runs and does what it says, as a reader would type it,
+        /// with two changes to keep the suite short: keyfob-bench and what `cargo build` names are
+        /// debug builds (the release build alone would take minutes), and the bench and the scripts
+        /// run with `--quick`, each distinct command once. Each bench line is a measurement
+        /// (no `skipped`, no `error`), every scenario in the document's tables is one the binary
+        /// runs, and a `cargo test` command builds and selects at least one test.
+        #[test]
+        fn every_benchmarks_md_command_runs() {
+            let root = root();
+            let doc = std::fs::read_to_string(root.join("BENCHMARKS.md")).unwrap();
+            let commands = benchmarks_md_commands(&doc);
+            let table: Vec<&str> = doc
+                .lines()
+                .filter_map(|l| l.strip_prefix("| `"))
+                .filter_map(|l| l.split('`').next())
+                .collect();
+            assert!(!table.is_empty(), "BENCHMARKS.md has no figures table");
+            // The MCP scenarios run the `keyfob` beside the bench.
+            cargo(&root, &["build", "-p", "keyfob-bench", "-p", "keyfob-cli"]);
+            let bench = target_dir().join("debug/keyfob-bench");
+            let bench_prefix = "cargo run --release -p keyfob-bench -- ";
+            let mut ran: Vec<String> = Vec::new();
+            let mut seen: Vec<String> = Vec::new();
+            for command in &commands {
+                if let Some(args) = command.strip_prefix(bench_prefix) {
+                    let mut args: Vec<String> = args
+                        .split_whitespace()
+                        .map(|a| if a == "NAME" { table[0] } else { a }.to_owned())
+                        .collect();
+                    if !args.iter().any(|a| a == "--quick") {
+                        args.push("--quick".into());
+                    }
+                    if ran.contains(&args.join(" ")) {
+                        continue;
+                    }
+                    ran.push(args.join(" "));
+                    let out = Command::new(&bench).args(&args).output().unwrap();
                     assert!(
-                        v.get("skipped").is_none() && v.get("error").is_none(),
-                        "`{command}` did not measure: {line}"
+                        out.status.success(),
+                        "`{command}` failed:\n{}",
+                        text(&out.stderr)
                     );
-                    seen.push(v["scenario"].as_str().unwrap().to_owned());
+                    for line in text(&out.stdout).lines() {
+                        let v: serde_json::Value = serde_json::from_str(line)
+                            .unwrap_or_else(|e| panic!("`{command}`: not JSON ({e}): {line}"));
+                        assert!(
+                            v.get("skipped").is_none() && v.get("error").is_none(),
+                            "`{command}` did not measure: {line}"
+                        );
+                        seen.push(v["scenario"].as_str().unwrap().to_owned());
+                    }
+                } else if let Some(rest) = command.strip_prefix("scripts/") {
+                    let mut words: Vec<&str> = rest.split_whitespace().collect();
+                    if !words.contains(&"--quick") {
+                        words.push("--quick");
+                    }
+                    if ran.contains(&words.join(" ")) {
+                        continue;
+                    }
+                    ran.push(words.join(" "));
+                    let script = root.join("scripts").join(words[0]);
+                    let out = Command::new(&script)
+                        .args(&words[1..])
+                        .current_dir(&root)
+                        .env("KEYFOB_BENCH", &bench)
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "`{command}` failed:\n{}{}",
+                        text(&out.stdout),
+                        text(&out.stderr)
+                    );
+                } else if let Some(args) = command.strip_prefix("cargo build ") {
+                    // The debug build, next to the debug bench it serves (`mcp_call_proxy` runs the
+                    // `keyfob` beside it).
+                    let args: Vec<&str> = std::iter::once("build")
+                        .chain(args.split_whitespace().filter(|a| *a != "--release"))
+                        .collect();
+                    cargo(&root, &args);
+                } else if let Some(args) = command.strip_prefix("cargo test ") {
+                    // The tests themselves run in the workspace suite; here the command must build
+                    // and its filter must select tests (`--list` names them without running them).
+                    let mut args: Vec<&str> = std::iter::once("test")
+                        .chain(args.split_whitespace())
+                        .collect();
+                    if !args.contains(&"--") {
+                        args.push("--");
+                    }
+                    args.push("--list");
+                    let out = cargo(&root, &args);
+                    let listed = text(&out.stdout)
+                        .lines()
+                        .filter(|l| l.ends_with(": test"))
+                        .count();
+                    assert!(listed > 0, "`{command}` selects no test");
+                } else {
+                    panic!(
+                        "BENCHMARKS.md names `{command}`, which this test does not know how to run"
+                    );
                 }
-            } else if let Some(rest) = command.strip_prefix("scripts/") {
-                let mut words: Vec<&str> = rest.split_whitespace().collect();
-                if !words.contains(&"--quick") {
-                    words.push("--quick");
-                }
-                if ran.contains(&words.join(" ")) {
-                    continue;
-                }
-                ran.push(words.join(" "));
-                let script = root.join("scripts").join(words[0]);
-                let out = Command::new(&script)
-                    .args(&words[1..])
-                    .current_dir(&root)
-                    .env("KEYFOB_BENCH", &bench)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "`{command}` failed:\n{}{}",
-                    text(&out.stdout),
-                    text(&out.stderr)
-                );
-            } else if let Some(args) = command.strip_prefix("cargo build ") {
-                // The debug build, next to the debug bench it serves (`mcp_call_proxy` runs the
-                // `keyfob` beside it).
-                let args: Vec<&str> = std::iter::once("build")
-                    .chain(args.split_whitespace().filter(|a| *a != "--release"))
-                    .collect();
-                cargo(&root, &args);
-            } else if let Some(args) = command.strip_prefix("cargo test ") {
-                // The tests themselves run in the workspace suite; here the command must build
-                // and its filter must select tests (`--list` names them without running them).
-                let mut args: Vec<&str> = std::iter::once("test")
-                    .chain(args.split_whitespace())
-                    .collect();
-                if !args.contains(&"--") {
-                    args.push("--");
-                }
-                args.push("--list");
-                let out = cargo(&root, &args);
-                let listed = text(&out.stdout)
-                    .lines()
-                    .filter(|l| l.ends_with(": test"))
-                    .count();
-                assert!(listed > 0, "`{command}` selects no test");
-            } else {
-                panic!("BENCHMARKS.md names `{command}`, which this test does not know how to run");
             }
-        }
-        for scenario in &table {
-            assert!(
-                seen.iter().any(|s| s == scenario),
-                "BENCHMARKS.md's table has `{scenario}`, which no command measured (scenarios run: {seen:?})"
-            );
+            for scenario in &table {
+                assert!(
+                    seen.iter().any(|s| s == scenario),
+                    "BENCHMARKS.md's table has `{scenario}`, which no command measured (scenarios run: {seen:?})"
+                );
+            }
         }
     }
 }

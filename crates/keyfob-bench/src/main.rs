@@ -33,6 +33,11 @@ const SCENARIOS: &[&str] = &[
     "invoke_no_auth",
     "auth_check_cached_redis",
     "invoke_cached_redis",
+    "invoke_cached_redis_uncached",
+    "invoke_cached_postgres",
+    "store_write_sqlite",
+    "store_write_redis",
+    "store_write_postgres",
     "token_flow_http",
     "token_flow_http_c64",
     "refresh_c100",
@@ -76,8 +81,24 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[idx]
 }
 
+/// The median of each micro scenario run so far, for ratios against a baseline of the same run.
+static MEDIANS: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The median `scenario` had in this run, if it ran.
+fn median_of(scenario: &str) -> Option<u64> {
+    MEDIANS
+        .lock()
+        .ok()?
+        .iter()
+        .find(|(s, _)| s == scenario)
+        .map(|(_, m)| *m)
+}
+
 fn report(opts: &Opts, scenario: &str, mut samples: Vec<u64>, iterations: u64, extra: Value) {
     samples.sort_unstable();
+    if let Ok(mut medians) = MEDIANS.lock() {
+        medians.push((scenario.to_owned(), percentile(&samples, 0.5)));
+    }
     let stats = json!({
         "median_ns": percentile(&samples, 0.5),
         "p99_ns": percentile(&samples, 0.99),
@@ -280,9 +301,11 @@ async fn two_tools(engine: Engine) -> Keyfob {
     keyfob
 }
 
-async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>) {
-    let engine = match redis {
-        Some(store) => store_engine(store).await,
+/// `invoke_cached` on the store of `store` (its name and `[store]` table), else the memory
+/// store.
+async fn invoke(opts: &Opts, batches: u32, with_auth: bool, store: Option<(&str, &str)>) {
+    let engine = match store {
+        Some((_, toml)) => store_engine(toml).await,
         None => memory_engine("").await,
     };
     let keyfob = two_tools(engine).await;
@@ -303,12 +326,44 @@ async fn invoke(opts: &Opts, batches: u32, with_auth: bool, redis: Option<&str>)
         }
     })
     .await;
-    let name = match (with_auth, redis.is_some()) {
-        (true, true) => "invoke_cached_redis",
-        (true, false) => "invoke_cached",
+    let name = match (with_auth, store) {
+        (true, Some((name, _))) => name,
+        (true, None) => "invoke_cached",
         _ => "invoke_no_auth",
     };
-    report(opts, name, samples, u64::from(batches * BATCH), per_call());
+    let mut extra = per_call();
+    if let (Some(memory), Some(_)) = (median_of("invoke_cached"), store) {
+        let mut sorted = samples.clone();
+        sorted.sort_unstable();
+        let ratio = percentile(&sorted, 0.5) as f64 / memory.max(1) as f64;
+        extra["median_vs_invoke_cached"] = json!((ratio * 100.0).round() / 100.0);
+    }
+    report(opts, name, samples, u64::from(batches * BATCH), extra);
+}
+
+/// `store_write_<kind>`: one session written (`put`, any version) on the store of `toml`, one
+/// at a time: what a login or a refresh costs the store.
+async fn store_write(opts: &Opts, name: &str, toml: &str, writes: u32) {
+    let engine = store_engine(toml).await;
+    let req = AuthRequest::new("notion").handler("notion-token");
+    token_login(&engine, &req, "ntn_bench").await;
+    let session: Session = engine.store().get(&req.key()).await.unwrap().unwrap();
+    let store = engine.store().clone();
+    let samples = micro(writes / BATCH, || {
+        let store = &store;
+        let session = &session;
+        async move {
+            std::hint::black_box(store.put(session, Expect::Any).await.unwrap());
+        }
+    })
+    .await;
+    report(
+        opts,
+        name,
+        samples,
+        u64::from(writes / BATCH * BATCH),
+        per_call(),
+    );
 }
 
 /// `mcp_tool_no_auth` and `mcp_tool_cached`: a tool call over streamable HTTP to keyfob's MCP
@@ -1018,7 +1073,23 @@ fn main() -> std::process::ExitCode {
         if want("invoke_no_auth") {
             invoke(&opts, micro_batches, false, None).await;
         }
-        if want("auth_check_cached_redis") || want("invoke_cached_redis") {
+        let writes = if opts.quick { 2_048 } else { 20_480 };
+        if want("store_write_sqlite") {
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let store = format!(
+                "[store]\nkind = \"sqlite\"\npath = \"{}\"\nkey = \"{}\"\n",
+                dir.path().join("sessions.db").display(),
+                keyfob::crypto::Sealer::generate_key()
+            );
+            store_write(&opts, "store_write_sqlite", &store, writes).await;
+        }
+        let redis_scenarios = [
+            "auth_check_cached_redis",
+            "invoke_cached_redis",
+            "invoke_cached_redis_uncached",
+            "store_write_redis",
+        ];
+        if redis_scenarios.iter().any(|s| want(s)) {
             // A private redis-server on a free port; skipped (with a note) when not installed.
             if keyfob_testkit::RedisServer::installed() {
                 let server = keyfob_testkit::RedisServer::start(&[]);
@@ -1027,15 +1098,61 @@ fn main() -> std::process::ExitCode {
                     server.url(None),
                     keyfob::crypto::Sealer::generate_key()
                 );
+                let tracked = format!("{store}client_cache = true\n");
                 let batches = micro_batches / 10;
                 if want("auth_check_cached_redis") {
                     auth_check_cached(&opts, batches, Some(&store)).await;
                 }
                 if want("invoke_cached_redis") {
-                    invoke(&opts, batches, true, Some(&store)).await;
+                    // Client-side caching: served from memory while Redis tracks the session
+                    // (the store waits for the tracking connection when it connects). Its
+                    // target is a ratio to the memory store's `invoke_cached` in the same run.
+                    if median_of("invoke_cached").is_none() {
+                        invoke(&opts, micro_batches, true, None).await;
+                    }
+                    invoke(
+                        &opts,
+                        micro_batches,
+                        true,
+                        Some(("invoke_cached_redis", &tracked)),
+                    )
+                    .await;
+                }
+                if want("invoke_cached_redis_uncached") {
+                    invoke(
+                        &opts,
+                        batches,
+                        true,
+                        Some(("invoke_cached_redis_uncached", &store)),
+                    )
+                    .await;
+                }
+                if want("store_write_redis") {
+                    store_write(&opts, "store_write_redis", &store, writes).await;
                 }
             } else {
                 eprintln!("redis scenarios skipped: redis-server is not installed");
+            }
+        }
+        if want("invoke_cached_postgres") || want("store_write_postgres") {
+            // A private PostgreSQL on a free port; skipped (with a note) when not installed.
+            if keyfob_testkit::PostgresServer::installed() {
+                // Durable as in production (the tests' servers skip fsync).
+                let server = keyfob_testkit::PostgresServer::start_with(&["-c", "fsync=on"]);
+                let store = format!(
+                    "[store]\nkind = \"postgres\"\nurl = \"{}\"\nkey = \"{}\"\n",
+                    server.url("postgres"),
+                    keyfob::crypto::Sealer::generate_key()
+                );
+                if want("invoke_cached_postgres") {
+                    let name = "invoke_cached_postgres";
+                    invoke(&opts, micro_batches / 10, true, Some((name, &store))).await;
+                }
+                if want("store_write_postgres") {
+                    store_write(&opts, "store_write_postgres", &store, writes).await;
+                }
+            } else {
+                eprintln!("postgres scenarios skipped: PostgreSQL is not installed");
             }
         }
         if want("token_flow_http_c64") {

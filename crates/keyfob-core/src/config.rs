@@ -132,6 +132,10 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// The Redis key prefix; `keyfob` by default. Instances sharing a prefix share sessions.
     pub prefix: Option<String>,
+    /// Redis: keep sessions in process memory while Redis tracks them (server-assisted
+    /// client-side caching, Redis 6+); a session within `[session] refresh_margin_secs` of its
+    /// expiry is always read from Redis.
+    pub client_cache: bool,
     /// For a `rediss://` url: a CA certificate (PEM) to trust instead of the system's roots.
     pub tls_ca: Option<PathBuf>,
     /// For a `rediss://` url: a client certificate (PEM), with `tls_key`.

@@ -18,6 +18,8 @@ use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ProtocolVersion, Push
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::cache::Cache;
+
 /// How often the subscription connection is pinged.
 const PING_EVERY: Duration = Duration::from_secs(5);
 /// How long a ping, a connect or the subscribe command may take.
@@ -39,8 +41,14 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    /// Starts the subscriber task for `pattern` on the server of `info`.
-    pub(crate) fn start(info: &ConnectionInfo, pattern: String, addr: String) -> Events {
+    /// Starts the subscriber task for `pattern` on the server of `info`; with `tracking`, the
+    /// same connection tracks the keys under its prefix for that cache.
+    pub(crate) fn start(
+        info: &ConnectionInfo,
+        pattern: String,
+        addr: String,
+        tracking: Option<(String, Arc<Cache>)>,
+    ) -> Events {
         let (changed, _) = broadcast::channel(CAPACITY);
         let (up_tx, up) = watch::channel(false);
         // Pushes (subscribed messages) need RESP3; the store's own connection may speak RESP2.
@@ -49,7 +57,14 @@ impl Events {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let info = info.clone().set_redis_settings(redis);
-        let task = tokio::spawn(subscriber(info, pattern, addr, changed.clone(), up_tx));
+        let task = tokio::spawn(subscriber(
+            info,
+            pattern,
+            addr,
+            tracking,
+            changed.clone(),
+            up_tx,
+        ));
         Events { changed, up, task }
     }
 
@@ -101,20 +116,30 @@ async fn subscriber(
     info: ConnectionInfo,
     pattern: String,
     addr: String,
+    tracking: Option<(String, Arc<Cache>)>,
     changed: broadcast::Sender<Arc<str>>,
     up: watch::Sender<bool>,
 ) {
     let mut pause = RETRY_MIN;
     let mut reported = false;
+    let cache = tracking.as_ref().map(|(_, c)| c.clone());
     loop {
-        match subscribe(&info, &pattern).await {
-            Ok((conn, pushes)) => {
+        match subscribe(&info, &pattern, tracking.as_ref().map(|(p, _)| p.as_str())).await {
+            Ok((conn, pushes, tracked)) => {
                 if reported {
                     tracing::info!(store = "redis", "change notifications are back");
                 }
                 up.send_replace(true);
                 pause = RETRY_MIN;
-                forward(conn, pushes, &changed).await;
+                let cache = cache.as_deref().filter(|_| tracked);
+                if let Some(cache) = cache {
+                    cache.set_live(true);
+                }
+                forward(conn, pushes, &changed, cache).await;
+                // Before anything else learns of the loss: the cache serves nothing more.
+                if let Some(cache) = cache {
+                    cache.set_live(false);
+                }
                 up.send_replace(false);
                 let _ = changed.send(Arc::from(EVERYONE));
                 tracing::warn!(
@@ -140,11 +165,17 @@ async fn subscriber(
     }
 }
 
-/// A RESP3 connection subscribed to `pattern`, and the receiver of its pushes.
+/// A RESP3 connection subscribed to `pattern`, the receiver of its pushes, and whether it
+/// tracks the keys under `tracking` (a prefix) for the cache.
 async fn subscribe(
     info: &ConnectionInfo,
     pattern: &str,
-) -> redis::RedisResult<(MultiplexedConnection, mpsc::UnboundedReceiver<PushInfo>)> {
+    tracking: Option<&str>,
+) -> redis::RedisResult<(
+    MultiplexedConnection,
+    mpsc::UnboundedReceiver<PushInfo>,
+    bool,
+)> {
     let (tx, rx) = mpsc::unbounded_channel();
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(PATIENCE))
@@ -154,8 +185,26 @@ async fn subscribe(
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
+    // Tracking first: invalidations must flow before the cache serves anything.
+    let tracked = match tracking {
+        Some(prefix) => {
+            let on = redis::cmd("CLIENT")
+                .arg(&["TRACKING", "ON", "BCAST", "PREFIX", prefix])
+                .query_async::<()>(&mut conn)
+                .await;
+            if let Err(e) = &on {
+                tracing::warn!(
+                    store = "redis",
+                    reason = %e,
+                    "cannot turn on client tracking; sessions are read from redis every time"
+                );
+            }
+            on.is_ok()
+        }
+        None => false,
+    };
     conn.psubscribe(pattern).await?;
-    Ok((conn, rx))
+    Ok((conn, rx, tracked))
 }
 
 /// Forwards the channel of every message until the connection drops or stops answering pings.
@@ -163,6 +212,7 @@ async fn forward(
     mut conn: MultiplexedConnection,
     mut pushes: mpsc::UnboundedReceiver<PushInfo>,
     changed: &broadcast::Sender<Arc<str>>,
+    cache: Option<&Cache>,
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -177,6 +227,11 @@ async fn forward(
                         }
                     }
                 }
+                Some(PushInfo { kind: PushKind::Invalidate, data }) => {
+                    if let Some(cache) = cache {
+                        invalidate(cache, &data);
+                    }
+                }
                 Some(PushInfo { kind: PushKind::Disconnection, .. }) | None => return,
                 Some(_) => {}
             },
@@ -188,5 +243,28 @@ async fn forward(
                 }
             }
         }
+    }
+}
+
+/// Applies an `invalidate` push: the keys it names, or everything (a null: Redis flushed, or
+/// its tracking table overflowed).
+fn invalidate(cache: &Cache, data: &[redis::Value]) {
+    match data.first() {
+        Some(redis::Value::Array(named)) => {
+            let keys: Vec<&str> = named
+                .iter()
+                .filter_map(|k| match k {
+                    redis::Value::BulkString(k) => std::str::from_utf8(k).ok(),
+                    _ => None,
+                })
+                .collect();
+            if keys.len() == named.len() {
+                cache.invalidate(Some(&keys));
+            } else {
+                // A key that is not UTF-8 (not keyfob's) or not a string: drop everything.
+                cache.invalidate(None);
+            }
+        }
+        _ => cache.invalidate(None),
     }
 }

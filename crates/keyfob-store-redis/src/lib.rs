@@ -76,9 +76,11 @@
 //!
 //! # Requirements
 //! Redis 6 or later (RESP3 for the subscription), standalone or behind a proxy; `maxmemory-policy`
-//! should be `noeviction`, since an evicted session is a lost login. `rediss://` is not compiled
-//! in.
+//! should be `noeviction`, since an evicted session is a lost login. `rediss://` runs on rustls
+//! ([`Tls`]). With [`Options::client_cache`], sessions are served from process memory while
+//! Redis tracks them (see the `cache` module).
 
+mod cache;
 mod events;
 mod keys;
 mod scripts;
@@ -150,6 +152,8 @@ struct Inner {
     conn: ConnectionManager,
     keys: Keys,
     sealer: Sealer,
+    /// Sessions kept in process memory while Redis tracks them for us.
+    cache: Option<Arc<cache::Cache>>,
     /// `host:port` (or the socket path): what messages name.
     addr: String,
     events: Events,
@@ -197,11 +201,12 @@ impl RedisStore {
     /// [`ErrorKind::Store`] when the server cannot be reached or refuses the credentials, and
     /// when `sealer` holds another key than the one the prefix was created with.
     pub async fn connect(url: &str, prefix: &str, sealer: Sealer) -> Result<RedisStore> {
-        Self::connect_with(url, prefix, sealer, &Tls::default()).await
+        Self::connect_with(url, prefix, sealer, &Options::default()).await
     }
 
-    /// [`RedisStore::connect`] over TLS (`rediss://`) with `tls`'s files: a CA to trust
-    /// instead of the system's, and a client certificate where the server asks for one.
+    /// [`RedisStore::connect`] with `options`: over TLS (`rediss://`) with its files (a CA to
+    /// trust instead of the system's, a client certificate where the server asks for one), and
+    /// client-side caching.
     ///
     /// # Errors
     /// As [`RedisStore::connect`]; [`ErrorKind::Config`] when a file cannot be read, when only
@@ -211,10 +216,10 @@ impl RedisStore {
         url: &str,
         prefix: &str,
         sealer: Sealer,
-        tls: &Tls,
+        options: &Options,
     ) -> Result<RedisStore> {
         check_prefix(prefix)?;
-        let client = tls.client(url)?;
+        let client = options.tls.client(url)?;
         let info = client.get_connection_info().clone();
         let addr = info.addr().to_string();
         let config = ConnectionManagerConfig::new()
@@ -226,12 +231,19 @@ impl RedisStore {
             .await
             .map_err(|e| redis_error(&addr, "connect to", &e, Failure::NotRun, Repeat::Safe))?;
         let keys = Keys::new(prefix);
-        let events = Events::start(&info, keys.events_pattern(), addr.clone());
+        let cache = options
+            .client_cache
+            .map(|margin| Arc::new(cache::Cache::new(margin)));
+        let tracking = cache
+            .as_ref()
+            .map(|c| (format!("{}:", keys.prefix()), c.clone()));
+        let events = Events::start(&info, keys.events_pattern(), addr.clone(), tracking);
         let store = RedisStore {
             inner: Arc::new(Inner {
                 conn,
                 keys,
                 sealer,
+                cache,
                 addr,
                 events,
             }),
@@ -241,6 +253,43 @@ impl RedisStore {
         store.inner.events.wait_up(SUBSCRIBE_WAIT).await;
         tracing::debug!(store = "redis", "connected to redis");
         Ok(store)
+    }
+
+    /// The session of `key` as Redis holds it: the record and its key's version counter, in
+    /// one command.
+    async fn read(&self, key: &SessionKey) -> Result<Option<Session>> {
+        let keys = &self.inner.keys;
+        let (version, sealed, last): (Option<String>, Option<Vec<u8>>, Option<String>) = self
+            .script(
+                || format!("read session {key} from"),
+                Repeat::Safe,
+                &READ_SESSION,
+                &[&keys.session(key), &keys.version(key)],
+                &[],
+            )
+            .await?;
+        match (version, sealed) {
+            (Some(version), Some(sealed)) => {
+                self.open_session(key, &version, last.as_deref(), &sealed)
+            }
+            (None, None) => Ok(None),
+            _ => Err(self.corrupt("session")),
+        }
+    }
+
+    /// Drops `key` from the cache when the returned guard goes, that is once a write of it
+    /// ended (whatever its outcome): this process reads its own writes at once.
+    fn forget(&self, key: &SessionKey) -> Option<Forget<'_>> {
+        self.inner.cache.as_deref().map(|cache| Forget {
+            cache,
+            name: self.inner.keys.session(key),
+        })
+    }
+
+    /// Whether sessions are served from process memory now (client-side caching asked for,
+    /// and Redis tracking them).
+    pub fn is_caching(&self) -> bool {
+        self.inner.cache.as_ref().is_some_and(|c| c.is_live())
     }
 
     /// The key prefix.
@@ -600,28 +649,24 @@ impl SessionStore for RedisStore {
     }
 
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>> {
-        let keys = &self.inner.keys;
-        // The record and its key's version counter, in one command.
-        let (version, sealed, last): (Option<String>, Option<Vec<u8>>, Option<String>) = self
-            .script(
-                || format!("read session {key} from"),
-                Repeat::Safe,
-                &READ_SESSION,
-                &[&keys.session(key), &keys.version(key)],
-                &[],
-            )
-            .await?;
-        match (version, sealed) {
-            (Some(version), Some(sealed)) => {
-                self.open_session(key, &version, last.as_deref(), &sealed)
-            }
-            (None, None) => Ok(None),
-            _ => Err(self.corrupt("session")),
+        let Some(cache) = &self.inner.cache else {
+            return self.read(key).await;
+        };
+        let name = self.inner.keys.session(key);
+        if let Some(s) = cache.get(&name) {
+            return Ok(Some(s));
         }
+        let generation = cache.generation();
+        let read = self.read(key).await?;
+        if let (Some(g), Some(s)) = (generation, &read) {
+            cache.put(name, s, g);
+        }
+        Ok(read)
     }
 
     async fn put(&self, session: &Session, expect: Expect) -> Result<u64> {
         let key = &session.key;
+        let _forget = self.forget(key);
         let keys = &self.inner.keys;
         let plain = encode_session(session);
         let (mode, expected, floor) = match expect {
@@ -673,6 +718,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<bool> {
+        let _forget = self.forget(key);
         let keys = &self.inner.keys;
         let grace = millis(VERSION_GRACE).to_string();
         let deleted: i64 = self
@@ -1190,6 +1236,29 @@ fn store_error(message: impl Into<String>) -> Error {
 }
 
 /// A malformed URL, described without repeating it (it may hold a password).
+/// Drops a session from the cache when dropped.
+struct Forget<'a> {
+    cache: &'a cache::Cache,
+    name: String,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.cache.invalidate(Some(&[self.name.as_str()]));
+    }
+}
+
+/// How to connect beyond the URL.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// TLS files, for `rediss://`.
+    pub tls: Tls,
+    /// Keep sessions in process memory while Redis tracks them (server-assisted client-side
+    /// caching, Redis 6+), up to this margin before they expire (the engine's refresh margin);
+    /// `None` reads Redis every time. See the `cache` module's invariants.
+    pub client_cache: Option<Duration>,
+}
+
 /// The TLS files of a `rediss://` connection (`[store] tls_ca`, `tls_cert`, `tls_key`); none
 /// means the system's roots and no client certificate.
 #[derive(Clone, Debug, Default)]

@@ -14,7 +14,7 @@ use keyfob_core::{
     SecretString, Session, SessionKey, SessionStore,
 };
 use keyfob_store_redis::RedisStore;
-use keyfob_store_redis::Tls;
+use keyfob_store_redis::{Options, Tls};
 use keyfob_testkit::redis::RedisTlsFiles;
 use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, free_port, store_suite};
 
@@ -1207,7 +1207,10 @@ mod tls {
             &server.tls_url(Some(("keyfob", "acl-pw"))),
             "kf-tls",
             sealer(1),
-            &client_tls(&certs, false),
+            &Options {
+                tls: client_tls(&certs, false),
+                ..Options::default()
+            },
         )
         .await
         .unwrap_or_else(|e| panic!("connect over TLS: {e}"));
@@ -1239,10 +1242,14 @@ async fn tls_with_client_certificates_and_acl_users_and_clear_errors() {
         ],
     );
     let url = server.tls_url(Some(("keyfob", "acl-pw-4e2")));
-    let a = RedisStore::connect_with(&url, "kf", sealer(1), &client_tls(&certs, true))
+    let with = |tls: Tls| Options {
+        tls,
+        ..Options::default()
+    };
+    let a = RedisStore::connect_with(&url, "kf", sealer(1), &with(client_tls(&certs, true)))
         .await
         .unwrap();
-    let b = RedisStore::connect_with(&url, "kf", sealer(1), &client_tls(&certs, true))
+    let b = RedisStore::connect_with(&url, "kf", sealer(1), &with(client_tls(&certs, true)))
         .await
         .unwrap();
     let key = SessionKey::default_for("acme");
@@ -1317,7 +1324,7 @@ async fn tls_with_client_certificates_and_acl_users_and_clear_errors() {
             "authentication failed",
         ),
     ] {
-        let e = RedisStore::connect_with(url, "kf", sealer(1), &tls)
+        let e = RedisStore::connect_with(url, "kf", sealer(1), &with(tls))
             .await
             .unwrap_err();
         let text = format!("{e} {e:?}");
@@ -1329,4 +1336,186 @@ async fn tls_with_client_certificates_and_acl_users_and_clear_errors() {
             "{text}"
         );
     }
+}
+
+/// A store with client-side caching (sessions kept until 300 s before they expire), once
+/// Redis tracks its keys.
+async fn cached_store(server: &RedisServer, prefix: &str) -> RedisStore {
+    let store = RedisStore::connect_with(
+        &server.url(None),
+        prefix,
+        sealer(1),
+        &Options {
+            client_cache: Some(Duration::from_secs(300)),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !store.is_caching() {
+        assert!(Instant::now() < deadline, "redis does not track the keys");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    store
+}
+
+/// The conformance suite again, with client-side caching on.
+mod cached {
+    use super::*;
+
+    keyfob_testkit::store_conformance!(async {
+        let server = RedisServer::start(&[]);
+        let store: Arc<dyn SessionStore> = Arc::new(cached_store(&server, "kf-cached").await);
+        (store, server)
+    });
+}
+
+/// Reads `key` on `store` until `want` (a token, or `None` for no session) shows, up to 2 s:
+/// how long it took.
+async fn until_seen(store: &RedisStore, key: &SessionKey, want: Option<&str>) -> Duration {
+    let started = Instant::now();
+    loop {
+        let got = store.get(key).await.unwrap();
+        let token = got.as_ref().map(|s| s.grant.access_token.expose_secret());
+        if token == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "still {token:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Server-assisted client-side caching between two instances: a cached read sends Redis
+/// nothing; another instance's write, rotation or delete shows here as soon as Redis's
+/// invalidation arrives, and the old token is never served after that; a session near expiry
+/// is read from Redis every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_session_is_served_from_memory_until_redis_says_it_changed() {
+    let server = RedisServer::start(&[]);
+    let (a, b) = (
+        cached_store(&server, "kf").await,
+        server.store(None, "kf").await,
+    );
+    let key = SessionKey::default_for("acme");
+    let v1 = b
+        .put(&session(key.clone(), "token-1"), Expect::Absent)
+        .await
+        .unwrap();
+    until_seen(&a, &key, Some("token-1")).await;
+
+    let mut raw = server.raw(None).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..1000 {
+        let s = a.get(&key).await.unwrap().unwrap();
+        assert_eq!(s.version, v1);
+    }
+    eprintln!("timing: 1000 cached reads: {:?}", started.elapsed());
+    assert_eq!(
+        command_calls(&mut raw).await,
+        vec![],
+        "cached reads send nothing"
+    );
+
+    // Another instance rotates the token: once seen here, never the old one again.
+    let mut rotated = session(key.clone(), "token-2");
+    rotated.version = v1;
+    b.put(&rotated, Expect::Version(v1)).await.unwrap();
+    let took = until_seen(&a, &key, Some("token-2")).await;
+    eprintln!("timing: the rotation showed on the caching instance after {took:?}");
+    for _ in 0..200 {
+        let s = a.get(&key).await.unwrap().unwrap();
+        assert_eq!(s.grant.access_token.expose_secret(), "token-2");
+    }
+    // A logout on the other instance.
+    assert!(b.delete(&key).await.unwrap());
+    until_seen(&a, &key, None).await;
+
+    // Near expiry (within the 300 s margin): every read goes to Redis.
+    let mut near = session(key.clone(), "token-3");
+    near.grant.expires_at = Some(keyfob_core::now() + 60);
+    b.put(&near, Expect::Absent).await.unwrap();
+    until_seen(&a, &key, Some("token-3")).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        a.get(&key).await.unwrap().unwrap();
+    }
+    let calls = command_calls(&mut raw).await;
+    assert!(
+        calls.contains(&("evalsha".to_owned(), 10)),
+        "each read near expiry reaches redis: {calls:?}"
+    );
+}
+
+/// The tracking connection is killed: the cache empties and stops serving before any write
+/// made meanwhile could be missed, reads go to Redis, and caching resumes (empty) once tracking
+/// is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_tracking_connection_empties_the_cache_first() {
+    let server = RedisServer::start(&[]);
+    let (a, b) = (
+        cached_store(&server, "kf").await,
+        server.store(None, "kf").await,
+    );
+    let key = SessionKey::default_for("acme");
+    let v1 = b
+        .put(&session(key.clone(), "before"), Expect::Absent)
+        .await
+        .unwrap();
+    until_seen(&a, &key, Some("before")).await;
+    assert_eq!(a.get(&key).await.unwrap().unwrap().version, v1);
+
+    let mut raw = server.raw(None).await;
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "pubsub"])
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(killed >= 1, "the tracking connection is a subscriber");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.is_caching() {
+        assert!(Instant::now() < deadline, "the loss was not noticed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Written while nobody tracks for the caching instance: its cache must not answer.
+    let mut changed = session(key.clone(), "during");
+    changed.version = v1;
+    b.put(&changed, Expect::Version(v1)).await.unwrap();
+    assert_eq!(
+        a.get(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .grant
+            .access_token
+            .expose_secret(),
+        "during"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !a.is_caching() {
+        assert!(Instant::now() < deadline, "tracking did not come back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        a.get(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .grant
+            .access_token
+            .expose_secret(),
+        "during"
+    );
 }

@@ -34,6 +34,7 @@ pub struct PostgresServer {
     pub port: u16,
     bin: PathBuf,
     dir: tempfile::TempDir,
+    extra: Vec<String>,
 }
 
 impl PostgresServer {
@@ -64,6 +65,15 @@ impl PostgresServer {
     /// When PostgreSQL is not installed (naming the command that installs it and the opt-out),
     /// and when it does not start.
     pub fn start() -> PostgresServer {
+        Self::start_with(&[])
+    }
+
+    /// [`PostgresServer::start`] with more `postgres` arguments, after the defaults (so
+    /// `["-c", "fsync=on"]` makes it durable against a machine crash too, as in production).
+    ///
+    /// # Panics
+    /// As [`PostgresServer::start`].
+    pub fn start_with(extra: &[&str]) -> PostgresServer {
         let bin = Self::bin_dir().unwrap_or_else(|| panic!("{NOT_INSTALLED}"));
         let template = template(&bin);
         let dir = tempfile::tempdir().expect("a temp dir for PostgreSQL");
@@ -81,6 +91,7 @@ impl PostgresServer {
             port: 0,
             bin,
             dir,
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
         // Another process may take the free port first: try a few.
         for _ in 0..5 {
@@ -179,6 +190,7 @@ impl PostgresServer {
             // A killed process keeps its page cache: durability across `kill -9` holds without
             // fsync, and the tests run faster.
             .args(["-c", "fsync=off", "-c", "max_connections=300"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(log);
         // Its own process group, so that a kill reaches every backend too.

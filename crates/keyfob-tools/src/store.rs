@@ -69,13 +69,19 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
             })?;
             let sealer = shared_sealer(config, "redis")?;
             let prefix = config.store.prefix.as_deref().unwrap_or("keyfob");
-            let tls = store_redis::Tls {
-                ca: config.store.tls_ca.clone(),
-                cert: config.store.tls_cert.clone(),
-                key: config.store.tls_key.clone(),
+            let options = store_redis::Options {
+                tls: store_redis::Tls {
+                    ca: config.store.tls_ca.clone(),
+                    cert: config.store.tls_cert.clone(),
+                    key: config.store.tls_key.clone(),
+                },
+                client_cache: config
+                    .store
+                    .client_cache
+                    .then(|| std::time::Duration::from_secs(config.session.refresh_margin_secs)),
             };
             Ok(Arc::new(
-                store_redis::RedisStore::connect_with(url, prefix, sealer, &tls).await?,
+                store_redis::RedisStore::connect_with(url, prefix, sealer, &options).await?,
             ))
         }
         #[cfg(not(feature = "store-redis"))]
