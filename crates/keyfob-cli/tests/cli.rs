@@ -726,8 +726,6 @@ async fn serve(home: &Home, port: u16) -> Child {
     child
 }
 
-/// Tests that need a real `redis-server` (they fail without one); `cargo xtask test --skip-redis`
-/// leaves out every test whose name contains `redis_server::`.
 /// Two `keyfob mcp serve --http` instances on the shared store `store` (a `[store]` table): a
 /// client of the first (the TypeScript SDK's, over streamable HTTP, with URL elicitation) calls
 /// a tool that needs Notion; the user's browser is sent to the second instance (as a load
@@ -790,6 +788,91 @@ async fn mcp_serve_instances_finish_each_others_logins(store: &str) {
     }
 }
 
+/// Three `keyfob serve` processes on the shared store `store` (a `[store]` table with its
+/// key), driven together: 10,000 token flows, each started here (an engine of this process on
+/// the same store) for a thread of its own and completed through one of the three servers, in
+/// turn (its start link, then its form, as a browser would), 32 at a time; every session then
+/// holds the key typed into its own flow: no mix-up between flows or instances.
+async fn serve_instances_complete_ten_thousand_flows(store: &str) {
+    const FLOWS: usize = 10_000;
+    let home = Home::new(store);
+    let ports = [free_port(), free_port(), free_port()];
+    let mut servers = Vec::new();
+    for port in ports {
+        servers.push(serve(&home, port).await);
+    }
+    let config =
+        keyfob::Config::from_toml(&std::fs::read_to_string(&home.config).unwrap()).unwrap();
+    let engine = keyfob::open(config).await.unwrap();
+    let base = format!("127.0.0.1:{}", home.port);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let lanes = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let mut flows = tokio::task::JoinSet::new();
+    for i in 0..FLOWS {
+        let (engine, http, base) = (engine.clone(), http.clone(), base.clone());
+        let lane = lanes.clone().acquire_owned().await.unwrap();
+        flows.spawn(async move {
+            let _lane = lane;
+            let req = keyfob::AuthRequest::new("notion")
+                .handler("notion-token")
+                .thread(format!("flow-{i}"));
+            let prompt = engine.login(&req).await.unwrap();
+            let instance = format!("127.0.0.1:{}", ports[i % 3]);
+            let link = prompt.url.replace(&base, &instance);
+            let opened = http.get(&link).send().await.unwrap();
+            assert_eq!(opened.status(), 303, "flow {i}");
+            let cookie = opened.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            let form = format!("http://{instance}/auth/notion/token");
+            let posted = http
+                .post(&form)
+                .header("cookie", cookie)
+                .header("origin", format!("http://{instance}"))
+                .header("sec-fetch-site", "same-origin")
+                .form(&[
+                    ("state", state_of(&link).as_str()),
+                    ("token", &format!("ntn_flow_{i}")),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(posted.status(), 200, "flow {i}");
+        });
+    }
+    while let Some(done) = flows.join_next().await {
+        done.unwrap();
+    }
+    eprintln!(
+        "timing: {FLOWS} flows over 3 keyfob serve instances: {:?}",
+        started.elapsed()
+    );
+    let sessions = engine.store().list(None).await.unwrap();
+    assert_eq!(sessions.len(), FLOWS);
+    for s in &sessions {
+        let i = s.key.thread.strip_prefix("flow-").unwrap();
+        assert_eq!(
+            keyfob::ExposeSecret::expose_secret(&s.grant.access_token),
+            format!("ntn_flow_{i}"),
+            "the session of {} holds another flow's key",
+            s.key.thread
+        );
+    }
+    for mut s in servers {
+        s.kill().await.unwrap();
+    }
+}
+
+/// Tests that need a real PostgreSQL (they fail without one); `cargo xtask test
+/// --skip-postgres` leaves out every test whose name contains `postgres_server::`.
 mod postgres_server {
     use super::*;
 
@@ -798,6 +881,17 @@ mod postgres_server {
             "[store]\nkind = \"postgres\"\nurl = \"{}\"\n",
             pg.url("postgres")
         )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_serve_instances_on_postgres_complete_ten_thousand_flows() {
+        let pg = keyfob_testkit::PostgresServer::start();
+        serve_instances_complete_ten_thousand_flows(&format!(
+            "{}key = \"{}\"\n",
+            postgres_store(&pg),
+            keyfob::crypto::Sealer::generate_key()
+        ))
+        .await;
     }
 
     /// The same as over Redis, on PostgreSQL: the second instance's completion reaches the
@@ -862,6 +956,8 @@ mod postgres_server {
     }
 }
 
+/// Tests that need a real `redis-server` (they fail without one); `cargo xtask test --skip-redis`
+/// leaves out every test whose name contains `redis_server::`.
 mod redis_server {
     use super::*;
 
@@ -875,6 +971,18 @@ mod redis_server {
         mcp_serve_instances_finish_each_others_logins(&format!(
             "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"mcp-pool\"\n",
             redis.url(None),
+        ))
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_serve_instances_on_redis_complete_ten_thousand_flows() {
+        let redis = keyfob_testkit::RedisServer::start(&[]);
+        serve_instances_complete_ten_thousand_flows(&format!(
+            "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"fleet\"\nclient_cache = true\n\
+             key = \"{}\"\n",
+            redis.url(None),
+            keyfob::crypto::Sealer::generate_key()
         ))
         .await;
     }

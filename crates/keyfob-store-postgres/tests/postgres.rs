@@ -15,7 +15,7 @@ mod postgres_server {
         Session, SessionKey, SessionStore,
     };
     use keyfob_store_postgres::PostgresStore;
-    use keyfob_testkit::{PostgresServer, StubResponse, StubServer, crash};
+    use keyfob_testkit::{PostgresServer, StubResponse, StubServer, crash, fleet};
 
     fn sealer(n: u8) -> Sealer {
         Sealer::new(&[n; 32])
@@ -463,5 +463,55 @@ mod postgres_server {
             store.wait_listening(Duration::from_secs(10)).await,
             "the change listener is back"
         );
+    }
+
+    /// Where the caller processes find their database.
+    const FLEET_URL: &str = "KEYFOB_TEST_POSTGRES_FLEET_URL";
+
+    /// A thousand concurrent callers of one near-expiry session, in three processes (each its
+    /// own engine and pool on the database), started together: every one gets the new token,
+    /// and the token endpoint sees exactly one refresh.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn thousand_callers_in_three_processes_cause_one_refresh() {
+        let server = PostgresServer::start();
+        let stub = StubServer::start(
+            rotated("new-access", "new-refresh").with_delay(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap();
+        let store = store(&server).await;
+        fleet::seed_near_expiry(&store).await;
+        let (url, stub_url) = (server.url("postgres"), stub.url().to_owned());
+        let fresh = tokio::task::spawn_blocking(move || {
+            fleet::run_fleet(
+                "postgres_server::fleet_callers",
+                &[(FLEET_URL, url)],
+                &stub_url,
+                3,
+                1000,
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(fresh, 1000, "every caller got the new token");
+        assert_eq!(stub.requests().len(), 1, "exactly one refresh request");
+    }
+
+    /// The caller processes of [`thousand_callers_in_three_processes_cause_one_refresh`]. Does
+    /// nothing in a normal run.
+    #[test]
+    fn fleet_callers() {
+        let Ok(url) = std::env::var(FLEET_URL) else {
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = PostgresStore::connect(&url, sealer(1)).await.unwrap();
+            fleet::run_callers(Arc::new(store)).await;
+        });
     }
 }

@@ -16,7 +16,7 @@ use keyfob_core::{
 use keyfob_store_redis::RedisStore;
 use keyfob_store_redis::{Options, Tls};
 use keyfob_testkit::redis::RedisTlsFiles;
-use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, free_port, store_suite};
+use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, fleet, free_port, store_suite};
 
 /// Store helpers on the shared test server.
 #[allow(async_fn_in_trait)] // test-only helpers, never used through dyn or across threads
@@ -1518,4 +1518,60 @@ async fn a_lost_tracking_connection_empties_the_cache_first() {
             .expose_secret(),
         "during"
     );
+}
+
+/// Where the caller processes find their Redis.
+const FLEET_URL: &str = "KEYFOB_TEST_REDIS_FLEET_URL";
+
+/// A thousand concurrent callers of one near-expiry session, in three processes (each its own
+/// engine and store on the server, with client-side caching), started together: every one gets
+/// the new token, and the token endpoint sees exactly one refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_callers_in_three_processes_cause_one_refresh() {
+    let server = RedisServer::start(&[]);
+    let stub = StubServer::start(
+        rotated("new-access", "new-refresh").with_delay(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let store = server.store(None, "kf").await;
+    fleet::seed_near_expiry(&store).await;
+    let (url, stub_url) = (server.url(None), stub.url().to_owned());
+    let fresh = tokio::task::spawn_blocking(move || {
+        fleet::run_fleet(
+            "redis_server::fleet_callers",
+            &[(FLEET_URL, url)],
+            &stub_url,
+            3,
+            1000,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(fresh, 1000, "every caller got the new token");
+    assert_eq!(stub.requests().len(), 1, "exactly one refresh request");
+}
+
+/// The caller processes of [`thousand_callers_in_three_processes_cause_one_refresh`]. Does
+/// nothing in a normal run.
+#[test]
+fn fleet_callers() {
+    let Ok(url) = std::env::var(FLEET_URL) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let options = Options {
+            client_cache: Some(Duration::from_secs(300)),
+            ..Options::default()
+        };
+        let store = RedisStore::connect_with(&url, "kf", sealer(1), &options)
+            .await
+            .unwrap();
+        fleet::run_callers(Arc::new(store)).await;
+    });
 }

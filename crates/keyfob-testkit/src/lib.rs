@@ -15,6 +15,7 @@
 pub mod browser;
 pub mod conformance;
 pub mod crash;
+pub mod fleet;
 pub mod idp;
 pub mod logs;
 pub mod mcp;

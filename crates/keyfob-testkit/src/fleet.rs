@@ -1,0 +1,177 @@
+//! Several processes on one shared store, for the stores' "one refresh for everyone" tests: a
+//! test binary re-runs itself as caller processes (a `#[test]` that does nothing unless
+//! [`CALLERS`] is set), each with its own engine on the store and many concurrent callers of
+//! one near-expiry session; the parent starts them together and counts what they got.
+//!
+//! The provider is `x`, defined in the configuration, whose token endpoint is a
+//! [`StubServer`](crate::StubServer) of the parent's that rotates the refresh token: one
+//! request in all is the pass mark.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyfob_core::store::Expect;
+use keyfob_core::{
+    AuthRequest, Config, Engine, Ensured, Grant, SecretString, Session, SessionKey, SessionStore,
+};
+
+/// The variable that makes a test binary's caller test run: `<stub url> <callers>`.
+pub const CALLERS: &str = "KEYFOB_TEST_FLEET_CALLERS";
+
+/// An engine on `store` whose provider `x` refreshes (rotating) at `stub_url`.
+///
+/// # Panics
+/// When the configuration does not parse (not expected).
+pub fn engine(store: Arc<dyn SessionStore>, stub_url: &str) -> Engine {
+    let toml = format!(
+        r#"
+        [session]
+        http_timeout_secs = 5
+        [providers.x]
+        display_name = "X"
+        authorize_url = "{stub_url}/authorize"
+        token_url = "{stub_url}/token"
+        refresh = "rotating"
+        [auth.x]
+        client_id = "kf-client"
+        client_secret = "kf-secret"
+        "#
+    );
+    Engine::builder()
+        .config(Config::from_toml(&toml).expect("config"))
+        .store(store)
+        .build()
+        .expect("engine")
+}
+
+/// Stores a session for `x` that is due for refresh: written an hour ago, expiring in 10 s,
+/// with the refresh token `old-refresh`.
+///
+/// # Panics
+/// When the store fails.
+pub async fn seed_near_expiry(store: &dyn SessionStore) -> Session {
+    let now = keyfob_core::now();
+    let mut grant = Grant::bearer(SecretString::from("old-access"));
+    grant.refresh_token = Some(SecretString::from("old-refresh"));
+    grant.expires_at = Some(now + 10);
+    let mut s = Session {
+        key: SessionKey::default_for("x"),
+        handler: "x-oauth2".into(),
+        grant,
+        created_at: now - 3600,
+        updated_at: now - 3600,
+        refresh_error: None,
+        version: 0,
+    };
+    s.version = store.put(&s, Expect::Absent).await.expect("seed");
+    s
+}
+
+/// The child's half: reads [`CALLERS`], builds an engine on `store`, says it is ready, waits for
+/// `go` on stdin, then runs that many concurrent `ensure` calls of `x` and prints
+/// `fleet callers done <how many got access token new-access>`.
+///
+/// # Panics
+/// When [`CALLERS`] is malformed or stdin closes early.
+pub async fn run_callers(store: Arc<dyn SessionStore>) {
+    let spec = std::env::var(CALLERS).expect("the caller spec");
+    let (stub_url, n) = spec.split_once(' ').expect("<stub url> <callers>");
+    let n: usize = n.parse().expect("a number of callers");
+    let engine = engine(store, stub_url);
+    println!("fleet caller ready");
+    std::io::stdout().flush().expect("stdout");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("go");
+    let callers: Vec<_> = (0..n)
+        .map(|_| {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.ensure(&AuthRequest::new("x")).await })
+        })
+        .collect();
+    let mut fresh = 0;
+    for c in callers {
+        if let Ok(Ok(Ensured::Ready(creds))) = c.await {
+            if creds.access_token() == "new-access" {
+                fresh += 1;
+            }
+        }
+    }
+    println!("fleet callers done {fresh}");
+    std::io::stdout().flush().expect("stdout");
+}
+
+/// The parent's half: starts `processes` copies of the running test binary's `test` (a test
+/// calling [`run_callers`]) with `env` (the store's location) and `total` callers split among
+/// them, starts them together once all are ready, and returns how many callers in all got the
+/// new token.
+///
+/// # Panics
+/// When a child does not start, report, or succeed within a minute.
+pub fn run_fleet(
+    test: &str,
+    env: &[(&str, String)],
+    stub_url: &str,
+    processes: usize,
+    total: usize,
+) -> usize {
+    let mut children: Vec<(Child, BufReader<std::process::ChildStdout>)> = (0..processes)
+        .map(|i| {
+            let n = total / processes + usize::from(i < total % processes);
+            let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
+            cmd.args(["--exact", test, "--nocapture", "--test-threads", "1"])
+                .env(CALLERS, format!("{stub_url} {n}"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let mut child = cmd.spawn().expect("a caller process");
+            let out = BufReader::new(child.stdout.take().expect("piped"));
+            (child, out)
+        })
+        .collect();
+    for (_, out) in &mut children {
+        assert!(
+            // libtest may print the test's name on the same line first.
+            out.lines()
+                .any(|l| l.is_ok_and(|l| l.ends_with("fleet caller ready"))),
+            "a caller process did not get ready"
+        );
+    }
+    for (child, _) in &mut children {
+        let stdin = child.stdin.as_mut().expect("piped");
+        stdin.write_all(b"go\n").expect("go");
+        stdin.flush().expect("go");
+    }
+    let mut fresh = 0;
+    for (mut child, out) in children {
+        let mut lines = out.lines().map_while(Result::ok);
+        let done = lines
+            .find_map(|l| l.split("fleet callers done ").nth(1).map(str::to_owned))
+            .expect("a caller process reports");
+        // Read to the end, so libtest's last lines reach an open pipe.
+        lines.for_each(drop);
+        fresh += done.parse::<usize>().expect("a count");
+        let status = wait_timeout(&mut child, Duration::from_secs(60));
+        assert!(status, "a caller process did not exit cleanly");
+    }
+    fresh
+}
+
+/// Whether `child` exits successfully within `max` (it is killed otherwise).
+fn wait_timeout(child: &mut Child, max: Duration) -> bool {
+    let deadline = std::time::Instant::now() + max;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
