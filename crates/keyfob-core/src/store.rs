@@ -2,6 +2,8 @@
 //!
 //! Every store passes the same conformance suite (`keyfob_testkit::store_conformance!`).
 
+pub mod notices;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;

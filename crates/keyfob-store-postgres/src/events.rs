@@ -4,17 +4,16 @@
 //! A notice's payload is a hash of the session key ([`channel_of`]), so the database's
 //! notification queue holds no provider, thread or profile name. The listener pings its
 //! connection now and then; when the connection is lost (the server restarted, the network is
-//! cut, a ping is not answered), it marks itself down, wakes every waiter (they look at the
-//! store, as after any wake) and connects again with backoff. While it is down, waiting
-//! degrades to sleeping the full interval, so the caller's polling takes over; a notice sent
-//! meanwhile is lost, which only delays a waiter until its next poll.
+//! cut, a ping is not answered), it marks itself down and connects again with backoff; the
+//! store's [`Notices`] then wake every waiter and let waiting degrade to polling.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use keyfob_core::SessionKey;
-use tokio::sync::{broadcast, mpsc, watch};
+use keyfob_core::store::notices::Notices;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
 
@@ -27,11 +26,6 @@ const PATIENCE: Duration = Duration::from_secs(2);
 /// The first and the longest pause between reconnection attempts.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
-/// The broadcast capacity; a waiter that falls further behind wakes (and polls).
-const CAPACITY: usize = 1024;
-/// The name broadcast to wake every waiter (no payload is empty).
-const EVERYONE: &str = "";
-
 /// A session's notice payload: 32 hex digits of the SHA-256 of its key.
 pub(crate) fn channel_of(key: &SessionKey) -> String {
     let digest = keyfob_core::crypto::sha256_hex(&format!(
@@ -41,56 +35,24 @@ pub(crate) fn channel_of(key: &SessionKey) -> String {
     digest[..32].to_owned()
 }
 
-/// The store's listener and its waiters.
+/// The store's listener; its waiters wait on its [`Notices`].
 #[derive(Debug)]
 pub(crate) struct Events {
-    changed: broadcast::Sender<Arc<str>>,
-    up: watch::Receiver<bool>,
+    notices: Arc<Notices>,
     task: JoinHandle<()>,
 }
 
 impl Events {
     /// Starts the listener task on the database of `config`.
     pub(crate) fn start(config: tokio_postgres::Config, place: String) -> Events {
-        let (changed, _) = broadcast::channel(CAPACITY);
-        let (up_tx, up) = watch::channel(false);
-        let task = tokio::spawn(listener(config, place, changed.clone(), up_tx));
-        Events { changed, up, task }
+        let notices = Arc::new(Notices::default());
+        let task = tokio::spawn(listener(config, place, notices.clone()));
+        Events { notices, task }
     }
 
-    /// Whether the listener is connected.
-    pub(crate) fn is_up(&self) -> bool {
-        *self.up.borrow()
-    }
-
-    /// Waits up to `within` for the listener to connect; `true` when it is.
-    pub(crate) async fn wait_up(&self, within: Duration) -> bool {
-        let mut up = self.up.clone();
-        matches!(
-            tokio::time::timeout(within, up.wait_for(|up| *up)).await,
-            Ok(Ok(_))
-        )
-    }
-
-    /// Returns when `payload` is announced, when the listener is lost, or after `max`. While
-    /// the listener is down it just sleeps `max`.
-    pub(crate) async fn wait(&self, payload: &str, max: Duration) {
-        let mut rx = self.changed.subscribe();
-        if !self.is_up() {
-            tokio::time::sleep(max).await;
-            return;
-        }
-        let woken = async {
-            loop {
-                match rx.recv().await {
-                    Ok(p) if &*p == payload || &*p == EVERYONE => return,
-                    Ok(_) => {}
-                    // Missed notices may have been ours; the channel closes with the store.
-                    Err(_) => return,
-                }
-            }
-        };
-        let _ = tokio::time::timeout(max, woken).await;
+    /// The waiters' side.
+    pub(crate) fn notices(&self) -> &Notices {
+        &self.notices
     }
 }
 
@@ -102,16 +64,11 @@ impl Drop for Events {
 
 /// Connects, listens and forwards notices; reconnects with backoff for as long as the store
 /// lives.
-async fn listener(
-    config: tokio_postgres::Config,
-    place: String,
-    changed: broadcast::Sender<Arc<str>>,
-    up: watch::Sender<bool>,
-) {
+async fn listener(config: tokio_postgres::Config, place: String, notices: Arc<Notices>) {
     let mut pause = RETRY_MIN;
     loop {
-        let why = listen(&config, &changed, &up).await;
-        if *up.borrow() {
+        let why = listen(&config, &notices).await;
+        if notices.is_up() {
             pause = RETRY_MIN;
             tracing::warn!(
                 store = "postgres",
@@ -126,19 +83,14 @@ async fn listener(
                 "cannot listen yet"
             );
         }
-        up.send_replace(false);
-        let _ = changed.send(Arc::from(EVERYONE));
+        notices.set_up(false);
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(RETRY_MAX);
     }
 }
 
 /// One connection's life: why it ended.
-async fn listen(
-    config: &tokio_postgres::Config,
-    changed: &broadcast::Sender<Arc<str>>,
-    up: &watch::Sender<bool>,
-) -> String {
+async fn listen(config: &tokio_postgres::Config, notices: &Notices) -> String {
     let (client, mut connection) = match tokio::time::timeout(PATIENCE, config.connect(NoTls)).await
     {
         Ok(Ok(c)) => c,
@@ -166,13 +118,11 @@ async fn listen(
     let listening = tokio::time::timeout(PATIENCE, client.batch_execute(&listen));
     let why = match listening.await {
         Ok(Ok(())) => {
-            up.send_replace(true);
+            notices.set_up(true);
             loop {
                 tokio::select! {
                     notice = rx.recv() => match notice {
-                        Some(payload) => {
-                            let _ = changed.send(Arc::from(payload));
-                        }
+                        Some(payload) => notices.announce(&payload),
                         None => break "the connection closed".to_owned(),
                     },
                     () = tokio::time::sleep(PING_EVERY) => {

@@ -666,7 +666,11 @@ impl SessionStore for PostgresStore {
     }
 
     async fn wait_published(&self, key: &SessionKey, max: Duration) {
-        self.inner.events.wait(&events::channel_of(key), max).await;
+        self.inner
+            .events
+            .notices()
+            .wait(&events::channel_of(key), max)
+            .await;
     }
 }
 
@@ -674,12 +678,12 @@ impl PostgresStore {
     /// Whether the change listener is connected (waiters are woken at once rather than
     /// polling).
     pub fn listening(&self) -> bool {
-        self.inner.events.is_up()
+        self.inner.events.notices().is_up()
     }
 
     /// Waits up to `within` for the change listener to connect; `true` when it is.
     pub async fn wait_listening(&self, within: Duration) -> bool {
-        self.inner.events.wait_up(within).await
+        self.inner.events.notices().wait_up(within).await
     }
 }
 

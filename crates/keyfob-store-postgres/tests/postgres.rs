@@ -11,11 +11,12 @@ mod postgres_server {
     use keyfob_core::crypto::Sealer;
     use keyfob_core::store::{Expect, FlowStatus, PendingFlow};
     use keyfob_core::{
-        AuthRequest, Config, Engine, Ensured, ErrorKind, ExposeSecret, Grant, SecretString,
-        Session, SessionKey, SessionStore,
+        AuthRequest, Engine, Ensured, ErrorKind, ExposeSecret, Grant, SecretString, Session,
+        SessionKey, SessionStore,
     };
     use keyfob_store_postgres::PostgresStore;
-    use keyfob_testkit::{PostgresServer, StubResponse, StubServer, crash, fleet};
+    use keyfob_testkit::fleet::rotated;
+    use keyfob_testkit::{PostgresServer, StubServer, crash, fleet};
 
     fn sealer(n: u8) -> Sealer {
         Sealer::new(&[n; 32])
@@ -235,61 +236,13 @@ mod postgres_server {
         assert!(waited < Duration::from_secs(5), "{waited:?}");
     }
 
-    /// A config-defined OAuth2 provider `x` whose endpoints are the stub, with rotating
-    /// refresh.
+    /// An engine on `store` whose provider `x` refreshes at the stub (see `fleet::engine`).
     fn engine(store: PostgresStore, stub: &StubServer) -> Engine {
-        let toml = format!(
-            r#"
-            [session]
-            http_timeout_secs = 1
-            [providers.x]
-            display_name = "X"
-            authorize_url = "{base}/authorize"
-            token_url = "{base}/token"
-            refresh = "rotating"
-            [auth.x]
-            client_id = "kf-client"
-            client_secret = "kf-secret"
-            "#,
-            base = stub.url()
-        );
-        Engine::builder()
-            .config(Config::from_toml(&toml).expect("config"))
-            .store(Arc::new(store))
-            .build()
-            .expect("engine")
+        fleet::engine(Arc::new(store), stub.url())
     }
 
-    fn rotated(access: &str, refresh: &str) -> StubResponse {
-        StubResponse::json(
-            200,
-            &serde_json::json!({
-                "access_token": access,
-                "refresh_token": refresh,
-                "token_type": "Bearer",
-                "expires_in": 3600,
-            }),
-        )
-    }
-
-    /// Stores a refreshable session for `x` written `age` seconds ago, expiring in
-    /// `expires_in`.
     async fn seed(store: &PostgresStore, expires_in: i64, age: i64) -> Session {
-        let now = keyfob_core::now();
-        let mut grant = Grant::bearer(SecretString::from("old-access"));
-        grant.refresh_token = Some(SecretString::from("old-refresh"));
-        grant.expires_at = Some(now + expires_in);
-        let mut s = Session {
-            key: SessionKey::default_for("x"),
-            handler: "x-oauth2".into(),
-            grant,
-            created_at: now - age,
-            updated_at: now - age,
-            refresh_error: None,
-            version: 0,
-        };
-        s.version = store.put(&s, Expect::Absent).await.unwrap();
-        s
+        fleet::seed(store, expires_in, age).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //!
 //! A background task holds a RESP3 connection subscribed (`PSUBSCRIBE`) to the pattern of every
 //! session's events channel under the prefix, and forwards each channel name that receives a
-//! message to a [`broadcast`] channel; a waiter listens there for its own channel. The task pings
+//! message to the store's [`Notices`]; a waiter listens there for its own channel. The task pings
 //! the connection now and then. When the subscription is lost (Redis restarted, network cut, ping
 //! unanswered), the task marks it down, wakes every waiter (they poll the store, as after any
 //! wake), and resubscribes with backoff; while it is down, waiting degrades to sleeping the full
@@ -13,9 +13,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use keyfob_core::store::notices::Notices;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ProtocolVersion, PushInfo, PushKind};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::cache::Cache;
@@ -27,16 +28,10 @@ const PATIENCE: Duration = Duration::from_secs(2);
 /// The first and the longest pause between resubscription attempts.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
-/// The broadcast capacity; a waiter that falls further behind wakes (and polls).
-const CAPACITY: usize = 1024;
-/// The name broadcast to wake every waiter (no channel is empty).
-const EVERYONE: &str = "";
-
-/// The store's subscription and its waiters.
+/// The store's subscription; its waiters wait on its [`Notices`].
 #[derive(Debug)]
 pub(crate) struct Events {
-    changed: broadcast::Sender<Arc<str>>,
-    up: watch::Receiver<bool>,
+    notices: Arc<Notices>,
     task: JoinHandle<()>,
 }
 
@@ -49,59 +44,20 @@ impl Events {
         addr: String,
         tracking: Option<(String, Arc<Cache>)>,
     ) -> Events {
-        let (changed, _) = broadcast::channel(CAPACITY);
-        let (up_tx, up) = watch::channel(false);
+        let notices = Arc::new(Notices::default());
         // Pushes (subscribed messages) need RESP3; the store's own connection may speak RESP2.
         let redis = info
             .redis_settings()
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let info = info.clone().set_redis_settings(redis);
-        let task = tokio::spawn(subscriber(
-            info,
-            pattern,
-            addr,
-            tracking,
-            changed.clone(),
-            up_tx,
-        ));
-        Events { changed, up, task }
+        let task = tokio::spawn(subscriber(info, pattern, addr, tracking, notices.clone()));
+        Events { notices, task }
     }
 
-    /// Whether the subscription is live.
-    pub(crate) fn is_up(&self) -> bool {
-        *self.up.borrow()
-    }
-
-    /// Waits up to `within` for the subscription to come up; `true` when it is.
-    pub(crate) async fn wait_up(&self, within: Duration) -> bool {
-        let mut up = self.up.clone();
-        matches!(
-            tokio::time::timeout(within, up.wait_for(|up| *up)).await,
-            Ok(Ok(_))
-        )
-    }
-
-    /// Returns when `channel` receives a message, when the subscription is lost, or after `max`.
-    /// While the subscription is down it just sleeps `max`.
-    pub(crate) async fn wait(&self, channel: &str, max: Duration) {
-        let mut rx = self.changed.subscribe();
-        if !self.is_up() {
-            tokio::time::sleep(max).await;
-            return;
-        }
-        let woken = async {
-            loop {
-                match rx.recv().await {
-                    Ok(name) if &*name == channel || &*name == EVERYONE => return,
-                    Ok(_) => {}
-                    // Missed messages may include ours: wake, the caller polls.
-                    Err(broadcast::error::RecvError::Lagged(_)) => return,
-                    Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-                }
-            }
-        };
-        let _ = tokio::time::timeout(max, woken).await;
+    /// The waiters' side.
+    pub(crate) fn notices(&self) -> &Notices {
+        &self.notices
     }
 }
 
@@ -117,8 +73,7 @@ async fn subscriber(
     pattern: String,
     addr: String,
     tracking: Option<(String, Arc<Cache>)>,
-    changed: broadcast::Sender<Arc<str>>,
-    up: watch::Sender<bool>,
+    notices: Arc<Notices>,
 ) {
     let mut pause = RETRY_MIN;
     let mut reported = false;
@@ -129,19 +84,18 @@ async fn subscriber(
                 if reported {
                     tracing::info!(store = "redis", "change notifications are back");
                 }
-                up.send_replace(true);
+                notices.set_up(true);
                 pause = RETRY_MIN;
                 let cache = cache.as_deref().filter(|_| tracked);
                 if let Some(cache) = cache {
                     cache.set_live(true);
                 }
-                forward(conn, pushes, &changed, cache).await;
+                forward(conn, pushes, &notices, cache).await;
                 // Before anything else learns of the loss: the cache serves nothing more.
                 if let Some(cache) = cache {
                     cache.set_live(false);
                 }
-                up.send_replace(false);
-                let _ = changed.send(Arc::from(EVERYONE));
+                notices.set_up(false);
                 tracing::warn!(
                     store = "redis",
                     "lost the change subscription to redis at {addr}; waiters poll until it is back"
@@ -211,7 +165,7 @@ async fn subscribe(
 async fn forward(
     mut conn: MultiplexedConnection,
     mut pushes: mpsc::UnboundedReceiver<PushInfo>,
-    changed: &broadcast::Sender<Arc<str>>,
+    notices: &Notices,
     cache: Option<&Cache>,
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -223,7 +177,7 @@ async fn forward(
                     // `pmessage` carries the pattern, the channel and the payload.
                     if let Some(redis::Value::BulkString(name)) = data.get(1) {
                         if let Ok(name) = std::str::from_utf8(name) {
-                            let _ = changed.send(Arc::from(name));
+                            notices.announce(name);
                         }
                     }
                 }

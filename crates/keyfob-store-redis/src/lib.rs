@@ -164,7 +164,7 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("addr", &self.inner.addr)
             .field("prefix", &self.inner.keys.prefix())
-            .field("subscribed", &self.inner.events.is_up())
+            .field("subscribed", &self.inner.events.notices().is_up())
             .finish_non_exhaustive()
     }
 }
@@ -250,7 +250,7 @@ impl RedisStore {
         };
         store.check_key().await?;
         store.check_eviction().await;
-        store.inner.events.wait_up(SUBSCRIBE_WAIT).await;
+        store.inner.events.notices().wait_up(SUBSCRIBE_WAIT).await;
         tracing::debug!(store = "redis", "connected to redis");
         Ok(store)
     }
@@ -305,7 +305,7 @@ impl RedisStore {
     /// Whether change notifications from other instances arrive now. While they do not, waiters
     /// poll (every 250 ms in the engine) and the store keeps resubscribing.
     pub fn is_subscribed(&self) -> bool {
-        self.inner.events.is_up()
+        self.inner.events.notices().is_up()
     }
 
     /// Records the key check under a new prefix, or checks the recorded one.
@@ -1145,7 +1145,7 @@ impl SessionStore for RedisStore {
 
     async fn wait_published(&self, key: &SessionKey, max: Duration) {
         let channel = self.inner.keys.events(key);
-        self.inner.events.wait(&channel, max).await;
+        self.inner.events.notices().wait(&channel, max).await;
     }
 }
 

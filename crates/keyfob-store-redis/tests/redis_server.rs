@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use keyfob_core::crypto::Sealer;
 use keyfob_core::store::{Expect, FlowStatus, PendingFlow};
 use keyfob_core::{
-    AuthRequest, CallbackParams, Config, Engine, Ensured, ErrorKind, ExposeSecret, Grant,
-    SecretString, Session, SessionKey, SessionStore,
+    AuthRequest, CallbackParams, Engine, Ensured, ErrorKind, ExposeSecret, Grant, SecretString,
+    Session, SessionKey, SessionStore,
 };
 use keyfob_store_redis::RedisStore;
 use keyfob_store_redis::{Options, Tls};
+use keyfob_testkit::fleet::rotated;
 use keyfob_testkit::redis::RedisTlsFiles;
-use keyfob_testkit::{RedisServer, StubResponse, StubServer, crash, fleet, free_port, store_suite};
+use keyfob_testkit::{RedisServer, StubServer, crash, fleet, free_port, store_suite};
 
 /// Store helpers on the shared test server.
 #[allow(async_fn_in_trait)] // test-only helpers, never used through dyn or across threads
@@ -749,65 +750,19 @@ async fn redis_killed_and_restarted_fails_clearly_then_works_uncorrupted() {
     assert!(latency < Duration::from_millis(100), "{latency:?}");
 }
 
-/// A config-defined OAuth2 provider `x` whose endpoints are the stub, with rotating refresh.
+/// An engine on `store` whose provider `x` refreshes at the stub (see `fleet::engine`).
 fn engine(store: RedisStore, stub: &StubServer) -> Engine {
-    let toml = format!(
-        r#"
-        [session]
-        http_timeout_secs = 1
-        [providers.x]
-        display_name = "X"
-        authorize_url = "{base}/authorize"
-        token_url = "{base}/token"
-        refresh = "rotating"
-        [auth.x]
-        client_id = "kf-client"
-        client_secret = "kf-secret"
-        "#,
-        base = stub.url()
-    );
-    Engine::builder()
-        .config(Config::from_toml(&toml).expect("config"))
-        .store(Arc::new(store))
-        .build()
-        .expect("engine")
-}
-
-fn rotated(access: &str, refresh: &str) -> StubResponse {
-    StubResponse::json(
-        200,
-        &serde_json::json!({
-            "access_token": access,
-            "refresh_token": refresh,
-            "token_type": "Bearer",
-            "expires_in": 3600,
-        }),
-    )
+    fleet::engine(Arc::new(store), stub.url())
 }
 
 /// Stores a session for `x` whose token is due for refresh: written an hour ago, expiring in
 /// 10 s.
 async fn near_expiry(store: &RedisStore) -> Session {
-    seed(store, 10, 3600).await
+    fleet::seed_near_expiry(store).await
 }
 
-/// Stores a refreshable session for `x` written `age` seconds ago, expiring in `expires_in`.
 async fn seed(store: &RedisStore, expires_in: i64, age: i64) -> Session {
-    let now = keyfob_core::now();
-    let mut grant = Grant::bearer(SecretString::from("old-access"));
-    grant.refresh_token = Some(SecretString::from("old-refresh"));
-    grant.expires_at = Some(now + expires_in);
-    let mut s = Session {
-        key: SessionKey::default_for("x"),
-        handler: "x-oauth2".into(),
-        grant,
-        created_at: now - age,
-        updated_at: now - age,
-        refresh_error: None,
-        version: 0,
-    };
-    s.version = store.put(&s, Expect::Absent).await.unwrap();
-    s
+    fleet::seed(store, expires_in, age).await
 }
 
 /// Calls per command since the last `CONFIG RESETSTAT`, leaving out this test's own and the

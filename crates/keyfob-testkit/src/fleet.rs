@@ -28,7 +28,7 @@ pub fn engine(store: Arc<dyn SessionStore>, stub_url: &str) -> Engine {
     let toml = format!(
         r#"
         [session]
-        http_timeout_secs = 5
+        http_timeout_secs = 1
         [providers.x]
         display_name = "X"
         authorize_url = "{stub_url}/authorize"
@@ -46,22 +46,45 @@ pub fn engine(store: Arc<dyn SessionStore>, stub_url: &str) -> Engine {
         .expect("engine")
 }
 
+/// The token endpoint's answer to a refresh: `access`, and `refresh` as the rotated refresh
+/// token, valid an hour.
+pub fn rotated(access: &str, refresh: &str) -> crate::StubResponse {
+    crate::StubResponse::json(
+        200,
+        &serde_json::json!({
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }),
+    )
+}
+
 /// Stores a session for `x` that is due for refresh: written an hour ago, expiring in 10 s,
 /// with the refresh token `old-refresh`.
 ///
 /// # Panics
 /// When the store fails.
 pub async fn seed_near_expiry(store: &dyn SessionStore) -> Session {
+    seed(store, 10, 3600).await
+}
+
+/// Stores a refreshable session for `x` (access token `old-access`, refresh token
+/// `old-refresh`) written `age` seconds ago, expiring in `expires_in`.
+///
+/// # Panics
+/// When the store fails.
+pub async fn seed(store: &dyn SessionStore, expires_in: i64, age: i64) -> Session {
     let now = keyfob_core::now();
     let mut grant = Grant::bearer(SecretString::from("old-access"));
     grant.refresh_token = Some(SecretString::from("old-refresh"));
-    grant.expires_at = Some(now + 10);
+    grant.expires_at = Some(now + expires_in);
     let mut s = Session {
         key: SessionKey::default_for("x"),
         handler: "x-oauth2".into(),
         grant,
-        created_at: now - 3600,
-        updated_at: now - 3600,
+        created_at: now - age,
+        updated_at: now - age,
         refresh_error: None,
         version: 0,
     };
