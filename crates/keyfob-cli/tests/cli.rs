@@ -805,8 +805,11 @@ async fn serve_instances_complete_ten_thousand_flows(store: &str) {
         keyfob::Config::from_toml(&std::fs::read_to_string(&home.config).unwrap()).unwrap();
     let engine = keyfob::open(config).await.unwrap();
     let base = format!("127.0.0.1:{}", home.port);
+    // Idle connections are dropped well before the servers close them (`read_timeout_secs`,
+    // 10 s): a request sent on a connection the server is closing fails half-way.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     let started = std::time::Instant::now();
