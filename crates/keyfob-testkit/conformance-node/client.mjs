@@ -21,12 +21,20 @@ if (!bin) {
   process.exit(2);
 }
 
-const port = await new Promise((resolve) => {
-  const s = net.createServer().listen(0, "127.0.0.1", () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
+// A free port below the ephemeral range: the suite runs its scenarios in parallel, and a port
+// the kernel handed out once (port 0) can be handed again to another scenario's outgoing
+// connection before keyfob binds it.
+const tryPort = (p) =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(p, "127.0.0.1", () => s.close(() => resolve(true)));
   });
-});
+let port = 0;
+while (port === 0) {
+  const p = 10000 + Math.floor(Math.random() * 20000);
+  if (await tryPort(p)) port = p;
+}
 const home = mkdtempSync(path.join(tmpdir(), "keyfob-conformance-"));
 const toml = (v) => JSON.stringify(v);
 let config = `home = ${toml(path.join(home, "data"))}\n[server]\nbind = "127.0.0.1:${port}"\n`;
