@@ -427,27 +427,10 @@ mod postgres_server {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn thousand_callers_in_three_processes_cause_one_refresh() {
         let server = PostgresServer::start();
-        let stub = StubServer::start(
-            rotated("new-access", "new-refresh").with_delay(Duration::from_millis(300)),
-        )
-        .await
-        .unwrap();
         let store = store(&server).await;
-        fleet::seed_near_expiry(&store).await;
-        let (url, stub_url) = (server.url("postgres"), stub.url().to_owned());
-        let fresh = tokio::task::spawn_blocking(move || {
-            fleet::run_fleet(
-                "postgres_server::fleet_callers",
-                &[(FLEET_URL, url)],
-                &stub_url,
-                3,
-                1000,
-            )
-        })
-        .await
-        .unwrap();
-        assert_eq!(fresh, 1000, "every caller got the new token");
-        assert_eq!(stub.requests().len(), 1, "exactly one refresh request");
+        let env = (FLEET_URL, server.url("postgres"));
+        fleet::thousand_callers_cause_one_refresh(&store, "postgres_server::fleet_callers", env)
+            .await;
     }
 
     /// The caller processes of [`thousand_callers_in_three_processes_cause_one_refresh`]. Does

@@ -198,3 +198,30 @@ fn wait_timeout(child: &mut Child, max: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The parent's whole test: seeds a near-expiry session of `x` in `store`, runs 1,000 callers
+/// of it split over three processes of `test` (with `env`, where they find the store), started
+/// together, against a token endpoint that answers after 300 ms; every caller must get the new
+/// token, and the endpoint must see exactly one refresh.
+///
+/// # Panics
+/// When either fails.
+pub async fn thousand_callers_cause_one_refresh(
+    store: &dyn SessionStore,
+    test: &'static str,
+    env: (&'static str, String),
+) {
+    let stub = crate::StubServer::start(
+        rotated("new-access", "new-refresh").with_delay(Duration::from_millis(300)),
+    )
+    .await
+    .expect("the token endpoint");
+    seed_near_expiry(store).await;
+    let stub_url = stub.url().to_owned();
+    let fresh =
+        tokio::task::spawn_blocking(move || run_fleet(test, &[(env.0, env.1)], &stub_url, 3, 1000))
+            .await
+            .expect("the fleet");
+    assert_eq!(fresh, 1000, "every caller got the new token");
+    assert_eq!(stub.requests().len(), 1, "exactly one refresh request");
+}
