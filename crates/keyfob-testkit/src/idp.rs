@@ -143,7 +143,8 @@ impl Idp {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("idp")
     }
 
-    /// Starts `node idp/server.mjs` and waits (at most 20 s) until it listens.
+    /// Starts `node idp/server.mjs` and waits (at most 60 s, then once more with a fresh node)
+    /// until it listens.
     ///
     /// `node` is taken from `PATH`, or from `$KEYFOB_NODE` if set. Node's
     /// stderr is forwarded to the test's stderr, prefixed with `[idp]`, and
@@ -179,70 +180,28 @@ impl Idp {
             })).collect::<Vec<_>>(),
         });
 
-        let node = std::env::var_os("KEYFOB_NODE").unwrap_or_else(|| "node".into());
-        let mut child = Command::new(&node)
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .env("KEYFOB_IDP_CONFIG", config.to_string())
-            .env("KEYFOB_IDP_EXIT_ON_STDIN_EOF", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| {
-                format!("cannot run {node:?} (Node.js 20+ is needed for the test IdP; set $KEYFOB_NODE to use another binary)")
-            })?;
-
-        let stdin = child.stdin.take().context("node stdin")?;
-        let stdout = child.stdout.take().context("node stdout")?;
-        let stderr = child.stderr.take().context("node stderr")?;
-
-        let log = Log::default();
-        let stderr_task = tokio::spawn(forward_stderr(stderr, log.clone()));
-
-        let mut stdout = BufReader::new(stdout).lines();
-        let wait_listening = async {
-            while let Some(line) = stdout.next_line().await? {
-                match line.strip_prefix(LISTENING_PREFIX) {
-                    Some(issuer) => return Ok(Some(issuer.trim().to_owned())),
-                    None => eprintln!("[idp] {line}"),
+        // A node that stays silent past the timeout is given one more chance, visibly: a CI run
+        // once saw one of two IdPs started together never report readiness while the other did.
+        let (child, stdin, issuer, log) = match launch(&dir, &config).await? {
+            Launch::Ready(ready) => *ready,
+            Launch::Silent(first_log) => {
+                eprintln!(
+                    "[idp] node did not report readiness within {STARTUP_TIMEOUT:?} (load average {}); \
+                     starting a fresh one. Its stderr:\n{first_log}",
+                    load_average()
+                );
+                match launch(&dir, &config).await? {
+                    Launch::Ready(ready) => *ready,
+                    Launch::Silent(log) => bail!(
+                        "the test IdP did not report `{}` within {:?}, twice (load average {}); \
+                         its stderr:\n{log}",
+                        LISTENING_PREFIX.trim(),
+                        STARTUP_TIMEOUT,
+                        load_average()
+                    ),
                 }
             }
-            Ok::<_, std::io::Error>(None)
         };
-        let issuer = match tokio::time::timeout(STARTUP_TIMEOUT, wait_listening).await {
-            Ok(Ok(Some(issuer))) => issuer,
-            Ok(Ok(None)) => {
-                // stdout closed: node is exiting. Let it finish writing stderr.
-                let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-                let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
-                bail!(
-                    "the test IdP exited before listening ({}); its stderr:\n{}",
-                    match status {
-                        Ok(Ok(s)) => s.to_string(),
-                        _ => "still running".to_owned(),
-                    },
-                    log_text(&log)
-                );
-            }
-            Ok(Err(e)) => bail!(
-                "reading the test IdP's stdout: {e}; its stderr:\n{}",
-                log_text(&log)
-            ),
-            Err(_) => bail!(
-                "the test IdP did not report `{}` within {:?}; its stderr:\n{}",
-                LISTENING_PREFIX.trim(),
-                STARTUP_TIMEOUT,
-                log_text(&log)
-            ),
-        };
-        // Keep draining stdout so node never blocks on a full pipe.
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                eprintln!("[idp] {line}");
-            }
-        });
 
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -392,6 +351,86 @@ impl Idp {
 }
 
 /// Copies node's stderr to ours and keeps the last lines for error messages.
+/// How one node start-up went.
+enum Launch {
+    /// Listening: the child, its stdin, the issuer and its stderr log.
+    Ready(Box<(Child, ChildStdin, String, Log)>),
+    /// No readiness line within [`STARTUP_TIMEOUT`] (the child is killed); its stderr.
+    Silent(String),
+}
+
+/// Starts `node server.mjs` in `dir` with `config` and waits for its readiness line.
+async fn launch(dir: &std::path::Path, config: &serde_json::Value) -> anyhow::Result<Launch> {
+    let node = std::env::var_os("KEYFOB_NODE").unwrap_or_else(|| "node".into());
+    let mut child = Command::new(&node)
+        .arg("server.mjs")
+        .current_dir(dir)
+        .env("KEYFOB_IDP_CONFIG", config.to_string())
+        .env("KEYFOB_IDP_EXIT_ON_STDIN_EOF", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| {
+            format!("cannot run {node:?} (Node.js 20+ is needed for the test IdP; set $KEYFOB_NODE to use another binary)")
+        })?;
+
+    let stdin = child.stdin.take().context("node stdin")?;
+    let stdout = child.stdout.take().context("node stdout")?;
+    let stderr = child.stderr.take().context("node stderr")?;
+
+    let log = Log::default();
+    let stderr_task = tokio::spawn(forward_stderr(stderr, log.clone()));
+
+    let mut stdout = BufReader::new(stdout).lines();
+    let wait_listening = async {
+        while let Some(line) = stdout.next_line().await? {
+            match line.strip_prefix(LISTENING_PREFIX) {
+                Some(issuer) => return Ok(Some(issuer.trim().to_owned())),
+                None => eprintln!("[idp] {line}"),
+            }
+        }
+        Ok::<_, std::io::Error>(None)
+    };
+    let issuer = match tokio::time::timeout(STARTUP_TIMEOUT, wait_listening).await {
+        Ok(Ok(Some(issuer))) => issuer,
+        Ok(Ok(None)) => {
+            // stdout closed: node is exiting. Let it finish writing stderr.
+            let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
+            bail!(
+                "the test IdP exited before listening ({}); its stderr:\n{}",
+                match status {
+                    Ok(Ok(s)) => s.to_string(),
+                    _ => "still running".to_owned(),
+                },
+                log_text(&log)
+            );
+        }
+        Ok(Err(e)) => bail!(
+            "reading the test IdP's stdout: {e}; its stderr:\n{}",
+            log_text(&log)
+        ),
+        Err(_) => return Ok(Launch::Silent(log_text(&log))),
+    };
+    // Keep draining stdout so node never blocks on a full pipe.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stdout.next_line().await {
+            eprintln!("[idp] {line}");
+        }
+    });
+    Ok(Launch::Ready(Box::new((child, stdin, issuer, log))))
+}
+
+/// `/proc/loadavg`'s first three fields, for start-up errors.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
 async fn forward_stderr(stderr: tokio::process::ChildStderr, log: Log) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
