@@ -61,7 +61,9 @@
 //! not open. Key names, versions, statuses and expiries are plaintext, as in the SQLite store.
 //!
 //! # Failures
-//! One [`ConnectionManager`] carries all commands and reconnects in the background. A failed
+//! One connection carries all commands and reconnects in the background: a
+//! [`redis::aio::ConnectionManager`] to a standalone server, or redis-rs's cluster connection
+//! (see below). A failed
 //! command becomes [`ErrorKind::Store`] with a message naming `host:port` (never the password)
 //! and what to check. Calls are retried with backoff (100 ms, 400 ms, within 5 s) when the
 //! command was never sent (connection refused, server loading) or when it is safe to repeat: all
@@ -74,13 +76,23 @@
 //! subscription is lost, `wait_published` sleeps its full interval and the engine's polling takes
 //! over, so a lost message delays a waiter but never loses a result.
 //!
+//! # Redis Cluster
+//! A server that answers `INFO cluster` with `cluster_enabled:1` is taken as the seed of a
+//! cluster: commands go to the primary of their slot (the map learnt from the cluster, `MOVED`
+//! and `ASK` followed). Every script and pipeline stays in one slot (the hash tags above);
+//! commands on several slots (the hints, listing, purging) are sent one by one, concurrently,
+//! and `SCAN` walks every primary. Pub/sub messages reach every node, so the subscription
+//! holds one connection, to the seed; while the seed is down, waiters poll. Client-side caching
+//! is refused on a cluster (tracking is per node).
+//!
 //! # Requirements
-//! Redis 6 or later (RESP3 for the subscription), standalone or behind a proxy; `maxmemory-policy`
+//! Redis 6 or later (RESP3 for the subscription), standalone, behind a proxy, or a cluster; `maxmemory-policy`
 //! should be `noeviction`, since an evicted session is a lost login. `rediss://` runs on rustls
 //! ([`Tls`]). With [`Options::client_cache`], sessions are served from process memory while
 //! Redis tracks them (see the `cache` module).
 
 mod cache;
+mod conn;
 mod events;
 mod keys;
 mod scripts;
@@ -98,15 +110,15 @@ use keyfob_core::record::{
 use keyfob_core::store::{Expect, FlowStatus, PendingFlow, SessionStore, conflict};
 use keyfob_core::{Error, ErrorKind, Result, Session, SessionKey};
 use rand::Rng;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, ServerErrorKind};
 use tokio::time::Instant;
 
+use crate::conn::Conn;
 use crate::events::Events;
 use crate::keys::{Keys, check_prefix, expiry_member, parse_expiry_member, parse_tag, tag};
 use crate::scripts::{
     BIND_FLOW, CLAIM_FLOW, DELETE_FLOW, DELETE_SESSION, FINISH_FLOW, PURGE_FLOW, PURGE_FLOW_SOURCE,
-    PUT_FLOW, PUT_SESSION, READ_SESSION, TRY_LOCK, UNLOCK,
+    PUT_FLOW, PUT_SESSION, READ_SESSION, READ_SESSION_SOURCE, TRY_LOCK, UNLOCK,
 };
 
 /// How long a session that cannot be refreshed outlives its token.
@@ -149,7 +161,7 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     sealer: Sealer,
     /// Sessions kept in process memory while Redis tracks them for us.
@@ -219,17 +231,21 @@ impl RedisStore {
         options: &Options,
     ) -> Result<RedisStore> {
         check_prefix(prefix)?;
-        let client = options.tls.client(url)?;
+        let (client, certs) = options.tls.client(url)?;
         let info = client.get_connection_info().clone();
         let addr = info.addr().to_string();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = Conn::open(client, certs)
             .await
             .map_err(|e| redis_error(&addr, "connect to", &e, Failure::NotRun, Repeat::Safe))?;
+        if conn.is_cluster() && options.client_cache.is_some() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "redis at {addr} is a Redis Cluster node, and client-side caching \
+                     ([store] client_cache) is not supported on a cluster yet: remove it"
+                ),
+            ));
+        }
         let keys = Keys::new(prefix);
         let cache = options
             .client_cache
@@ -373,7 +389,7 @@ impl RedisStore {
     async fn run<T, A, F, Fut>(&self, action: A, repeat: Repeat, op: F) -> Result<T>
     where
         A: Fn() -> String,
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let start = Instant::now();
@@ -603,31 +619,31 @@ impl RedisStore {
 
     /// The session keys whose session hashes match `pattern`, each once.
     async fn scan(&self, pattern: &str) -> Result<Vec<String>> {
-        let mut names = std::collections::BTreeSet::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = self
-                .run(
-                    || "list sessions in".to_owned(),
-                    Repeat::Safe,
-                    |mut c| async move {
-                        redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(pattern)
-                            .arg("COUNT")
-                            .arg(BATCH)
-                            .query_async(&mut c)
-                            .await
-                    },
-                )
-                .await?;
-            names.extend(batch);
-            if next == 0 {
-                return Ok(names.into_iter().collect());
-            }
-            cursor = next;
-        }
+        let names = self
+            .run(
+                || "list sessions in".to_owned(),
+                Repeat::Safe,
+                |mut c| async move { c.scan(pattern, BATCH).await },
+            )
+            .await?;
+        let names: std::collections::BTreeSet<String> = names.into_iter().collect();
+        Ok(names.into_iter().collect())
+    }
+
+    /// Sends independent commands (see [`Conn::batch`]).
+    async fn batch<A: Fn() -> String>(
+        &self,
+        action: A,
+        repeat: Repeat,
+        load: Option<&str>,
+        cmds: &[redis::Cmd],
+    ) -> Result<Vec<redis::Value>> {
+        self.run(
+            action,
+            repeat,
+            |mut c| async move { c.batch(load, cmds).await },
+        )
+        .await
     }
 }
 
@@ -641,8 +657,13 @@ impl SessionStore for RedisStore {
     }
 
     fn location(&self) -> Option<String> {
+        let cluster = if self.inner.conn.is_cluster() {
+            "a Redis Cluster seeded by "
+        } else {
+            ""
+        };
         Some(format!(
-            "{} (prefix {})",
+            "{cluster}{} (prefix {})",
             self.inner.addr,
             self.inner.keys.prefix()
         ))
@@ -738,42 +759,41 @@ impl SessionStore for RedisStore {
         let names = self.scan(&keys.session_pattern(thread)).await?;
         let mut sessions = Vec::with_capacity(names.len());
         for chunk in names.chunks(BATCH) {
-            let rows: Vec<redis::Value> = self
-                .run(
+            // Each record with its key's version counter, read together by the script.
+            let named: Vec<(&String, SessionKey)> = chunk
+                .iter()
+                .filter_map(|name| Some((name, keys.parse_session(name)?)))
+                .filter(|(_, key)| thread.is_none_or(|t| t == key.thread))
+                .collect();
+            let reads: Vec<redis::Cmd> = named
+                .iter()
+                .map(|(name, key)| {
+                    let mut cmd = redis::cmd("EVALSHA");
+                    cmd.arg(READ_SESSION.get_hash())
+                        .arg(2)
+                        .arg(name.as_str())
+                        .arg(keys.version(key));
+                    cmd
+                })
+                .collect();
+            let rows = self
+                .batch(
                     || "list sessions in".to_owned(),
                     Repeat::Safe,
-                    |mut c| async move {
-                        // Each record with its key's version counter, all read together.
-                        let mut pipe = redis::pipe();
-                        pipe.atomic();
-                        for name in chunk {
-                            pipe.cmd("HMGET").arg(name).arg(&["v", "d"]);
-                            let counter = keys.parse_session(name).map(|k| keys.version(&k));
-                            pipe.cmd("GET").arg(counter.unwrap_or_default());
-                        }
-                        pipe.query_async(&mut c).await
-                    },
+                    Some(READ_SESSION_SOURCE),
+                    &reads,
                 )
                 .await?;
-            if rows.len() != 2 * chunk.len() {
+            if rows.len() != named.len() {
                 return Err(self.corrupt("session list answer"));
             }
-            for (name, pair) in chunk.iter().zip(rows.chunks(2)) {
-                let Some(key) = keys.parse_session(name) else {
-                    continue; // matched the pattern, but not a name this layout makes
-                };
-                if thread.is_some_and(|t| t != key.thread) {
-                    continue;
-                }
-                let row: (Option<String>, Option<Vec<u8>>) =
-                    redis::from_redis_value(pair[0].clone())
-                        .map_err(|_| self.corrupt("session"))?;
-                let last: Option<String> = redis::from_redis_value(pair[1].clone())
-                    .map_err(|_| self.corrupt("version counter"))?;
-                match row {
+            for ((_, key), row) in named.iter().zip(rows) {
+                let (version, sealed, last): (Option<String>, Option<Vec<u8>>, Option<String>) =
+                    redis::from_redis_value(row).map_err(|_| self.corrupt("session"))?;
+                match (version, sealed) {
                     (Some(version), Some(sealed)) => {
                         sessions.extend(self.open_session(
-                            &key,
+                            key,
                             &version,
                             last.as_deref(),
                             &sealed,
@@ -799,28 +819,15 @@ impl SessionStore for RedisStore {
             tag(key),
         );
         // The hints first: if the flow write then fails, they lead nowhere.
-        self.run(
+        let mut set = redis::cmd("SET");
+        set.arg(state).arg(tag).arg("PX").arg(ttl);
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(expiries).arg(flow.expires_at).arg(member);
+        self.batch(
             || "write pending flow to".to_owned(),
             Repeat::Safe,
-            |mut c| {
-                let (state, expiries, member, tag) = (&state, &expiries, &member, &tag);
-                async move {
-                    redis::pipe()
-                        .cmd("SET")
-                        .arg(state)
-                        .arg(tag)
-                        .arg("PX")
-                        .arg(ttl)
-                        .ignore()
-                        .cmd("ZADD")
-                        .arg(expiries)
-                        .arg(flow.expires_at)
-                        .arg(member)
-                        .ignore()
-                        .exec_async(&mut c)
-                        .await
-                }
-            },
+            None,
+            &[set, zadd],
         )
         .await?;
         let sealed = self.seal_flow(flow);
@@ -989,26 +996,18 @@ impl SessionStore for RedisStore {
             keys.expiries(),
             expiry_member(&key, state_hash),
         );
-        self.run(
+        let mut del = redis::cmd("DEL");
+        del.arg(state);
+        let mut zrem = redis::cmd("ZREM");
+        zrem.arg(expiries).arg(member);
+        self.batch(
             || "delete pending flow from".to_owned(),
             Repeat::Safe,
-            |mut c| {
-                let (state, expiries, member) = (&state, &expiries, &member);
-                async move {
-                    redis::pipe()
-                        .cmd("DEL")
-                        .arg(state)
-                        .ignore()
-                        .cmd("ZREM")
-                        .arg(expiries)
-                        .arg(member)
-                        .ignore()
-                        .exec_async(&mut c)
-                        .await
-                }
-            },
+            None,
+            &[del, zrem],
         )
-        .await
+        .await?;
+        Ok(())
     }
 
     async fn purge_expired(&self, now: i64) -> Result<usize> {
@@ -1044,33 +1043,33 @@ impl SessionStore for RedisStore {
                 .iter()
                 .filter_map(|m| parse_expiry_member(m))
                 .collect();
-            // One round trip: load the script (a restarted server forgot it), then one
-            // EVALSHA per flow; each deletes its flow only if it is still there and expired.
-            let deleted: Vec<i64> = self
-                .run(
+            // Load the script (a restarted server forgot it), then one EVALSHA per flow; each
+            // deletes its flow only if it is still there and expired.
+            let purges: Vec<redis::Cmd> = flows
+                .iter()
+                .map(|(key, hash)| {
+                    let mut cmd = redis::cmd("EVALSHA");
+                    cmd.arg(PURGE_FLOW.get_hash())
+                        .arg(1)
+                        .arg(keys.flow(key))
+                        .arg(hash)
+                        .arg(&now_arg);
+                    cmd
+                })
+                .collect();
+            let deleted = self
+                .batch(
                     || "purge expired flows from".to_owned(),
                     Repeat::Unsafe,
-                    |mut c| {
-                        let (flows, now_arg) = (&flows, &now_arg);
-                        async move {
-                            let mut pipe = redis::pipe();
-                            pipe.cmd("SCRIPT")
-                                .arg("LOAD")
-                                .arg(PURGE_FLOW_SOURCE)
-                                .ignore();
-                            for (key, hash) in flows {
-                                pipe.cmd("EVALSHA")
-                                    .arg(PURGE_FLOW.get_hash())
-                                    .arg(1)
-                                    .arg(keys.flow(key))
-                                    .arg(hash)
-                                    .arg(now_arg);
-                            }
-                            pipe.query_async(&mut c).await
-                        }
-                    },
+                    Some(PURGE_FLOW_SOURCE),
+                    &purges,
                 )
                 .await?;
+            let deleted: Vec<i64> = deleted
+                .into_iter()
+                .map(redis::from_redis_value)
+                .collect::<Result<Vec<i64>, _>>()
+                .map_err(|_| self.corrupt("purge answer"))?;
             let gone: Vec<String> = flows
                 .iter()
                 .zip(&deleted)
@@ -1078,20 +1077,18 @@ impl SessionStore for RedisStore {
                 .map(|((_, hash), _)| keys.state(hash))
                 .collect();
             purged += gone.len();
-            self.run(
+            let mut cleanup = vec![redis::cmd("ZREM")];
+            cleanup[0].arg(&expiries).arg(&members);
+            if !gone.is_empty() {
+                // Names of several slots: split per slot on a cluster.
+                cleanup.push(redis::cmd("DEL"));
+                cleanup[1].arg(&gone);
+            }
+            self.batch(
                 || "purge expired flows from".to_owned(),
                 Repeat::Safe,
-                |mut c| {
-                    let (expiries, members, gone) = (&expiries, &members, &gone);
-                    async move {
-                        let mut pipe = redis::pipe();
-                        pipe.cmd("ZREM").arg(expiries).arg(members).ignore();
-                        if !gone.is_empty() {
-                            pipe.cmd("DEL").arg(gone).ignore();
-                        }
-                        pipe.exec_async(&mut c).await
-                    }
-                },
+                None,
+                &cleanup,
             )
             .await?;
         }
@@ -1272,10 +1269,11 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// The client for `url` with these files.
-    fn client(&self, url: &str) -> Result<redis::Client> {
+    /// The client for `url` with these files, and the files again for a cluster's nodes.
+    fn client(&self, url: &str) -> Result<(redis::Client, Option<redis::TlsCertificates>)> {
         if self.ca.is_none() && self.cert.is_none() && self.key.is_none() {
-            return redis::Client::open(url).map_err(|e| url_error(url, &e));
+            let client = redis::Client::open(url).map_err(|e| url_error(url, &e))?;
+            return Ok((client, None));
         }
         if !url.starts_with("rediss://") {
             return Err(Error::new(
@@ -1313,7 +1311,7 @@ impl Tls {
             client_tls,
             root_cert,
         };
-        redis::Client::build_with_tls(url, certs).map_err(|e| {
+        let client = redis::Client::build_with_tls(url, certs.clone()).map_err(|e| {
             if e.kind() == redis::ErrorKind::InvalidClientConfig {
                 Error::new(
                     ErrorKind::Config,
@@ -1322,7 +1320,8 @@ impl Tls {
             } else {
                 url_error(url, &e)
             }
-        })
+        })?;
+        Ok((client, Some(certs)))
     }
 }
 
@@ -1426,8 +1425,8 @@ fn reason(e: &RedisError) -> String {
             K::Server(ServerErrorKind::Moved | ServerErrorKind::Ask | ServerErrorKind::CrossSlot),
             _,
         ) => {
-            "the server is a Redis Cluster node (keyfob needs a standalone server or a proxy in \
-             front of the cluster)"
+            "the server is a Redis Cluster node, taken for a standalone server because it \
+             refused `INFO cluster` (allow the store's user INFO, which tells a cluster apart)"
         }
         (_, Some("OOM")) => {
             "redis is out of memory (raise maxmemory, or free memory; keyfob's keys must not be \

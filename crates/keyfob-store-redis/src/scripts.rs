@@ -71,14 +71,15 @@ return n
 /// A session record and its key's version counter, read together.
 ///
 /// `KEYS`: session hash, version counter. Returns `[v, d, counter]`, each nil when missing.
-pub(crate) static READ_SESSION: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+/// Also run in batches as `EVALSHA` after `SCRIPT LOAD` of this source.
+pub(crate) const READ_SESSION_SOURCE: &str = r"
 local row = redis.call('HMGET', KEYS[1], 'v', 'd')
 return {row[1], row[2], redis.call('GET', KEYS[2])}
-",
-    )
-});
+";
+
+/// [`READ_SESSION_SOURCE`] as a script.
+pub(crate) static READ_SESSION: LazyLock<Script> =
+    LazyLock::new(|| Script::new(READ_SESSION_SOURCE));
 
 /// Replaces the session key's flow.
 ///
@@ -163,8 +164,8 @@ return 0
 /// Deletes the flow if it is the one with this state hash and it has expired.
 ///
 /// `KEYS`: flow hash. `ARGV`: state hash, now. Returns 1 when deleted.
-/// It runs in a pipeline as `EVALSHA` right after `SCRIPT LOAD` of this source, which is why
-/// the source is kept.
+/// It runs in batches as `EVALSHA` right after `SCRIPT LOAD` of this source, which is why the
+/// source is kept.
 pub(crate) const PURGE_FLOW_SOURCE: &str = r"
 local f = redis.call('HMGET', KEYS[1], 'h', 'exp')
 if f[1] == ARGV[1] and tonumber(f[2]) <= tonumber(ARGV[2]) then

@@ -19,6 +19,8 @@ use keyfob_testkit::fleet::rotated;
 use keyfob_testkit::redis::RedisTlsFiles;
 use keyfob_testkit::{RedisServer, StubServer, crash, fleet, free_port, store_suite};
 
+mod cluster;
+
 /// Store helpers on the shared test server.
 #[allow(async_fn_in_trait)] // test-only helpers, never used through dyn or across threads
 trait ServerExt {
@@ -1015,7 +1017,14 @@ const CRASH_URL: &str = "KEYFOB_REDIS_TEST_CRASH_URL";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_writing_leaves_every_session_old_or_new() {
     let server = RedisServer::start(&[]);
-    let store = server.store(None, "kf").await;
+    kill_9_rounds(&server.url(None)).await;
+}
+
+/// Twenty rounds of a writer process on `url` killed at random points; the other half of
+/// [`kill_9_while_writing_leaves_every_session_old_or_new`].
+async fn kill_9_rounds(url: &str) {
+    let connect = || async { RedisStore::connect(url, "kf", sealer(1)).await.unwrap() };
+    let store = connect().await;
     for i in 0..crash::KEYS {
         store
             .put(&crash::session(i, 0), Expect::Absent)
@@ -1033,13 +1042,13 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
                 "--test-threads",
                 "1",
             ])
-            .env(CRASH_URL, server.url(None))
+            .env(CRASH_URL, url)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         crash::kill_when_ready(writer, round, Duration::from_millis(20));
-        let fresh = server.store(None, "kf").await;
+        let fresh = connect().await;
         crash::check_survivors(&fresh, round, &mut seen).await;
     }
     eprintln!(
@@ -1475,9 +1484,6 @@ async fn a_lost_tracking_connection_empties_the_cache_first() {
     );
 }
 
-/// Where the caller processes find their Redis.
-const FLEET_URL: &str = "KEYFOB_TEST_REDIS_FLEET_URL";
-
 /// A thousand concurrent callers of one near-expiry session, in three processes (each its own
 /// engine and store on the server, with client-side caching), started together: every one gets
 /// the new token, and the token endpoint sees exactly one refresh.
@@ -1488,6 +1494,10 @@ async fn thousand_callers_in_three_processes_cause_one_refresh() {
     let env = (FLEET_URL, server.url(None));
     fleet::thousand_callers_cause_one_refresh(&store, "redis_server::fleet_callers", env).await;
 }
+
+/// The URL a caller process of [`fleet_callers`] connects to; with client-side caching unless it
+/// ends in `#cluster` (a Redis Cluster, where caching is refused).
+const FLEET_URL: &str = "KEYFOB_TEST_REDIS_FLEET_URL";
 
 /// The caller processes of [`thousand_callers_in_three_processes_cause_one_refresh`]. Does
 /// nothing in a normal run.
@@ -1501,9 +1511,13 @@ fn fleet_callers() {
         .enable_all()
         .build()
         .unwrap();
+    let (url, cache) = match url.strip_suffix("#cluster") {
+        Some(url) => (url.to_owned(), None),
+        None => (url, Some(Duration::from_secs(300))),
+    };
     rt.block_on(async {
         let options = Options {
-            client_cache: Some(Duration::from_secs(300)),
+            client_cache: cache,
             ..Options::default()
         };
         let store = RedisStore::connect_with(&url, "kf", sealer(1), &options)

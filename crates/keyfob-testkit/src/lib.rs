@@ -30,7 +30,7 @@ pub use expect_test::{Expect, expect};
 pub use idp::{Idp, IdpClient, IdpOptions, Stats};
 pub use logs::LogBuffer;
 pub use postgres::PostgresServer;
-pub use redis::RedisServer;
+pub use redis::{RedisCluster, RedisServer};
 pub use stub::{RecordedRequest, StubResponse, StubServer};
 
 /// A prompt's start link, opened as a browser would (without HTTP): see [`open_prompt`].

@@ -236,6 +236,97 @@ impl Drop for RedisServer {
     }
 }
 
+/// A Redis Cluster of three primaries (no replicas) on 127.0.0.1, each a [`RedisServer`] started
+/// with `--cluster-enabled yes` and joined by `redis-cli --cluster create`; killed on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    /// The nodes; each serves a third of the slots.
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three nodes and waits until every one of them says the cluster is `ok`.
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`], and when `redis-cli` fails or the cluster does not form in
+    /// 20 s.
+    pub fn start() -> RedisCluster {
+        Self::start_with(&[])
+    }
+
+    /// [`RedisCluster::start`] with `extra` arguments for every node.
+    ///
+    /// # Panics
+    /// As [`RedisCluster::start`].
+    pub fn start_with(extra: &[&str]) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                // The bus port, given: port + 10000 may not exist or be free.
+                let bus = free_port().to_string();
+                let mut args = vec![
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-port",
+                    &bus,
+                    "--cluster-node-timeout",
+                    "2000",
+                ];
+                args.extend(extra);
+                RedisServer::start(&args)
+            })
+            .collect();
+        let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("run redis-cli (it comes with redis-server: apt-get install redis-server)");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cluster = RedisCluster { nodes };
+        cluster.wait_ok();
+        cluster
+    }
+
+    /// `redis://127.0.0.1:<port>` of the first node: a seed.
+    pub fn url(&self) -> String {
+        self.nodes[0].url(None)
+    }
+
+    /// Waits until every node says the cluster is `ok` again (after a node restarted).
+    ///
+    /// # Panics
+    /// When that takes more than 20 s.
+    pub fn wait_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.nodes.iter().all(|n| cluster_ok(n.port)) {
+            assert!(
+                Instant::now() < deadline,
+                "the Redis Cluster did not reach cluster_state:ok in 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Whether the node on `port` knows all three nodes and says `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "cluster", "info"])
+        .output();
+    out.is_ok_and(|o| {
+        let info = String::from_utf8_lossy(&o.stdout);
+        info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")
+    })
+}
+
 /// Why a Redis test cannot run here, and what to do.
 pub const NOT_INSTALLED: &str = "redis-server is not installed, so this Redis test cannot run: \
      install it with `apt-get install redis-server`, or leave the Redis tests out with \
