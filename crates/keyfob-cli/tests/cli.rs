@@ -978,16 +978,97 @@ mod redis_server {
         .await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn three_serve_instances_on_redis_complete_ten_thousand_flows() {
+    /// A running `keyfob mcp serve` keeps the Notion session in process memory
+    /// (`client_cache = true`); `keyfob logout` in another process deletes it, and once Redis'
+    /// invalidation has reached the server, the next tool call asks for a login again instead
+    /// of running with the deleted key. MUTATION: ignoring invalidation messages serves it.
+    #[tokio::test]
+    async fn a_session_logged_out_elsewhere_is_not_served_from_a_cache_afterwards() {
         let redis = keyfob_testkit::RedisServer::start(&[]);
-        serve_instances_complete_ten_thousand_flows(&format!(
-            "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"fleet\"\nclient_cache = true\n\
-             key = \"{}\"\n",
+        let mut home = Home::new(&format!(
+            "[store]\nkind = \"redis\"\nurl = \"{}\"\nclient_cache = true\n",
             redis.url(None),
-            keyfob::crypto::Sealer::generate_key()
-        ))
+        ));
+        home.env.push((
+            "KEYFOB_STORE__KEY".into(),
+            keyfob::crypto::Sealer::generate_key(),
+        ));
+        let tools = notion_tool(&home, "printf 'key %s' \"$NOTION_TOKEN\"");
+        let (http, callback) = (free_port(), free_port());
+        let mut server = serving_http(
+            &home,
+            &[
+                "mcp",
+                "serve",
+                "--http",
+                &format!("127.0.0.1:{http}"),
+                "--bind",
+                &format!("127.0.0.1:{callback}"),
+                "--tools",
+                tools.to_str().unwrap(),
+            ],
+        )
         .await;
+        let (mut client, _) = SdkClient::http(
+            &format!("http://127.0.0.1:{http}/mcp"),
+            &[("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1"))],
+        )
+        .unwrap();
+        client.ready().await.unwrap();
+        // Answers the call `call`, skipping completion notices.
+        async fn answer(client: &mut SdkClient, call: u64) -> serde_json::Value {
+            loop {
+                let m = client.next_message(Duration::from_secs(30)).await.unwrap();
+                if m.get("elicit_complete").is_none() {
+                    assert_eq!(m["id"], call, "{m}");
+                    return m;
+                }
+            }
+        }
+        let call = client.start_call("notion_key", serde_json::json!({})).await;
+        let m = client.next_message(Duration::from_secs(30)).await.unwrap();
+        let link = m["elicit"]["url"].as_str().unwrap_or_else(|| panic!("{m}"));
+        assert_eq!(enter_token(link, "ntn_before_logout").await.0, 200);
+        let first = answer(&mut client, call.unwrap()).await;
+        assert_eq!(first["text"], "key ntn_before_logout", "{first}");
+        // Served again (from the cache now).
+        let call = client.start_call("notion_key", serde_json::json!({})).await;
+        let again = answer(&mut client, call.unwrap()).await;
+        assert_eq!(again["text"], "key ntn_before_logout", "{again}");
+
+        let (code, _, err) = home.run(&["logout", "notion"]).await;
+        assert_eq!(code, 0, "{err}");
+        // The invalidation travels from Redis to the server's tracking connection.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        client
+            .start_call("notion_key", serde_json::json!({}))
+            .await
+            .unwrap();
+        let m = client.next_message(Duration::from_secs(30)).await.unwrap();
+        assert!(
+            m["elicit"]["url"].is_string(),
+            "the logged-out session was served: {m}"
+        );
+        server.kill().await.unwrap();
+    }
+
+    /// On a Redis Cluster (three primaries), which `keyfob status` names.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_serve_instances_on_a_redis_cluster_complete_ten_thousand_flows() {
+        let cluster = keyfob_testkit::RedisCluster::start();
+        let store = format!(
+            "[store]\nkind = \"redis\"\nurl = \"{}\"\nprefix = \"fleet\"\nkey = \"{}\"\n",
+            cluster.url(),
+            keyfob::crypto::Sealer::generate_key()
+        );
+        let (code, _, err) = Home::new(&store).run(&["status"]).await;
+        assert_eq!(code, 0, "{err}");
+        let named = format!(
+            "Store: redis at {} (Redis Cluster, prefix fleet)",
+            cluster.nodes[0].addr()
+        );
+        assert!(err.contains(&named), "{err}");
+        serve_instances_complete_ten_thousand_flows(&store).await;
     }
 
     /// Two `keyfob serve` processes share one Redis: a flow started through one (the waiting

@@ -658,12 +658,12 @@ impl SessionStore for RedisStore {
 
     fn location(&self) -> Option<String> {
         let cluster = if self.inner.conn.is_cluster() {
-            "a Redis Cluster seeded by "
+            "Redis Cluster, "
         } else {
             ""
         };
         Some(format!(
-            "{cluster}{} (prefix {})",
+            "{} ({cluster}prefix {})",
             self.inner.addr,
             self.inner.keys.prefix()
         ))
