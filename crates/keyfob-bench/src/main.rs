@@ -34,9 +34,11 @@ const SCENARIOS: &[&str] = &[
     "auth_check_cached_redis",
     "invoke_cached_redis",
     "invoke_cached_redis_uncached",
+    "invoke_cached_redis_cluster",
     "invoke_cached_postgres",
     "store_write_sqlite",
     "store_write_redis",
+    "store_write_redis_cluster",
     "store_write_postgres",
     "token_flow_http",
     "token_flow_http_c64",
@@ -1132,6 +1134,26 @@ fn main() -> std::process::ExitCode {
                 }
             } else {
                 eprintln!("redis scenarios skipped: redis-server is not installed");
+            }
+        }
+        if want("invoke_cached_redis_cluster") || want("store_write_redis_cluster") {
+            // Three primaries on this machine (no client-side caching on a cluster).
+            if keyfob_testkit::RedisServer::installed() {
+                let cluster = keyfob_testkit::RedisCluster::start();
+                let store = format!(
+                    "[store]\nkind = \"redis\"\nurl = \"{}\"\nkey = \"{}\"\n",
+                    cluster.url(),
+                    keyfob::crypto::Sealer::generate_key()
+                );
+                if want("invoke_cached_redis_cluster") {
+                    let name = "invoke_cached_redis_cluster";
+                    invoke(&opts, micro_batches / 10, true, Some((name, &store))).await;
+                }
+                if want("store_write_redis_cluster") {
+                    store_write(&opts, "store_write_redis_cluster", &store, writes).await;
+                }
+            } else {
+                eprintln!("redis cluster scenarios skipped: redis-server is not installed");
             }
         }
         if want("invoke_cached_postgres") || want("store_write_postgres") {
