@@ -897,6 +897,35 @@ mod postgres_server {
         .await;
     }
 
+    /// The CLI reaches a PostgreSQL that refuses plain connections over TLS, trusting the CA
+    /// of `[store] tls_ca`; without it, it says which setting is missing.
+    #[tokio::test]
+    async fn the_cli_reaches_postgres_over_tls_with_its_ca() {
+        let files = keyfob_testkit::TlsFiles::generate();
+        let pg = keyfob_testkit::PostgresServer::start_tls(
+            &files,
+            &["hostnossl all all 127.0.0.1/32 reject"],
+        );
+        let store = format!(
+            "[store]\nkind = \"postgres\"\nurl = \"{}?sslmode=verify-full\"\nkey = \"{}\"\n",
+            pg.url("postgres"),
+            keyfob::crypto::Sealer::generate_key()
+        );
+        let (code, _, err) = Home::new(&store).run(&["status"]).await;
+        assert_ne!(code, 0);
+        assert!(err.contains("set [store] tls_ca"), "{err}");
+        let with_ca = format!("{store}tls_ca = {:?}\n", files.path("ca.pem"));
+        let (code, _, err) = Home::new(&with_ca).run(&["status"]).await;
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains(&format!(
+                "Store: postgres at 127.0.0.1:{}/postgres",
+                pg.port
+            )),
+            "{err}"
+        );
+    }
+
     /// The same as over Redis, on PostgreSQL: the second instance's completion reaches the
     /// call waiting on the first (a `NOTIFY` wakes it).
     #[tokio::test]

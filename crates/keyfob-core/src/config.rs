@@ -136,9 +136,10 @@ pub struct StoreConfig {
     /// client-side caching, Redis 6+); a session within `[session] refresh_margin_secs` of its
     /// expiry is always read from Redis.
     pub client_cache: bool,
-    /// For a `rediss://` url: a CA certificate (PEM) to trust instead of the system's roots.
+    /// For a `rediss://` url, or a PostgreSQL url with `sslmode=require`: a CA certificate
+    /// (PEM) to trust instead of the system's roots.
     pub tls_ca: Option<PathBuf>,
-    /// For a `rediss://` url: a client certificate (PEM), with `tls_key`.
+    /// For the same TLS urls: a client certificate (PEM), with `tls_key`.
     pub tls_cert: Option<PathBuf>,
     /// The client certificate's private key (PEM).
     pub tls_key: Option<PathBuf>,

@@ -15,7 +15,10 @@ use keyfob_core::SessionKey;
 use keyfob_core::store::notices::Notices;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{AsyncMessage, NoTls, Socket};
+
+use crate::tls::Connector;
 
 /// The notification channel.
 pub(crate) const CHANNEL: &str = "keyfob_changed";
@@ -43,10 +46,14 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    /// Starts the listener task on the database of `config`.
-    pub(crate) fn start(config: tokio_postgres::Config, place: String) -> Events {
+    /// Starts the listener task on the database of `config`, connecting as `connector` says.
+    pub(crate) fn start(
+        config: tokio_postgres::Config,
+        connector: Connector,
+        place: String,
+    ) -> Events {
         let notices = Arc::new(Notices::default());
-        let task = tokio::spawn(listener(config, place, notices.clone()));
+        let task = tokio::spawn(listener(config, connector, place, notices.clone()));
         Events { notices, task }
     }
 
@@ -64,10 +71,18 @@ impl Drop for Events {
 
 /// Connects, listens and forwards notices; reconnects with backoff for as long as the store
 /// lives.
-async fn listener(config: tokio_postgres::Config, place: String, notices: Arc<Notices>) {
+async fn listener(
+    config: tokio_postgres::Config,
+    connector: Connector,
+    place: String,
+    notices: Arc<Notices>,
+) {
     let mut pause = RETRY_MIN;
     loop {
-        let why = listen(&config, &notices).await;
+        let why = match &connector {
+            Connector::Plain => listen(&config, NoTls, &notices).await,
+            Connector::Rustls(tls) => listen(&config, tls.clone(), &notices).await,
+        };
         if notices.is_up() {
             pause = RETRY_MIN;
             tracing::warn!(
@@ -90,9 +105,12 @@ async fn listener(config: tokio_postgres::Config, place: String, notices: Arc<No
 }
 
 /// One connection's life: why it ended.
-async fn listen(config: &tokio_postgres::Config, notices: &Notices) -> String {
-    let (client, mut connection) = match tokio::time::timeout(PATIENCE, config.connect(NoTls)).await
-    {
+async fn listen<T>(config: &tokio_postgres::Config, tls: T, notices: &Notices) -> String
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, mut connection) = match tokio::time::timeout(PATIENCE, config.connect(tls)).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return e.to_string(),
         Err(_) => return "no answer in time".to_owned(),

@@ -29,6 +29,7 @@
 //! - Text columns sort in the "C" collation: listing order is byte order, as in every store.
 
 mod events;
+mod tls;
 
 use std::fmt;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::events::Events;
+use crate::tls::Connector;
+pub use crate::tls::Tls;
 
 /// The schema this build writes.
 const SCHEMA_VERSION: i64 = 1;
@@ -161,25 +164,35 @@ impl PostgresStore {
     /// when the database holds a newer keyfob schema, and when `sealer` holds another key than
     /// the one the database was created with.
     pub async fn connect(url: &str, sealer: Sealer) -> Result<PostgresStore> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
-            Error::new(
-                ErrorKind::Config,
-                "the PostgreSQL URL does not parse: write it as \
-                 postgres://user:password@host:port/database",
-            )
-        })?;
+        Self::connect_with(url, sealer, &Tls::default()).await
+    }
+
+    /// [`PostgresStore::connect`] with TLS files: over TLS when the url says
+    /// `sslmode=require` (or libpq's `verify-ca`/`verify-full`), checking the server's
+    /// certificate against `tls.ca` (else the system's roots) and its host name, with a client
+    /// certificate where given.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`]; [`ErrorKind::Config`] when a file cannot be read or is not
+    /// PEM, when only one of the client certificate and key is given, or when files are given
+    /// for a url without `sslmode=require`.
+    pub async fn connect_with(url: &str, sealer: Sealer, tls: &Tls) -> Result<PostgresStore> {
+        let mut config = tls::parse(url)?;
+        let connector = tls.connector(&config)?;
         config.connect_timeout(CONNECT_TIMEOUT);
         if config.get_application_name().is_none() {
             config.application_name("keyfob");
         }
         let place = place(&config);
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &connector {
+            Connector::Plain => Manager::from_config(config.clone(), NoTls, recycling()),
+            Connector::Rustls(tls) => {
+                Manager::from_config(config.clone(), tls.clone(), recycling())
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -191,7 +204,7 @@ impl PostgresStore {
             inner: Arc::new(Inner {
                 pool,
                 sealer,
-                events: Events::start(config, place.clone()),
+                events: Events::start(config, connector, place.clone()),
                 place,
             }),
         };
@@ -717,6 +730,9 @@ fn place(config: &tokio_postgres::Config) -> String {
 fn reason(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let hint = match db.code().code() {
+            "28000" if db.message().contains("certificate") => {
+                " (the server wants a client certificate: set [store] tls_cert and tls_key)"
+            }
             "28P01" | "28000" => " (check the user and password in [store] url)",
             "3D000" => " (create the database, or name another one in [store] url)",
             "42501" => " (grant the user the rights to create tables in this database)",
@@ -728,6 +744,10 @@ fn reason(e: &tokio_postgres::Error) -> String {
         return "the connection was closed (the server restarted or went away)".to_owned();
     }
     let text = e.to_string();
+    let tls = tls::hint(&format!("{e:?}"));
+    if !tls.is_empty() {
+        return format!("{text}{tls}");
+    }
     if text.contains("Connection refused") || text.contains("error connecting") {
         return format!("{text} (is the server up and reachable?)");
     }

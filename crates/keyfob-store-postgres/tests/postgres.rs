@@ -18,6 +18,8 @@ mod postgres_server {
     use keyfob_testkit::fleet::rotated;
     use keyfob_testkit::{PostgresServer, StubServer, crash, fleet};
 
+    mod tls;
+
     fn sealer(n: u8) -> Sealer {
         Sealer::new(&[n; 32])
     }

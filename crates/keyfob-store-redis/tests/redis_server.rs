@@ -15,8 +15,8 @@ use keyfob_core::{
 };
 use keyfob_store_redis::RedisStore;
 use keyfob_store_redis::{Options, Tls};
+use keyfob_testkit::TlsFiles;
 use keyfob_testkit::fleet::rotated;
-use keyfob_testkit::redis::RedisTlsFiles;
 use keyfob_testkit::{RedisServer, StubServer, crash, fleet, free_port, store_suite};
 
 mod cluster;
@@ -1148,7 +1148,7 @@ async fn the_engine_reports_a_redis_outage_and_recovers_after_it() {
 }
 
 /// The files of `certs` a client trusts and presents.
-fn client_tls(certs: &RedisTlsFiles, with_cert: bool) -> Tls {
+fn client_tls(certs: &TlsFiles, with_cert: bool) -> Tls {
     Tls {
         ca: Some(certs.path("ca.pem")),
         cert: with_cert.then(|| certs.path("client.pem")),
@@ -1162,7 +1162,7 @@ mod tls {
     use super::*;
 
     keyfob_testkit::store_conformance!(async {
-        let certs = RedisTlsFiles::generate();
+        let certs = TlsFiles::generate();
         let server = RedisServer::start_tls(
             &certs,
             &["--user", "keyfob", "on", ">acl-pw", "~*", "&*", "+@all"],
@@ -1190,7 +1190,7 @@ mod tls {
 /// URL, and a wrong ACL password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_client_certificates_and_acl_users_and_clear_errors() {
-    let certs = RedisTlsFiles::generate();
+    let certs = TlsFiles::generate();
     let server = RedisServer::start_tls(
         &certs,
         &[
@@ -1238,7 +1238,7 @@ async fn tls_with_client_certificates_and_acl_users_and_clear_errors() {
     let latency = wake_latency(&a, &b, &key).await;
     assert!(latency < Duration::from_secs(1), "{latency:?}");
 
-    let other = RedisTlsFiles::generate();
+    let other = TlsFiles::generate();
     let wrong_password = server.tls_url(Some(("keyfob", "not-it-9c1")));
     let plain = format!("redis://keyfob:acl-pw-4e2@127.0.0.1:{}", server.port);
     let half = Tls {

@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod redis;
 pub mod store_suite;
 pub mod stub;
+pub mod tls;
 
 pub use browser::Browser;
 /// Inline snapshots for [`conformance!`]: `snapshots = [("acme-oauth2", expect![[""]])]`.
@@ -32,6 +33,7 @@ pub use logs::LogBuffer;
 pub use postgres::PostgresServer;
 pub use redis::{RedisCluster, RedisServer};
 pub use stub::{RecordedRequest, StubResponse, StubServer};
+pub use tls::TlsFiles;
 
 /// A prompt's start link, opened as a browser would (without HTTP): see [`open_prompt`].
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::{TlsFiles, free_port};
 
 /// The role every test server has.
 pub const USER: &str = "keyfob";
@@ -74,6 +74,34 @@ impl PostgresServer {
     /// # Panics
     /// As [`PostgresServer::start`].
     pub fn start_with(extra: &[&str]) -> PostgresServer {
+        Self::launch(extra, &[])
+    }
+
+    /// A server with TLS on (`ssl=on`, the certificates of `files`: its own for 127.0.0.1 and
+    /// localhost, and the CA it checks client certificates against), plain connections still
+    /// allowed, and `hba` lines put before the template's `pg_hba.conf` (such as `hostssl certdb
+    /// all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca` to ask one database's clients for
+    /// a certificate).
+    ///
+    /// # Panics
+    /// As [`PostgresServer::start`].
+    pub fn start_tls(files: &TlsFiles, hba: &[&str]) -> PostgresServer {
+        let (uid, gid) = nobody();
+        files.share_with(uid, gid);
+        let settings = [
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", files.path("server.pem").display()),
+            format!("ssl_key_file={}", files.path("server-key.pem").display()),
+            format!("ssl_ca_file={}", files.path("ca.pem").display()),
+        ];
+        let mut extra = Vec::new();
+        for s in &settings {
+            extra.extend(["-c", s.as_str()]);
+        }
+        Self::launch(&extra, hba)
+    }
+
+    fn launch(extra: &[&str], hba: &[&str]) -> PostgresServer {
         let bin = Self::bin_dir().unwrap_or_else(|| panic!("{NOT_INSTALLED}"));
         let template = template(&bin);
         let dir = tempfile::tempdir().expect("a temp dir for PostgreSQL");
@@ -86,6 +114,11 @@ impl PostgresServer {
             .status()
             .expect("cp");
         assert!(copied.success(), "cannot copy the PostgreSQL template");
+        if !hba.is_empty() {
+            let conf = data.join("pg_hba.conf");
+            let rest = std::fs::read_to_string(&conf).expect("read pg_hba.conf");
+            std::fs::write(&conf, format!("{}\n{rest}", hba.join("\n"))).expect("pg_hba.conf");
+        }
         let mut server = PostgresServer {
             child: None,
             port: 0,

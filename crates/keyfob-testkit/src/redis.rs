@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::TlsFiles;
 use crate::free_port;
 
 /// A `redis-server` child on 127.0.0.1, killed on drop.
@@ -22,55 +23,6 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     /// Whether the port speaks TLS (and only TLS).
     tls: bool,
-}
-
-/// Certificates for a TLS `redis-server`: a CA, the server's (for 127.0.0.1 and localhost) and
-/// a client's, all signed by the CA, as PEM files in a temporary directory.
-#[derive(Debug)]
-pub struct RedisTlsFiles {
-    dir: tempfile::TempDir,
-}
-
-impl RedisTlsFiles {
-    /// Generates them.
-    ///
-    /// # Panics
-    /// When generating or writing fails.
-    pub fn generate() -> RedisTlsFiles {
-        let dir = tempfile::tempdir().expect("a temp dir for certificates");
-        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(rcgen::DnType::CommonName, "keyfob test Redis CA");
-        let ca_key = rcgen::KeyPair::generate().expect("CA key");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).expect("CA");
-        let write = |name: &str, pem: String| {
-            std::fs::write(dir.path().join(name), pem).expect("write a certificate");
-        };
-        write("ca.pem", ca.pem());
-        for (name, hosts) in [
-            (
-                "server",
-                vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
-            ),
-            ("client", vec!["keyfob-client".to_owned()]),
-        ] {
-            let key = rcgen::KeyPair::generate().expect("key");
-            let cert = rcgen::CertificateParams::new(hosts)
-                .expect("params")
-                .signed_by(&key, &ca)
-                .expect("sign");
-            write(&format!("{name}.pem"), cert.pem());
-            write(&format!("{name}-key.pem"), key.serialize_pem());
-        }
-        RedisTlsFiles { dir }
-    }
-
-    /// The path of `name` (`ca.pem`, `server.pem`, `server-key.pem`, `client.pem`,
-    /// `client-key.pem`).
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
 }
 
 impl RedisServer {
@@ -133,7 +85,7 @@ impl RedisServer {
     ///
     /// # Panics
     /// As [`RedisServer::start`].
-    pub fn start_tls(files: &RedisTlsFiles, extra: &[&str]) -> RedisServer {
+    pub fn start_tls(files: &TlsFiles, extra: &[&str]) -> RedisServer {
         let tls_args = [
             "--tls-cert-file".to_owned(),
             files.path("server.pem").display().to_string(),

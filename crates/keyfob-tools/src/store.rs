@@ -98,8 +98,13 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>> {
                 )
             })?;
             let sealer = shared_sealer(config, "postgres")?;
+            let tls = store_postgres::Tls {
+                ca: config.store.tls_ca.clone(),
+                cert: config.store.tls_cert.clone(),
+                key: config.store.tls_key.clone(),
+            };
             Ok(Arc::new(
-                store_postgres::PostgresStore::connect(url, sealer).await?,
+                store_postgres::PostgresStore::connect_with(url, sealer, &tls).await?,
             ))
         }
         #[cfg(not(feature = "store-postgres"))]
