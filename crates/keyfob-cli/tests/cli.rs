@@ -486,19 +486,7 @@ async fn errors_are_one_readable_line_with_exit_codes() {
 async fn corrupted_foreign_and_wrongly_keyed_databases_are_refused_clearly() {
     let home = Home::new("");
     // Create the database and key with one session.
-    let (child, url) = start_login(
-        &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-        ],
-    )
-    .await;
-    assert_eq!(enter_token(&url, "tok").await.0, 200);
-    assert_eq!(finish(child).await.0, 0);
+    notion_login(&home, "tok").await;
 
     // Wrong key.
     let other_key = keyfob::crypto::Sealer::generate_key();
@@ -650,20 +638,7 @@ async fn login_completes_through_a_separate_serve_process() {
     );
     // The port is taken, so `login` uses the running server; the flow completes there (another
     // process) and reaches the waiting login through the shared database.
-    let (child, url) = start_login(
-        &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-        ],
-    )
-    .await;
-    assert_eq!(enter_token(&url, "via-serve").await.0, 200);
-    let (code, stderr) = finish(child).await;
-    assert_eq!(code, 0, "{stderr}");
+    notion_login(&home, "via-serve").await;
     let (code, out, _) = home.run(&["token", "notion"]).await;
     assert_eq!((code, out.trim()), (0, "via-serve"));
     serve.kill().await.unwrap();
@@ -741,30 +716,11 @@ async fn mcp_serve_instances_finish_each_others_logins(store: &str) {
     let mut instances = Vec::new();
     let mut ports = Vec::new();
     for _ in 0..2 {
-        let (http, callback) = (free_port(), free_port());
-        let child = serving_http(
-            &home,
-            &[
-                "mcp",
-                "serve",
-                "--http",
-                &format!("127.0.0.1:{http}"),
-                "--bind",
-                &format!("127.0.0.1:{callback}"),
-                "--tools",
-                tools.to_str().unwrap(),
-            ],
-        )
-        .await;
+        let (child, http, callback) = mcp_serve_http(&home, &tools).await;
         instances.push(child);
         ports.push((http, callback));
     }
-    let (mut client, _) = SdkClient::http(
-        &format!("http://127.0.0.1:{}/mcp", ports[0].0),
-        &[("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1"))],
-    )
-    .unwrap();
-    client.ready().await.unwrap();
+    let mut client = eliciting_client(ports[0].0).await;
     let call = client
         .start_call("notion_key", serde_json::json!({}))
         .await
@@ -951,20 +907,7 @@ mod postgres_server {
             "KEYFOB_STORE__KEY".into(),
             keyfob::crypto::Sealer::generate_key(),
         ));
-        let (child, link) = start_login(
-            &home,
-            &[
-                "login",
-                "notion",
-                "--handler",
-                "notion-token",
-                "--no-browser",
-            ],
-        )
-        .await;
-        assert_eq!(enter_token(&link, "ntn_kept_in_postgres").await.0, 200);
-        let (code, err) = finish(child).await;
-        assert_eq!(code, 0, "{err}");
+        notion_login(&home, "ntn_kept_in_postgres").await;
         let (code, out, err) = home.run(&["status"]).await;
         assert_eq!(code, 0, "{err}");
         assert!(
@@ -1023,27 +966,8 @@ mod redis_server {
             keyfob::crypto::Sealer::generate_key(),
         ));
         let tools = notion_tool(&home, "printf 'key %s' \"$NOTION_TOKEN\"");
-        let (http, callback) = (free_port(), free_port());
-        let mut server = serving_http(
-            &home,
-            &[
-                "mcp",
-                "serve",
-                "--http",
-                &format!("127.0.0.1:{http}"),
-                "--bind",
-                &format!("127.0.0.1:{callback}"),
-                "--tools",
-                tools.to_str().unwrap(),
-            ],
-        )
-        .await;
-        let (mut client, _) = SdkClient::http(
-            &format!("http://127.0.0.1:{http}/mcp"),
-            &[("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1"))],
-        )
-        .unwrap();
-        client.ready().await.unwrap();
+        let (mut server, http, _) = mcp_serve_http(&home, &tools).await;
+        let mut client = eliciting_client(http).await;
         // Answers the call `call`, skipping completion notices.
         async fn answer(client: &mut SdkClient, call: u64) -> serde_json::Value {
             loop {
@@ -2215,6 +2139,57 @@ async fn serving_http(home: &Home, args: &[&str]) -> Child {
         }
     });
     child
+}
+
+/// `keyfob login notion` with the token handler, `key` typed into its page as a browser would:
+/// the login exits 0.
+async fn notion_login(home: &Home, key: &str) {
+    let (child, url) = start_login(
+        home,
+        &[
+            "login",
+            "notion",
+            "--handler",
+            "notion-token",
+            "--no-browser",
+        ],
+    )
+    .await;
+    assert_eq!(enter_token(&url, key).await.0, 200);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// `keyfob mcp serve` over streamable HTTP with `tools`, on a free port, its callback server on
+/// another: the process and both ports.
+async fn mcp_serve_http(home: &Home, tools: &Path) -> (Child, u16, u16) {
+    let (http, callback) = (free_port(), free_port());
+    let child = serving_http(
+        home,
+        &[
+            "mcp",
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{http}"),
+            "--bind",
+            &format!("127.0.0.1:{callback}"),
+            "--tools",
+            tools.to_str().unwrap(),
+        ],
+    )
+    .await;
+    (child, http, callback)
+}
+
+/// The TypeScript SDK's client on the MCP server at `port`, declaring URL elicitation, ready.
+async fn eliciting_client(port: u16) -> SdkClient {
+    let (mut client, _) = SdkClient::http(
+        &format!("http://127.0.0.1:{port}/mcp"),
+        &[("KEYFOB_TEST_ELICIT_URL", std::ffi::OsStr::new("1"))],
+    )
+    .unwrap();
+    client.ready().await.unwrap();
+    client
 }
 
 /// A tools directory in `home` holding one manifest, `notion_key`, that needs a Notion key
