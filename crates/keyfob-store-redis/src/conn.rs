@@ -11,7 +11,9 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, ConnectionInfo, RedisFuture, RedisResult, TlsCertificates, Value};
+use redis::{
+    Cmd, ConnectionAddr, ConnectionInfo, RedisFuture, RedisResult, TlsCertificates, Value,
+};
 
 use crate::{CONNECT_TIMEOUT, RECONNECT_RETRIES, RESPONSE_TIMEOUT};
 
@@ -45,6 +47,37 @@ impl Conn {
 
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self, Conn::Cluster(_))
+    }
+
+    /// Where the change subscription may connect, in turn: the server of `seed`, and on a
+    /// cluster the other primaries too (pub/sub messages reach every node), reached with the
+    /// seed's credentials and TLS settings.
+    pub(crate) async fn subscription_nodes(
+        &mut self,
+        seed: &ConnectionInfo,
+    ) -> Vec<ConnectionInfo> {
+        let mut nodes = vec![seed.clone()];
+        if let Conn::Cluster(c) = self {
+            for (host, port) in primaries(c).await.unwrap_or_default() {
+                let addr = match seed.addr() {
+                    ConnectionAddr::TcpTls {
+                        insecure,
+                        tls_params,
+                        ..
+                    } => ConnectionAddr::TcpTls {
+                        host,
+                        port,
+                        insecure: *insecure,
+                        tls_params: tls_params.clone(),
+                    },
+                    _ => ConnectionAddr::Tcp(host, port),
+                };
+                if &addr != seed.addr() {
+                    nodes.push(seed.clone().set_addr(addr));
+                }
+            }
+        }
+        nodes
     }
 
     /// Sends `cmds`, which need not be atomic together, after `load` (a script's source: its

@@ -36,22 +36,27 @@ pub(crate) struct Events {
 }
 
 impl Events {
-    /// Starts the subscriber task for `pattern` on the server of `info`; with `tracking`, the
-    /// same connection tracks the keys under its prefix for that cache.
+    /// Starts the subscriber task for `pattern` on the first server of `nodes` (the next one
+    /// after a failure, in turn); with `tracking`, the same connection tracks the keys under its
+    /// prefix for that cache.
     pub(crate) fn start(
-        info: &ConnectionInfo,
+        nodes: Vec<ConnectionInfo>,
         pattern: String,
-        addr: String,
         tracking: Option<(String, Arc<Cache>)>,
     ) -> Events {
         let notices = Arc::new(Notices::default());
         // Pushes (subscribed messages) need RESP3; the store's own connection may speak RESP2.
-        let redis = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let info = info.clone().set_redis_settings(redis);
-        let task = tokio::spawn(subscriber(info, pattern, addr, tracking, notices.clone()));
+        let nodes = nodes
+            .into_iter()
+            .map(|info| {
+                let redis = info
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(ProtocolVersion::RESP3);
+                info.set_redis_settings(redis)
+            })
+            .collect();
+        let task = tokio::spawn(subscriber(nodes, pattern, tracking, notices.clone()));
         Events { notices, task }
     }
 
@@ -67,19 +72,20 @@ impl Drop for Events {
     }
 }
 
-/// Subscribes, forwards messages until the subscription is lost, and starts over.
+/// Subscribes, forwards messages until the subscription is lost, and starts over on the next
+/// node.
 async fn subscriber(
-    info: ConnectionInfo,
+    nodes: Vec<ConnectionInfo>,
     pattern: String,
-    addr: String,
     tracking: Option<(String, Arc<Cache>)>,
     notices: Arc<Notices>,
 ) {
     let mut pause = RETRY_MIN;
     let mut reported = false;
     let cache = tracking.as_ref().map(|(_, c)| c.clone());
-    loop {
-        match subscribe(&info, &pattern, tracking.as_ref().map(|(p, _)| p.as_str())).await {
+    for info in nodes.iter().cycle() {
+        let addr = info.addr();
+        match subscribe(info, &pattern, tracking.as_ref().map(|(p, _)| p.as_str())).await {
             Ok((conn, pushes, tracked)) => {
                 if reported {
                     tracing::info!(store = "redis", "change notifications are back");

@@ -63,9 +63,8 @@
 //! # Failures
 //! One connection carries all commands and reconnects in the background: a
 //! [`redis::aio::ConnectionManager`] to a standalone server, or redis-rs's cluster connection
-//! (see below). A failed
-//! command becomes [`ErrorKind::Store`] with a message naming `host:port` (never the password)
-//! and what to check. Calls are retried with backoff (100 ms, 400 ms, within 5 s) when the
+//! (see below). A failed command becomes [`ErrorKind::Store`] with a message naming `host:port`
+//! (never the password) and what to check. Calls are retried with backoff (100 ms, 400 ms, within 5 s) when the
 //! command was never sent (connection refused, server loading) or when it is safe to repeat: all
 //! calls but `delete` and `purge_expired`, whose answers a repeat would change; those report
 //! that the change may or may not have been applied.
@@ -82,12 +81,12 @@
 //! and `ASK` followed). Every script and pipeline stays in one slot (the hash tags above);
 //! commands on several slots (the hints, listing, purging) are sent one by one, concurrently,
 //! and `SCAN` walks every primary. Pub/sub messages reach every node, so the subscription
-//! holds one connection, to the seed; while the seed is down, waiters poll. Client-side caching
-//! is refused on a cluster (tracking is per node).
+//! holds one connection, to the seed, and moves to another primary (those known at connect)
+//! when that node is lost. Client-side caching is refused on a cluster (tracking is per node).
 //!
 //! # Requirements
-//! Redis 6 or later (RESP3 for the subscription), standalone, behind a proxy, or a cluster; `maxmemory-policy`
-//! should be `noeviction`, since an evicted session is a lost login. `rediss://` runs on rustls
+//! Redis 6 or later (RESP3 for the subscription), standalone, behind a proxy, or a cluster;
+//! `maxmemory-policy` should be `noeviction`, since an evicted session is a lost login. `rediss://` runs on rustls
 //! ([`Tls`]). With [`Options::client_cache`], sessions are served from process memory while
 //! Redis tracks them (see the `cache` module).
 
@@ -253,7 +252,8 @@ impl RedisStore {
         let tracking = cache
             .as_ref()
             .map(|c| (format!("{}:", keys.prefix()), c.clone()));
-        let events = Events::start(&info, keys.events_pattern(), addr.clone(), tracking);
+        let nodes = conn.clone().subscription_nodes(&info).await;
+        let events = Events::start(nodes, keys.events_pattern(), tracking);
         let store = RedisStore {
             inner: Arc::new(Inner {
                 conn,

@@ -194,6 +194,8 @@ impl Drop for RedisServer {
 pub struct RedisCluster {
     /// The nodes; each serves a third of the slots.
     pub nodes: Vec<RedisServer>,
+    /// `redis-cli`'s TLS arguments, for a TLS cluster.
+    cli: Vec<String>,
 }
 
 impl RedisCluster {
@@ -211,6 +213,19 @@ impl RedisCluster {
     /// # Panics
     /// As [`RedisCluster::start`].
     pub fn start_with(extra: &[&str]) -> RedisCluster {
+        Self::form(extra, None)
+    }
+
+    /// A cluster that speaks only TLS, clients and cluster bus alike, with the certificates of
+    /// `files` (see [`RedisServer::start_tls`]); `extra` for every node.
+    ///
+    /// # Panics
+    /// As [`RedisCluster::start`].
+    pub fn start_tls(files: &TlsFiles, extra: &[&str]) -> RedisCluster {
+        Self::form(extra, Some(files))
+    }
+
+    fn form(extra: &[&str], tls: Option<&TlsFiles>) -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..3)
             .map(|_| {
                 // The bus port, given: port + 10000 may not exist or be free.
@@ -226,11 +241,24 @@ impl RedisCluster {
                     "2000",
                 ];
                 args.extend(extra);
-                RedisServer::start(&args)
+                match tls {
+                    None => RedisServer::start(&args),
+                    Some(files) => {
+                        args.extend(["--tls-cluster", "yes"]);
+                        RedisServer::start_tls(files, &args)
+                    }
+                }
             })
             .collect();
+        let cli: Vec<String> = tls
+            .map(|f| {
+                let ca = f.path("ca.pem").display().to_string();
+                vec!["--tls".to_owned(), "--cacert".to_owned(), ca]
+            })
+            .unwrap_or_default();
         let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
         let out = Command::new("redis-cli")
+            .args(&cli)
             .args(["--cluster", "create"])
             .args(&addrs)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -242,14 +270,19 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster { nodes, cli };
         cluster.wait_ok();
         cluster
     }
 
-    /// `redis://127.0.0.1:<port>` of the first node: a seed.
+    /// `redis://127.0.0.1:<port>` of the first node, or `rediss://…` on a TLS cluster: a seed.
     pub fn url(&self) -> String {
-        self.nodes[0].url(None)
+        let seed = &self.nodes[0];
+        if seed.tls {
+            seed.tls_url(None)
+        } else {
+            seed.url(None)
+        }
     }
 
     /// Waits until every node says the cluster is `ok` again (after a node restarted).
@@ -258,7 +291,7 @@ impl RedisCluster {
     /// When that takes more than 20 s.
     pub fn wait_ok(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.nodes.iter().all(|n| cluster_ok(n.port)) {
+        while !self.nodes.iter().all(|n| cluster_ok(n.port, &self.cli)) {
             assert!(
                 Instant::now() < deadline,
                 "the Redis Cluster did not reach cluster_state:ok in 20 s"
@@ -269,8 +302,9 @@ impl RedisCluster {
 }
 
 /// Whether the node on `port` knows all three nodes and says `cluster_state:ok`.
-fn cluster_ok(port: u16) -> bool {
+fn cluster_ok(port: u16, cli: &[String]) -> bool {
     let out = Command::new("redis-cli")
+        .args(cli)
         .args(["-p", &port.to_string(), "cluster", "info"])
         .output();
     out.is_ok_and(|o| {

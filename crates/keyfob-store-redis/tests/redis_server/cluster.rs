@@ -4,7 +4,7 @@
 //! killed mid-write, a primary that dies and comes back, and a thousand callers in three
 //! processes causing one refresh.
 
-use keyfob_testkit::RedisCluster;
+use keyfob_testkit::{RedisCluster, TlsFiles};
 
 use super::*;
 
@@ -98,10 +98,7 @@ async fn instances_seeded_by_different_nodes_share_sessions_and_notices() {
     assert!(a.is_subscribed() && b.is_subscribed());
     assert_eq!(
         b.location().unwrap(),
-        format!(
-            "a Redis Cluster seeded by {} (prefix kf)",
-            cluster.nodes[2].addr()
-        )
+        format!("{} (Redis Cluster, prefix kf)", cluster.nodes[2].addr())
     );
     let key = SessionKey::new("acme", "t", "p");
     let mut timings = Vec::new();
@@ -127,6 +124,74 @@ async fn instances_seeded_by_different_nodes_share_sessions_and_notices() {
         .put(&session(key.clone(), "stale"), Expect::Version(v))
         .await;
     assert_eq!(stale.unwrap_err().kind(), ErrorKind::Conflict);
+}
+
+/// The node holding an instance's subscription dies: the subscription moves to another primary,
+/// and a change published through another instance still wakes this one's waiter while that
+/// node is down. MUTATION: a subscription that only ever tries the seed stays lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscription_moves_to_another_primary_when_its_node_dies() {
+    let mut cluster = RedisCluster::start();
+    let a = RedisStore::connect(&cluster.nodes[0].url(None), "kf", sealer(1))
+        .await
+        .unwrap();
+    let b = RedisStore::connect(&cluster.nodes[1].url(None), "kf", sealer(1))
+        .await
+        .unwrap();
+    assert!(a.is_subscribed());
+    cluster.nodes[0].kill();
+    let started = Instant::now();
+    while a.is_subscribed() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    while !a.is_subscribed() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(a.is_subscribed(), "not subscribed again with its node down");
+    eprintln!(
+        "timing: subscribed on another primary {:?} after its node died",
+        started.elapsed()
+    );
+    let key = SessionKey::new("acme", "t", "p");
+    let latency = wake_latency(&b, &a, &key).await;
+    eprintln!("timing: wake latency with a primary down: {latency:?}");
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+}
+
+/// A cluster that speaks only TLS, reached as an ACL user with the test CA: every node the
+/// cluster names is connected to over TLS (no node has a plain port), thirty sessions spread
+/// over them are written, read and listed; a plain `redis://` URL fails clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_cluster_is_reached_over_tls_on_every_node() {
+    let certs = TlsFiles::generate();
+    let acl = ["--user", "keyfob", "on", ">acl-pw", "~*", "&*", "+@all"];
+    let cluster = RedisCluster::start_tls(&certs, &acl);
+    let url = cluster.nodes[0].tls_url(Some(("keyfob", "acl-pw")));
+    let options = Options {
+        tls: client_tls(&certs, false),
+        ..Options::default()
+    };
+    let store = RedisStore::connect_with(&url, "kf", sealer(1), &options)
+        .await
+        .unwrap_or_else(|e| panic!("connect to the TLS cluster: {e}"));
+    assert!(store.location().unwrap().contains("Redis Cluster"));
+    assert!(store.is_subscribed());
+    for i in 0..30 {
+        let key = SessionKey::new("acme", format!("t{i}"), "p");
+        store
+            .put(&session(key.clone(), &format!("token-{i}")), Expect::Absent)
+            .await
+            .unwrap();
+        let got = store.get(&key).await.unwrap().unwrap();
+        assert_eq!(got.grant.access_token.expose_secret(), format!("token-{i}"));
+    }
+    assert_eq!(store.list(None).await.unwrap().len(), 30);
+    let plain = format!("redis://keyfob:acl-pw@{}", cluster.nodes[0].addr());
+    let e = RedisStore::connect(&plain, "kf", sealer(1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+    assert!(!e.to_string().contains("acl-pw"), "{e}");
 }
 
 /// Client-side caching tracks keys per node, so it is refused on a cluster, saying what to do.
