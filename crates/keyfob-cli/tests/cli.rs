@@ -313,15 +313,7 @@ async fn token_login_then_token_exec_status_logout_across_processes() {
     let secret = "ntn_sentinel_CLI_7f3a";
     let (child, url) = start_login(
         &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-            "--profile",
-            "work",
-        ],
+        &[NOTION_LOGIN.as_slice(), &["--profile", "work"]].concat(),
     )
     .await;
     assert!(
@@ -431,15 +423,7 @@ async fn errors_are_one_readable_line_with_exit_codes() {
     );
 
     let (code, _, err) = home
-        .run(&[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-            "--timeout",
-            "1",
-        ])
+        .run(&[NOTION_LOGIN.as_slice(), &["--timeout", "1"]].concat())
         .await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("timed out"), "{err}");
@@ -578,17 +562,7 @@ async fn env_keys_are_used_only_when_allowed_and_never_logged() {
 #[tokio::test]
 async fn ctrl_c_ends_login_cleanly() {
     let home = Home::new("");
-    let (child, _url) = start_login(
-        &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-        ],
-    )
-    .await;
+    let (child, _url) = start_login(&home, &NOTION_LOGIN).await;
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -1063,15 +1037,7 @@ mod redis_server {
         // Token flow: the login uses A (its port is taken); the user's POST reaches B.
         let (child, url) = start_login(
             &home,
-            &[
-                "login",
-                "notion",
-                "--handler",
-                "notion-token",
-                "--no-browser",
-                "--bind",
-                &via_a,
-            ],
+            &[NOTION_LOGIN.as_slice(), &["--bind", &via_a]].concat(),
         )
         .await;
         assert!(url.starts_with(&format!("http://{via_a}/")), "{url}");
@@ -1309,17 +1275,7 @@ async fn serve_tls_and_a_login_that_uses_it() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let (login, url) = start_login(
-        &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-        ],
-    )
-    .await;
+    let (login, url) = start_login(&home, &NOTION_LOGIN).await;
     assert!(
         url.starts_with(&format!(
             "https://127.0.0.1:{}/auth/notion/start?state=",
@@ -1384,17 +1340,7 @@ async fn login_never_trusts_a_squatter_on_the_callback_port() {
         Home::new("[auth.github]\nclient_id = \"c\"\nclient_secret = \"s\"\nverify_key = false\n");
     let mut fake = squatter(home.port).await;
 
-    let (child, url) = start_login(
-        &home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-        ],
-    )
-    .await;
+    let (child, url) = start_login(&home, &NOTION_LOGIN).await;
     assert!(
         !url.starts_with(&format!("http://127.0.0.1:{}/", home.port)),
         "the link must not point at the squatter: {url}"
@@ -2141,20 +2087,19 @@ async fn serving_http(home: &Home, args: &[&str]) -> Child {
     child
 }
 
+/// `keyfob login notion` with the token handler, printing its link instead of opening a browser.
+const NOTION_LOGIN: [&str; 5] = [
+    "login",
+    "notion",
+    "--handler",
+    "notion-token",
+    "--no-browser",
+];
+
 /// `keyfob login notion` with the token handler, `key` typed into its page as a browser would:
 /// the login exits 0.
 async fn notion_login(home: &Home, key: &str) {
-    let (child, url) = start_login(
-        home,
-        &[
-            "login",
-            "notion",
-            "--handler",
-            "notion-token",
-            "--no-browser",
-        ],
-    )
-    .await;
+    let (child, url) = start_login(home, &NOTION_LOGIN).await;
     assert_eq!(enter_token(&url, key).await.0, 200);
     let (code, stderr) = finish(child).await;
     assert_eq!(code, 0, "{stderr}");
