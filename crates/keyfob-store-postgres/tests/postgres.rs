@@ -300,37 +300,11 @@ mod postgres_server {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn kill_9_while_writing_leaves_every_session_old_or_new() {
         let server = PostgresServer::start();
-        let store = store(&server).await;
-        for i in 0..crash::KEYS {
-            store
-                .put(&crash::session(i, 0), Expect::Absent)
-                .await
-                .unwrap();
-        }
-        let rounds = 20;
-        let mut seen = [0usize; 2];
-        for round in 0..rounds {
-            let writer = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "postgres_server::crash_writer",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
-                .env(CRASH_URL, server.url("postgres"))
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            crash::kill_when_ready(writer, round, Duration::from_millis(20));
-            crash::check_survivors(&store, round, &mut seen).await;
-        }
-        eprintln!(
-            "after {rounds} kills: {} old and {} new sessions found",
-            seen[0], seen[1]
-        );
-        crash::still_works(&store).await;
+        let url = server.url("postgres");
+        let env = (CRASH_URL, std::ffi::OsStr::new(&url));
+        let open = || store(&server);
+        let (writer, max_delay) = ("postgres_server::crash_writer", Duration::from_millis(20));
+        crash::kill_rounds(writer, env, max_delay, open).await;
     }
 
     /// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]. Does

@@ -1023,39 +1023,15 @@ async fn kill_9_while_writing_leaves_every_session_old_or_new() {
 /// Twenty rounds of a writer process on `url` killed at random points; the other half of
 /// [`kill_9_while_writing_leaves_every_session_old_or_new`].
 async fn kill_9_rounds(url: &str) {
-    let connect = || async { RedisStore::connect(url, "kf", sealer(1)).await.unwrap() };
-    let store = connect().await;
-    for i in 0..crash::KEYS {
-        store
-            .put(&crash::session(i, 0), Expect::Absent)
-            .await
-            .unwrap();
-    }
-    let rounds = 20;
-    let mut seen = [0usize; 2];
-    for round in 0..rounds {
-        let writer = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "redis_server::crash_writer",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
-            .env(CRASH_URL, url)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        crash::kill_when_ready(writer, round, Duration::from_millis(20));
-        let fresh = connect().await;
-        crash::check_survivors(&fresh, round, &mut seen).await;
-    }
-    eprintln!(
-        "after {rounds} kills: {} old and {} new sessions found",
-        seen[0], seen[1]
-    );
-    crash::still_works(&store).await;
+    let open = || async { RedisStore::connect(url, "kf", sealer(1)).await.unwrap() };
+    let env = (CRASH_URL, std::ffi::OsStr::new(url));
+    crash::kill_rounds(
+        "redis_server::crash_writer",
+        env,
+        Duration::from_millis(20),
+        open,
+    )
+    .await;
 }
 
 /// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]: rewrites every

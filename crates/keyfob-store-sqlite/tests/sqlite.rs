@@ -726,32 +726,13 @@ fn child(test: &str, envs: &[(&str, &Path)], wrapper: &[&str]) -> std::process::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_writing_leaves_every_session_old_or_new() {
     let (_dir, path) = temp();
-    {
-        let store = SqliteStore::open(&path, sealer(1)).unwrap();
-        for i in 0..crash::KEYS {
-            store
-                .put(&crash::session(i, 0), Expect::Absent)
-                .await
-                .unwrap();
-        }
-    }
-    let rounds = 20;
-    let mut seen = [0usize; 2];
-    for round in 0..rounds {
-        let writer = child("crash_writer", &[(CRASH_DB, &path)], &[])
-            .spawn()
-            .unwrap();
-        crash::kill_when_ready(writer, round, Duration::from_millis(40));
-        let store = SqliteStore::open(&path, sealer(1))
-            .unwrap_or_else(|e| panic!("round {round}: reopen after kill -9: {e:?}"));
-        crash::check_survivors(&store, round, &mut seen).await;
-    }
-    eprintln!(
-        "after {rounds} kills: {} old and {} new sessions found",
-        seen[0], seen[1]
-    );
+    let open = || async {
+        SqliteStore::open(&path, sealer(1))
+            .unwrap_or_else(|e| panic!("reopen after kill -9: {e:?}"))
+    };
+    let env = (CRASH_DB, path.as_os_str());
+    crash::kill_rounds("crash_writer", env, Duration::from_millis(40), open).await;
     assert_eq!(integrity(&path), "ok");
-    crash::still_works(&SqliteStore::open(&path, sealer(1)).unwrap()).await;
 }
 
 /// The child half of [`kill_9_while_writing_leaves_every_session_old_or_new`]: rewrites every

@@ -95,6 +95,44 @@ pub async fn rewrite_until_killed(store: &dyn SessionStore) {
     }
 }
 
+/// The parent's whole test: seeds the [`KEYS`] sessions through a store from `open`, then twenty
+/// rounds of running this test binary's test `writer` (its exact name, a test that calls
+/// [`rewrite_until_killed`] when it finds `env`) and `kill -9`ing it within `max_delay` of its
+/// start, each followed by [`check_survivors`] on a store from `open`; then [`still_works`].
+pub async fn kill_rounds<S, F, Fut>(
+    writer: &str,
+    env: (&str, &std::ffi::OsStr),
+    max_delay: Duration,
+    open: F,
+) where
+    S: SessionStore,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    let store = open().await;
+    for i in 0..KEYS {
+        store
+            .put(&session(i, 0), Expect::Absent)
+            .await
+            .expect("seed a session");
+    }
+    let rounds = 20;
+    let mut seen = [0usize; 2];
+    for round in 0..rounds {
+        let mut cmd = crate::test_child(writer);
+        cmd.env(env.0, env.1)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        kill_when_ready(cmd.spawn().expect("the writer"), round, max_delay);
+        check_survivors(&open().await, round, &mut seen).await;
+    }
+    eprintln!(
+        "after {rounds} kills: {} old and {} new sessions found",
+        seen[0], seen[1]
+    );
+    still_works(&store).await;
+}
+
 /// The parent's half of one round: waits until `writer` (stdout piped) is rewriting, then
 /// `kill -9`s it at a random moment within `max_delay`.
 pub fn kill_when_ready(mut writer: std::process::Child, round: usize, max_delay: Duration) {

@@ -8,7 +8,7 @@
 //! request in all is the pass mark.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,9 +142,8 @@ pub fn run_fleet(
     let mut children: Vec<(Child, BufReader<std::process::ChildStdout>)> = (0..processes)
         .map(|i| {
             let n = total / processes + usize::from(i < total % processes);
-            let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
-            cmd.args(["--exact", test, "--nocapture", "--test-threads", "1"])
-                .env(CALLERS, format!("{stub_url} {n}"))
+            let mut cmd = crate::test_child(test);
+            cmd.env(CALLERS, format!("{stub_url} {n}"))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit());

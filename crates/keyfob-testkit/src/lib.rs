@@ -70,6 +70,18 @@ pub async fn open_prompt(engine: &keyfob_core::Engine, prompt: &keyfob_core::Pro
     }
 }
 
+/// This test binary running only its test `test` (its exact name, one thread, output not
+/// captured): the child half of a multi-process test, which finds its orders in the
+/// environment the parent sets.
+///
+/// # Panics
+/// When the test binary's path is unknown.
+pub fn test_child(test: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("the test binary"));
+    cmd.args(["--exact", test, "--nocapture", "--test-threads", "1"]);
+    cmd
+}
+
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.
 ///
 /// Tests need the callback port before starting the [`Idp`], since redirect
