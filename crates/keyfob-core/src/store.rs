@@ -75,6 +75,14 @@ pub struct PendingFlow {
     pub user_code: Option<String>,
 }
 
+impl PendingFlow {
+    /// Whether the flow still waits for its user at `now` (seconds): not claimed or finished,
+    /// and not expired. Only such a flow may be bound to a browser or claimed.
+    pub fn is_waiting(&self, now: i64) -> bool {
+        self.status == FlowStatus::Waiting && self.expires_at > now
+    }
+}
+
 impl fmt::Debug for PendingFlow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingFlow")
@@ -304,7 +312,7 @@ impl SessionStore for MemoryStore {
     async fn claim_pending(&self, state_hash: &str, now: i64) -> Result<Option<PendingFlow>> {
         let mut inner = self.lock();
         match inner.pending.get_mut(state_hash) {
-            Some(p) if p.status == FlowStatus::Waiting && p.expires_at > now => {
+            Some(p) if p.is_waiting(now) => {
                 p.status = FlowStatus::Claimed;
                 Ok(Some(PendingFlow::clone(p)))
             }
@@ -320,7 +328,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<PendingFlow>> {
         let mut inner = self.lock();
         match inner.pending.get_mut(state_hash) {
-            Some(p) if p.status == FlowStatus::Waiting && p.expires_at > now => {
+            Some(p) if p.is_waiting(now) => {
                 if p.browser.is_none() {
                     p.browser = Some(browser.to_owned());
                 }

@@ -602,7 +602,7 @@ impl SessionStore for PostgresStore {
         browser: &str,
         now: i64,
     ) -> Result<Option<PendingFlow>> {
-        let open = move |f: &PendingFlow| f.status == FlowStatus::Waiting && f.expires_at > now;
+        let open = move |f: &PendingFlow| f.is_waiting(now);
         // Of two browsers opening the link at once, the second reads the first one's binding.
         let flow = self
             .update_pending(state_hash, "bind pending flow in", move |f| {

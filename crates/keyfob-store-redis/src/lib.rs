@@ -872,7 +872,7 @@ impl SessionStore for RedisStore {
         let Some((mut flow, sealed)) = self.read_flow(&key, Some(state_hash)).await? else {
             return Ok(None);
         };
-        if flow.status != FlowStatus::Waiting || flow.expires_at <= now {
+        if !flow.is_waiting(now) {
             return Ok(None);
         }
         let claimer = format!("{:032x}", rand::rng().random::<u128>());
@@ -911,7 +911,7 @@ impl SessionStore for RedisStore {
             let Some((mut flow, sealed)) = self.read_flow(&key, Some(state_hash)).await? else {
                 return Ok(None);
             };
-            if flow.status != FlowStatus::Waiting || flow.expires_at <= now {
+            if !flow.is_waiting(now) {
                 return Ok(None);
             }
             if flow.browser.is_some() {

@@ -557,7 +557,7 @@ impl SessionStore for SqliteStore {
         browser: &str,
         now: i64,
     ) -> Result<Option<PendingFlow>> {
-        let open = move |f: &PendingFlow| f.status == FlowStatus::Waiting && f.expires_at > now;
+        let open = move |f: &PendingFlow| f.is_waiting(now);
         let browser = browser.to_owned();
         // Of two browsers opening the link at once, one reads the other's binding.
         let flow = self

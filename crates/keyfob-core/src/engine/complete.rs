@@ -119,7 +119,7 @@ impl Engine {
                 "this login link belongs to another provider's flow",
             ));
         }
-        if pending.status != FlowStatus::Waiting || pending.expires_at <= now() {
+        if !pending.is_waiting(now()) {
             return Err(unknown_link());
         }
         Ok((hash, pending))
