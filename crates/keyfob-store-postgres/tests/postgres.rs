@@ -324,8 +324,8 @@ mod postgres_server {
         });
     }
 
-    /// PostgreSQL is killed (every process, SIGKILL) under a running engine: `ensure` and a new
-    /// login fail with one clear store error naming the server; once it is back (after crash
+    /// PostgreSQL is killed (every process, SIGKILL) under a running engine: `ensure`,
+    /// `credentials` and a new login fail with one clear store error naming the server; once it is back (after crash
     /// recovery) the same engine serves the same session again, refreshes it, and the change
     /// listener is back.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,55 +339,15 @@ mod postgres_server {
         seed(&store, 3600, 0).await;
         let engine = engine(store.clone(), &stub);
         let req = AuthRequest::new("x");
-        let key = req.key();
         assert!(matches!(
             engine.ensure(&req).await.unwrap(),
             Ensured::Ready(_)
         ));
 
         server.kill();
-        let started = Instant::now();
-        let e = engine.ensure(&req).await.expect_err("PostgreSQL is down");
-        eprintln!(
-            "ensure with PostgreSQL down failed after {:?}: {e}",
-            started.elapsed()
-        );
-        assert_eq!(e.kind(), ErrorKind::Store, "{e}");
-        assert!(
-            e.to_string().contains(&server.addr()),
-            "names the server: {e}"
-        );
-        let e = engine.login(&req).await.expect_err("PostgreSQL is down");
-        assert_eq!(e.kind(), ErrorKind::Store, "{e}");
-        assert!(started.elapsed() < Duration::from_secs(30));
-
+        fleet::fails_clearly_while_down(&engine, &server.addr()).await;
         server.restart();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let creds = loop {
-            match engine.ensure(&req).await {
-                Ok(Ensured::Ready(c)) => break c,
-                Ok(other) => panic!("the session survived, so no prompt: {other:?}"),
-                Err(e) if Instant::now() < deadline => {
-                    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("no recovery 15 s after the restart: {e}"),
-            }
-        };
-        assert_eq!(creds.access_token(), "old-access");
-        let mut due = engine.store().get(&key).await.unwrap().unwrap();
-        due.grant.expires_at = Some(keyfob_core::now() + 5);
-        due.updated_at = keyfob_core::now() - 3600;
-        engine
-            .store()
-            .put(&due, Expect::Version(due.version))
-            .await
-            .unwrap();
-        assert_eq!(
-            engine.credentials(&key).await.unwrap().access_token(),
-            "new-access"
-        );
-        assert_eq!(stub.requests().len(), 1);
+        fleet::recovers_after_restart(&engine, &stub, Duration::from_secs(15)).await;
         assert!(
             store.wait_listening(Duration::from_secs(10)).await,
             "the change listener is back"

@@ -1064,63 +1064,15 @@ async fn the_engine_reports_a_redis_outage_and_recovers_after_it() {
     seed(&store, 3600, 0).await;
     let engine = engine(store, &stub);
     let req = AuthRequest::new("x");
-    let key = req.key();
     assert!(matches!(
         engine.ensure(&req).await.unwrap(),
         Ensured::Ready(_)
     ));
 
     server.kill();
-    let started = Instant::now();
-    let e = engine.ensure(&req).await.expect_err("redis is down");
-    eprintln!(
-        "ensure with redis down failed after {:?}: {e}",
-        started.elapsed()
-    );
-    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
-    assert!(
-        e.to_string().contains(&server.addr()),
-        "names the server: {e}"
-    );
-    let e = engine.credentials(&key).await.expect_err("redis is down");
-    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
-    let e = engine.login(&req).await.expect_err("redis is down");
-    assert_eq!(e.kind(), ErrorKind::Store, "{e}");
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
-    );
-
+    fleet::fails_clearly_while_down(&engine, &server.addr()).await;
     server.restart();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let creds = loop {
-        match engine.ensure(&req).await {
-            Ok(Ensured::Ready(c)) => break c,
-            Ok(other) => panic!("the session survived, so no prompt: {other:?}"),
-            Err(e) if Instant::now() < deadline => {
-                assert_eq!(e.kind(), ErrorKind::Store, "{e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("no recovery 10 s after the restart: {e}"),
-        }
-    };
-    assert_eq!(creds.access_token(), "old-access");
-    assert!(stub.requests().is_empty(), "no refresh was needed");
-    // Refreshing works again too: the session, made due, is refreshed through the stub.
-    let mut due = engine.store().get(&key).await.unwrap().unwrap();
-    due.grant.expires_at = Some(keyfob_core::now() + 5);
-    due.updated_at = keyfob_core::now() - 3600;
-    engine
-        .store()
-        .put(&due, Expect::Version(due.version))
-        .await
-        .unwrap();
-    assert_eq!(
-        engine.credentials(&key).await.unwrap().access_token(),
-        "new-access"
-    );
-    assert_eq!(stub.requests().len(), 1);
+    fleet::recovers_after_restart(&engine, &stub, Duration::from_secs(10)).await;
 }
 
 /// The files of `certs` a client trusts and presents.

@@ -224,3 +224,66 @@ pub async fn thousand_callers_cause_one_refresh(
     assert_eq!(fresh, 1000, "every caller got the new token");
     assert_eq!(stub.requests().len(), 1, "exactly one refresh request");
 }
+
+/// The first half of the stores' outage tests, with the store's server just killed under
+/// `engine` (see [`engine`], its session of `x` stored): `ensure`, `credentials` and a new login
+/// each fail with one store error, the first naming `addr`, all within 30 s (no hang, no prompt
+/// built on nothing).
+///
+/// # Panics
+/// When one of them does otherwise.
+pub async fn fails_clearly_while_down(engine: &Engine, addr: &str) {
+    let req = AuthRequest::new("x");
+    let started = std::time::Instant::now();
+    let e = engine.ensure(&req).await.expect_err("the store is down");
+    eprintln!(
+        "ensure with the store down failed after {:?}: {e}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind(), keyfob_core::ErrorKind::Store, "{e}");
+    assert!(e.to_string().contains(addr), "names the server: {e}");
+    let e = engine.credentials(&req.key()).await.expect_err("down");
+    assert_eq!(e.kind(), keyfob_core::ErrorKind::Store, "{e}");
+    let e = engine.login(&req).await.expect_err("the store is down");
+    assert_eq!(e.kind(), keyfob_core::ErrorKind::Store, "{e}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+/// The second half, with the server started again: within `patience` (store errors meanwhile)
+/// the same engine serves the same session (`old-access`, no refresh needed), and once the
+/// session is made due it is refreshed through `stub` with one request.
+///
+/// # Panics
+/// When it does not recover in time, or serves or sends anything else.
+pub async fn recovers_after_restart(engine: &Engine, stub: &crate::StubServer, patience: Duration) {
+    let req = AuthRequest::new("x");
+    let deadline = std::time::Instant::now() + patience;
+    let creds = loop {
+        match engine.ensure(&req).await {
+            Ok(Ensured::Ready(c)) => break c,
+            Ok(other) => panic!("the session survived, so no prompt: {other:?}"),
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert_eq!(e.kind(), keyfob_core::ErrorKind::Store, "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery {patience:?} after the restart: {e}"),
+        }
+    };
+    assert_eq!(creds.access_token(), "old-access");
+    assert!(stub.requests().is_empty(), "no refresh was needed");
+    let key = req.key();
+    let mut due = engine.store().get(&key).await.unwrap().unwrap();
+    due.grant.expires_at = Some(keyfob_core::now() + 5);
+    due.updated_at = keyfob_core::now() - 3600;
+    engine
+        .store()
+        .put(&due, Expect::Version(due.version))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.credentials(&key).await.unwrap().access_token(),
+        "new-access"
+    );
+    assert_eq!(stub.requests().len(), 1);
+}
